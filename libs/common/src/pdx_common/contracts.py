@@ -1,0 +1,173 @@
+"""The events and commands that cross service boundaries. Frozen; every producer and consumer imports these.
+
+Events are past tense (``DealChanged``), commands imperative (``CreateInvoice``). Each carries an ``id`` (for
+deduplication), ``occurred_at``, ``schema_version`` and the company and deal it belongs to.
+"""
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+SCHEMA_VERSION = 1
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(default_factory=new_id)
+    occurred_at: datetime = Field(default_factory=utcnow)
+    schema_version: int = SCHEMA_VERSION
+    company_id: str = Field(min_length=1)
+    deal_id: str = Field(min_length=1)
+
+
+class DealChanged(Message):
+    """A Pipedrive deal webhook (v2), accepted by the gateway. ``event_id`` is Pipedrive's ``meta.id``."""
+
+    type: Literal["DealChanged"] = "DealChanged"
+    event_id: str
+    action: Literal["create", "change", "delete"]
+    change_source: str | None = None
+    attempt: int = 1
+    pipedrive_user_id: str | None = None
+    event_timestamp: datetime | None = None
+    data: dict[str, Any] | None = None
+    previous: dict[str, Any] | None = None
+    replay_of: str | None = None  # the DealChanged id this one re-publishes, when replayed
+
+
+class Contact(BaseModel):
+    """Who the Xero contact is and how to find it. ``contact_number`` holds the Pipedrive id (e.g. ``pd-org-12``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    contact_number: str
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    address: str | None = None
+    source: Literal["organization", "person"]
+    source_id: str
+
+
+class NewItem(BaseModel):
+    """An item to create in Xero when a product's code is unknown there (product rule ``create``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    name: str
+    description: str | None = None
+    unit_price: Decimal | None = None
+    account_code: str | None = None
+    tax_type: str | None = None
+
+
+class LineItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    description: str
+    quantity: Decimal
+    unit_amount: Decimal
+    item_code: str | None = None
+    account_code: str | None = None
+    tax_type: str | None = None
+    discount_rate: Decimal | None = None
+    discount_amount: Decimal | None = None
+    tracking: tuple[tuple[str, str], ...] = ()
+    create_item: NewItem | None = None
+
+
+class DocumentCommand(Message):
+    """What both commands share: the ledger key is (company, deal, trigger)."""
+
+    trigger_id: str
+    source_event_id: str
+    settings_version: int = 0
+    contact: Contact
+    line_items: tuple[LineItem, ...]
+    currency_code: str
+    line_amount_types: Literal["Exclusive", "Inclusive", "NoTax"]
+    date: date
+    reference: str | None = None
+    deal_title: str
+    deal_value: Decimal | None = None
+    deal_url: str
+
+    @property
+    def ledger_key(self) -> str:
+        return f"{self.company_id}:{self.deal_id}:{self.trigger_id}"
+
+
+class CreateInvoice(DocumentCommand):
+    type: Literal["CreateInvoice"] = "CreateInvoice"
+    due_date: date | None = None
+
+
+class CreateQuote(DocumentCommand):
+    type: Literal["CreateQuote"] = "CreateQuote"
+    expiry_date: date | None = None
+    title: str | None = None
+    summary: str | None = None
+    terms: str | None = None
+
+
+DocumentKind = Literal["invoice", "quote"]
+
+
+class DocumentCreated(Message):
+    type: Literal["DocumentCreated"] = "DocumentCreated"
+    command_id: str
+    trigger_id: str
+    kind: DocumentKind
+    tenant_id: str
+    xero_id: str
+    number: str | None
+    total: Decimal
+    currency_code: str
+    status: str
+    xero_url: str
+    contact_name: str
+    warnings: tuple[str, ...] = ()
+
+
+class DocumentFailed(Message):
+    """A failure a salesperson can act on: ``message`` says what is wrong, ``fix`` how to put it right."""
+
+    type: Literal["DocumentFailed"] = "DocumentFailed"
+    command_id: str | None = None
+    source_event_id: str | None = None
+    trigger_id: str | None = None
+    kind: DocumentKind | None = None
+    stage: Literal["mapping", "xero", "connection"]
+    code: str
+    message: str
+    fix: str
+    retryable: bool = False
+
+
+class DocumentSkipped(Message):
+    type: Literal["DocumentSkipped"] = "DocumentSkipped"
+    trigger_id: str
+    source_event_id: str
+    reason: str
+
+
+Command = Annotated[CreateInvoice | CreateQuote, Field(discriminator="type")]
+Result = Annotated[DocumentCreated | DocumentFailed | DocumentSkipped, Field(discriminator="type")]
+
+COMMAND = TypeAdapter(Command)
+RESULT = TypeAdapter(Result)
