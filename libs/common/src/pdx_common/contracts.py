@@ -41,6 +41,7 @@ class DealChanged(Message):
     change_source: str | None = None
     attempt: int = 1
     pipedrive_user_id: str | None = None
+    host: str | None = None  # the company's Pipedrive host, e.g. "acme.pipedrive.com", for links back to the deal
     event_timestamp: datetime | None = None
     data: dict[str, Any] | None = None
     previous: dict[str, Any] | None = None
@@ -87,7 +88,11 @@ class LineItem(BaseModel):
     tax_type: str | None = None
     discount_rate: Decimal | None = None
     discount_amount: Decimal | None = None
+    tax_rate: Decimal | None = None  # Pipedrive's percentage; the writer maps it when tax_type is not set
     tracking: tuple[tuple[str, str], ...] = ()
+    # When item_code is not an item in Xero: drop the code, use default_item_code, or create the item.
+    unmatched: Literal["description_only", "default_item", "create_item"] = "description_only"
+    default_item_code: str | None = None
     create_item: NewItem | None = None
 
 
@@ -171,3 +176,14 @@ Result = Annotated[DocumentCreated | DocumentFailed | DocumentSkipped, Field(dis
 
 COMMAND = TypeAdapter(Command)
 RESULT = TypeAdapter(Result)
+
+
+class DeadLettered(Message):
+    """A message that failed every automatic retry. ``payload`` is the original, for replay by re-publishing."""
+
+    type: Literal["DeadLettered"] = "DeadLettered"
+    source_topic: str
+    consumer: str
+    payload: dict[str, Any]
+    error: str
+    attempts: int

@@ -1,0 +1,101 @@
+"""A company's settings document (collection ``company_settings``): the contract between the settings API that
+writes it and the mapper that reads it. Validation only; the behaviour lives in the services.
+"""
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DocumentAction = Literal["invoice", "quote", "none"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Trigger(Strict):
+    """When a deal ENTERS ``stage_id`` of ``pipeline_id``, make ``action``."""
+
+    pipeline_id: int = Field(gt=0)
+    stage_id: int = Field(gt=0)
+    action: DocumentAction
+
+    @property
+    def id(self) -> str:
+        return f"p{self.pipeline_id}-s{self.stage_id}-{self.action}"
+
+
+class CustomerRules(Strict):
+    contact_from: Literal["organization_then_person", "person"] = "organization_then_person"
+    create_missing: bool = True
+
+
+class ProductRules(Strict):
+    unmatched: Literal["description_only", "default_item", "create_item"] = "description_only"
+    default_item_code: str | None = Field(default=None, max_length=30)
+    no_products: Literal["single_line", "refuse"] = "single_line"
+
+    @model_validator(mode="after")
+    def _default_item_named(self) -> "ProductRules":
+        if self.unmatched == "default_item" and not self.default_item_code:
+            raise ValueError("products.unmatched is 'default_item' but products.default_item_code is empty")
+        return self
+
+
+class MoneyRules(Strict):
+    sales_account_code: str = Field(default="200", min_length=1, max_length=10)
+    # Pipedrive tax percentage (as text, e.g. "15") -> Xero TaxType; "0" covers untaxed lines.
+    tax_types: dict[str, str] = Field(default_factory=dict)
+    default_tax_type: str | None = None
+    allowed_currencies: tuple[str, ...] = ()  # empty: the organisation's currencies, checked by the writer
+
+    @field_validator("tax_types")
+    @classmethod
+    def _percentages(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            try:
+                rate = Decimal(key)
+            except ArithmeticError:
+                raise ValueError(f"money.tax_types key {key!r} is not a percentage") from None
+            if not 0 <= rate <= 100:
+                raise ValueError(f"money.tax_types key {key!r} is outside 0..100")
+        return value
+
+
+class FieldMappings(Strict):
+    """Templates use ``{deal.title}``, ``{deal.id}``, ``{org.name}``, ``{person.name}``, ``{deal.custom.<name>}``."""
+
+    reference: str = Field(default="{deal.title}", max_length=255)
+    due_days: int = Field(default=14, ge=0, le=365)
+    due_days_field: str | None = None  # a numeric deal custom field (name or key) that overrides due_days
+    quote_title: str = Field(default="{deal.title}", max_length=255)
+    quote_summary: str | None = None
+    quote_terms: str | None = None
+    quote_expiry_days: int = Field(default=30, ge=0, le=365)
+
+
+class CompanySettings(Strict):
+    version: int = Field(default=1, ge=1)
+    triggers: tuple[Trigger, ...] = ()
+    on_reentry: Literal["no_second_draft", "new_draft"] = "no_second_draft"
+    customer: CustomerRules = CustomerRules()
+    products: ProductRules = ProductRules()
+    money: MoneyRules = MoneyRules()
+    fields: FieldMappings = FieldMappings()
+
+    @model_validator(mode="after")
+    def _one_action_per_stage(self) -> "CompanySettings":
+        seen: set[tuple[int, int]] = set()
+        for trigger in self.triggers:
+            key = (trigger.pipeline_id, trigger.stage_id)
+            if key in seen:
+                raise ValueError(f"stage {trigger.stage_id} of pipeline {trigger.pipeline_id} has two triggers")
+            seen.add(key)
+        return self
+
+    def trigger_for(self, pipeline_id: int | None, stage_id: int | None) -> Trigger | None:
+        for trigger in self.triggers:
+            if trigger.stage_id == stage_id and (pipeline_id is None or trigger.pipeline_id == pipeline_id):
+                return trigger
+        return None

@@ -1,0 +1,28 @@
+"""What every outbound HTTP adapter shares: one error type that says which system failed and whether to retry."""
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class ApiError(Exception):
+    system: str  # "xero" | "pipedrive"
+    status: int
+    body: Any
+    url: str
+    retry_after: float | None = None
+
+    def __str__(self) -> str:
+        return f"{self.system} answered {self.status} for {self.url}: {str(self.body)[:300]}"
+
+    @property
+    def transient(self) -> bool:
+        return self.status == 429 or self.status >= 500
+
+
+class ConnectionMissing(Exception):
+    """The company has not connected this system (or the connection is broken): a person must act."""
+
+    def __init__(self, system: str, company_id: str, reason: str = "not connected") -> None:
+        super().__init__(f"{system} is {reason} for company {company_id}")
+        self.system, self.company_id, self.reason = system, company_id, reason

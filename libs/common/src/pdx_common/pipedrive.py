@@ -1,0 +1,78 @@
+"""The Pipedrive API adapter: v2 reads, activities, notes, webhooks. Honours 429 and ``x-ratelimit-*``."""
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import structlog
+
+from pdx_common.connections import TokenProvider
+from pdx_common.http import ApiError
+
+log = structlog.get_logger()
+MAX_THROTTLE_WAITS = 8
+
+
+class PipedriveClient:
+    """One company's view of Pipedrive. ``base_url`` overrides the token's ``api_domain`` (sandboxes, proxies)."""
+
+    def __init__(self, session: aiohttp.ClientSession, tokens: TokenProvider, company_id: str,
+                 base_url: str | None = None, timeout: float = 15.0) -> None:
+        self._session, self._tokens, self.company_id = session, tokens, company_id
+        self._base_url, self._timeout = base_url, aiohttp.ClientTimeout(total=timeout)
+
+    async def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None) -> Any:
+        for _ in range(MAX_THROTTLE_WAITS):
+            token = await self._tokens.token(self.company_id)
+            base = (self._base_url or token.api_domain or "").rstrip("/")
+            url = f"{base}{path}"
+            headers = {"Authorization": f"Bearer {token.token}"}
+            async with self._session.request(method, url, params=params, json=json, headers=headers,
+                                             timeout=self._timeout) as resp:
+                body = await resp.json(content_type=None) if resp.content_length != 0 else None
+                if resp.status == 429:
+                    wait = _retry_after(resp.headers)
+                    log.warning("pipedrive throttled", wait_s=wait, path=path)
+                    await asyncio.sleep(wait)
+                    continue
+                if resp.status >= 400:
+                    raise ApiError("pipedrive", resp.status, body, url)
+                return body.get("data") if isinstance(body, dict) else body
+        raise ApiError("pipedrive", 429, "still throttled after waiting", path)
+
+    async def deal(self, deal_id: str) -> dict[str, Any]:
+        return await self.request("GET", f"/api/v2/deals/{deal_id}")
+
+    async def deal_products(self, deal_id: str) -> list[dict[str, Any]]:
+        return await self.request("GET", f"/api/v2/deals/{deal_id}/products") or []
+
+    async def deal_discounts(self, deal_id: str) -> list[dict[str, Any]]:
+        return await self.request("GET", f"/api/v2/deals/{deal_id}/discounts") or []
+
+    async def person(self, person_id: int | str) -> dict[str, Any]:
+        return await self.request("GET", f"/api/v2/persons/{person_id}")
+
+    async def organization(self, org_id: int | str) -> dict[str, Any]:
+        return await self.request("GET", f"/api/v2/organizations/{org_id}")
+
+    async def product(self, product_id: int | str) -> dict[str, Any]:
+        return await self.request("GET", f"/api/v2/products/{product_id}")
+
+    async def add_activity(self, deal_id: str, subject: str, note: str, *, done: bool = True,
+                           type_: str = "task") -> dict[str, Any]:
+        body = {"subject": subject[:255], "type": type_, "deal_id": int(deal_id), "done": done, "note": note}
+        return await self.request("POST", "/api/v2/activities", json=body)
+
+    async def register_webhook(self, subscription_url: str, user: str, password: str) -> dict[str, Any]:
+        body = {"subscription_url": subscription_url, "event_action": "*", "event_object": "deal",
+                "name": "Xero drafts", "version": "2.0", "http_auth_user": user, "http_auth_password": password}
+        return await self.request("POST", "/api/v1/webhooks", json=body)
+
+
+def _retry_after(headers: Any) -> float:
+    for name in ("Retry-After", "x-ratelimit-reset"):
+        try:
+            return max(0.05, min(float(headers[name]), 60.0))
+        except (KeyError, ValueError):
+            continue
+    return 1.0

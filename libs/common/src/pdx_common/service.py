@@ -1,0 +1,72 @@
+"""Running a service: every service is an aiohttp app (health endpoints at least) whose cleanup context starts and
+stops its FastStream broker and its MongoDB client, so SIGTERM stops taking work, finishes and closes in order.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import structlog
+from aiohttp import web
+from faststream.kafka import KafkaBroker
+from pydantic import BaseModel
+
+log = structlog.get_logger()
+ReadinessCheck = Callable[[], Awaitable[None]]
+CHECKS = web.AppKey("readiness_checks", list)
+
+
+class KafkaPublisher:
+    """Publishes contract models as JSON, keyed so one deal's messages stay in order."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+
+    async def publish(self, message: BaseModel, topic: str, key: bytes) -> None:
+        await self._broker.publish(message.model_dump(mode="json"), topic, key=key,
+                                   headers={"type": getattr(message, "type", type(message).__name__)})
+
+
+def broker_context(broker: KafkaBroker) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        await broker.start()
+        log.info("broker started")
+        yield
+        # Stops consuming first, lets in-flight handlers finish, commits, then closes the producer.
+        await broker.stop()
+        log.info("broker stopped")
+    return ctx
+
+
+def add_health_routes(app: web.Application, checks: list[ReadinessCheck]) -> None:
+    """``/healthz``: the process answers. ``/readyz``: every dependency answers (503 with the failing ones)."""
+    app[CHECKS] = checks
+    app.router.add_get("/healthz", _live)
+    app.router.add_get("/readyz", _ready)
+
+
+async def _live(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _ready(request: web.Request) -> web.Response:
+    failures = []
+    for check in request.app[CHECKS]:
+        try:
+            await asyncio.wait_for(check(), 2.0)
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready; it is reported, not swallowed
+            failures.append(f"{getattr(check, '__name__', 'check')}: {type(exc).__name__}: {exc}"[:300])
+    if failures:
+        return web.json_response({"status": "not ready", "failures": failures}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+def kafka_check(broker: KafkaBroker) -> ReadinessCheck:
+    async def kafka() -> None:
+        if not await broker.ping(timeout=2.0):
+            raise ConnectionError("the broker does not answer")
+    return kafka
+
+
+def run_service(app: web.Application, host: str, port: int, name: str) -> None:
+    log.info("service starting", name=name, host=host, port=port)
+    web.run_app(app, host=host, port=port, print=None, shutdown_timeout=20.0, handle_signals=True)

@@ -1,0 +1,88 @@
+"""The Xero accounting API adapter. Sends ``xero-tenant-id`` and ``Idempotency-Key``; waits ``Retry-After`` on 429.
+
+``clock_speed`` divides every wait: 1 against the real Xero, the sandbox's speed against a sped-up sandbox.
+"""
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import structlog
+
+from pdx_common.connections import TokenProvider
+from pdx_common.http import ApiError, ConnectionMissing
+
+log = structlog.get_logger()
+MAX_THROTTLE_WAITS = 20
+
+
+class XeroClient:
+    def __init__(self, session: aiohttp.ClientSession, tokens: TokenProvider, company_id: str, api_url: str,
+                 *, timeout: float = 30.0, clock_speed: float = 1.0) -> None:
+        self._session, self._tokens, self.company_id = session, tokens, company_id
+        self._api_url = api_url.rstrip("/")
+        self._timeout, self._speed = aiohttp.ClientTimeout(total=timeout), clock_speed
+        self.calls = 0
+
+    async def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
+                      idempotency_key: str | None = None) -> dict[str, Any]:
+        for _ in range(MAX_THROTTLE_WAITS):
+            token = await self._tokens.token(self.company_id)
+            if not token.tenant_id:
+                raise ConnectionMissing("xero", self.company_id, "connected without an organisation chosen")
+            headers = {"Authorization": f"Bearer {token.token}", "xero-tenant-id": token.tenant_id,
+                       "Accept": "application/json"}
+            if idempotency_key:
+                headers["Idempotency-Key"] = idempotency_key[:128]
+            url = f"{self._api_url}{path}"
+            self.calls += 1
+            async with self._session.request(method, url, params=params, json=json, headers=headers,
+                                             timeout=self._timeout) as resp:
+                body = await resp.json(content_type=None) if resp.content_length != 0 else None
+                if resp.status == 429:
+                    wait = float(resp.headers.get("Retry-After", "1")) / self._speed
+                    log.warning("xero throttled", wait_s=wait, problem=resp.headers.get("X-Rate-Limit-Problem"))
+                    await asyncio.sleep(wait)
+                    continue
+                if resp.status in (401, 403):
+                    raise ConnectionMissing("xero", self.company_id, "disconnected (Xero refused our access)")
+                if resp.status >= 400:
+                    raise ApiError("xero", resp.status, body, url)
+                return body or {}
+        raise ApiError("xero", 429, "still throttled after waiting", path)
+
+    async def organisation(self) -> dict[str, Any]:
+        return (await self.request("GET", "/Organisation"))["Organisations"][0]
+
+    async def find_contacts(self, where: str) -> list[dict[str, Any]]:
+        return (await self.request("GET", "/Contacts", params={"where": where}))["Contacts"]
+
+    async def create_contacts(self, contacts: list[dict], idempotency_key: str) -> list[dict[str, Any]]:
+        body = await self.request("PUT", "/Contacts", json={"Contacts": contacts},
+                                  params={"summarizeErrors": "false"}, idempotency_key=idempotency_key)
+        return body["Contacts"]
+
+    async def find_items(self, code: str) -> list[dict[str, Any]]:
+        return (await self.request("GET", "/Items", params={"where": f'Code=="{_quote(code)}"'}))["Items"]
+
+    async def create_items(self, items: list[dict], idempotency_key: str) -> list[dict[str, Any]]:
+        body = await self.request("PUT", "/Items", json={"Items": items}, params={"summarizeErrors": "false"},
+                                  idempotency_key=idempotency_key)
+        return body["Items"]
+
+    async def create_documents(self, kind: str, documents: list[dict], idempotency_key: str) -> list[dict]:
+        """PUT many invoices (``kind="Invoices"``) or quotes (``"Quotes"``); each element carries its own outcome."""
+        body = await self.request("PUT", f"/{kind}", json={kind: documents}, params={"summarizeErrors": "false"},
+                                  idempotency_key=idempotency_key)
+        return body[kind]
+
+    async def documents(self, kind: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        return (await self.request("GET", f"/{kind}", params=params))[kind]
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def where_equals(field: str, value: str) -> str:
+    return f'{field}=="{_quote(value)}"'

@@ -1,0 +1,183 @@
+"""API v2 routes under ``/api/v2``: deals, deal products and discounts, persons, organisations, products, stages,
+pipelines, deal fields, activities. Shapes follow pipedrive-openapi-v2.yaml: ints for ids, custom field values under
+``custom_fields[<40-hex key>]``.
+"""
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from pdx_sandbox.pipedrive import search
+from pdx_sandbox.pipedrive.http import json_body, ok, page, path_id, query_int, state_of
+from pdx_sandbox.pipedrive.store import Invalid, iso
+
+DEAL_WRITABLE = ("title", "owner_id", "person_id", "org_id", "pipeline_id", "stage_id", "value", "currency",
+                 "status", "probability", "lost_reason", "visible_to", "expected_close_date", "label_ids",
+                 "custom_fields")
+
+
+def deal_out(request: web.Request, deal: dict[str, Any]) -> dict[str, Any]:
+    data = copy.deepcopy(deal)
+    wanted = request.query.get("custom_fields")
+    if wanted:
+        keys = set(wanted.split(","))
+        data["custom_fields"] = {k: v for k, v in data["custom_fields"].items() if k in keys}
+    return data
+
+
+def _since(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise Invalid("updated_since must be RFC 3339") from exc
+    return iso((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
+
+
+async def list_deals(request: web.Request) -> web.Response:
+    state = state_of(request)
+    filters = {name: query_int(request, name) for name in ("stage_id", "pipeline_id", "person_id", "org_id")}
+    since, status = _since(request.query.get("updated_since")), request.query.get("status")
+    ids = {int(i) for i in request.query["ids"].split(",")} if request.query.get("ids") else None
+    deals = [d for _, d in sorted(state.deals.items())
+             if all(v is None or d[k] == v for k, v in filters.items())
+             and (since is None or d["update_time"] >= since) and (status is None or d["status"] == status)
+             and (ids is None or d["id"] in ids) and not d["is_deleted"]]
+    return page(request, [deal_out(request, d) for d in deals])
+
+
+async def get_deal(request: web.Request) -> web.Response:
+    deal = state_of(request).get("deals", path_id(request))
+    return ok(deal_out(request, deal))
+
+
+async def create_deal(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    fields = {k: v for k, v in body.items() if k in DEAL_WRITABLE}
+    return ok(deal_out(request, state_of(request).create_deal(fields)))
+
+
+async def patch_deal(request: web.Request) -> web.Response:
+    state, deal_id = state_of(request), path_id(request)
+    state.get("deals", deal_id)
+    body = await json_body(request)
+    changes = {k: v for k, v in body.items() if k in DEAL_WRITABLE}
+    return ok(deal_out(request, state.update_deal(deal_id, changes)))
+
+
+async def deal_products(request: web.Request) -> web.Response:
+    state, deal_id = state_of(request), path_id(request)
+    state.get("deals", deal_id)
+    return page(request, copy.deepcopy(state.deal_products[deal_id]))
+
+
+async def add_deal_product(request: web.Request) -> web.Response:
+    state, deal_id = state_of(request), path_id(request)
+    state.get("deals", deal_id)
+    item = state.add_deal_product(deal_id, await json_body(request))
+    return ok(copy.deepcopy(item), status=201)
+
+
+async def deal_discounts(request: web.Request) -> web.Response:
+    state, deal_id = state_of(request), path_id(request)
+    state.get("deals", deal_id)
+    return ok(copy.deepcopy(state.deal_discounts[deal_id]))
+
+
+def getter(kind: str):  # noqa: ANN201 - an aiohttp handler
+    async def handler(request: web.Request) -> web.Response:
+        return ok(copy.deepcopy(state_of(request).get(kind, path_id(request))))
+
+    return handler
+
+
+async def list_stages(request: web.Request) -> web.Response:
+    pipeline_id = query_int(request, "pipeline_id")
+    stages = [s for _, s in sorted(state_of(request).stages.items())
+              if pipeline_id is None or s["pipeline_id"] == pipeline_id]
+    return page(request, copy.deepcopy(stages))
+
+
+async def list_pipelines(request: web.Request) -> web.Response:
+    return page(request, copy.deepcopy([p for _, p in sorted(state_of(request).pipelines.items())]))
+
+
+STANDARD_DEAL_FIELDS = [("Title", "title", "varchar"), ("Value", "value", "monetary"),
+                        ("Currency", "currency", "varchar"), ("Stage", "stage_id", "stage"),
+                        ("Pipeline", "pipeline_id", "double"), ("Contact person", "person_id", "people"),
+                        ("Organization", "org_id", "org"), ("Status", "status", "status")]
+
+
+def deal_field_v2(name: str, code: str, field_type: str, custom: bool) -> dict[str, Any]:
+    return {"field_name": name, "field_code": code, "description": None, "field_type": field_type,
+            "options": None, "subfields": None, "is_custom_field": custom, "is_optional_response_field": False,
+            "ui_visibility": {"add_visible_flag": True, "details_visible_flag": True,
+                              "projects_detail_visible_flag": False,
+                              "show_in_pipelines": {"show_in_all": True, "pipeline_ids": []}},
+            "important_fields": {"enabled": False, "stage_ids": []},
+            "required_fields": {"enabled": False, "stage_ids": [], "statuses": {}}}
+
+
+async def list_deal_fields(request: web.Request) -> web.Response:
+    fields = [deal_field_v2(n, c, t, False) for n, c, t in STANDARD_DEAL_FIELDS]
+    fields += [deal_field_v2(f["name"], f["key"], f["field_type"], True)
+               for f in state_of(request).deal_fields.values()]
+    return page(request, fields)
+
+
+async def create_activity(request: web.Request) -> web.Response:
+    """``POST /api/v2/activities {"subject": "Invoice INV-0042 drafted", "type": "task", "deal_id": 1,
+    "done": true, "note": "<p>...</p>"}``"""
+    state, body = state_of(request), await json_body(request)
+    deal = state.get("deals", int(body["deal_id"])) if body.get("deal_id") is not None else None
+    now = state.now()
+    activity_id = max([0, *state.activities]) + 1
+    activity = {
+        "id": activity_id, "subject": body.get("subject") or "Task", "type": body.get("type") or "task",
+        "owner_id": body.get("owner_id") or state.user_id, "creator_user_id": state.user_id, "is_deleted": False,
+        "add_time": now, "update_time": now, "deal_id": deal["id"] if deal else None, "lead_id": body.get("lead_id"),
+        "person_id": body.get("person_id") or (deal or {}).get("person_id"),
+        "org_id": body.get("org_id") or (deal or {}).get("org_id"), "project_id": body.get("project_id"),
+        "due_date": body.get("due_date") or now[:10], "due_time": body.get("due_time"),
+        "duration": body.get("duration"), "busy": bool(body.get("busy", False)), "done": bool(body.get("done")),
+        "marked_as_done_time": now if body.get("done") else None, "location": body.get("location"),
+        "participants": body.get("participants") or [], "attendees": body.get("attendees") or [],
+        "public_description": body.get("public_description"), "priority": body.get("priority"),
+        "note": body.get("note")}
+    state.activities[activity_id] = activity
+    return ok(copy.deepcopy(activity))
+
+
+async def list_activities(request: web.Request) -> web.Response:
+    deal_id = query_int(request, "deal_id")
+    done = request.query.get("done")
+    items = [a for _, a in sorted(state_of(request).activities.items())
+             if (deal_id is None or a["deal_id"] == deal_id)
+             and (done is None or a["done"] == (done.lower() in ("1", "true")))]
+    return page(request, copy.deepcopy(items))
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/api/v2/deals", list_deals)
+    r.add_post("/api/v2/deals", create_deal)
+    r.add_get("/api/v2/deals/{id}", get_deal)
+    r.add_patch("/api/v2/deals/{id}", patch_deal)
+    r.add_get("/api/v2/deals/{id}/products", deal_products)
+    r.add_post("/api/v2/deals/{id}/products", add_deal_product)
+    r.add_get("/api/v2/deals/{id}/discounts", deal_discounts)
+    r.add_get("/api/v2/persons/search", search.persons)
+    r.add_get("/api/v2/persons/{id}", getter("persons"))
+    r.add_get("/api/v2/organizations/{id}", getter("organizations"))
+    r.add_get("/api/v2/products/search", search.products)
+    r.add_get("/api/v2/products/{id}", getter("products"))
+    r.add_get("/api/v2/stages", list_stages)
+    r.add_get("/api/v2/stages/{id}", getter("stages"))
+    r.add_get("/api/v2/pipelines", list_pipelines)
+    r.add_get("/api/v2/pipelines/{id}", getter("pipelines"))
+    r.add_get("/api/v2/dealFields", list_deal_fields)
+    r.add_post("/api/v2/activities", create_activity)
+    r.add_get("/api/v2/activities", list_activities)

@@ -1,0 +1,132 @@
+"""Everything one sandbox company holds in memory: CRM records, OAuth grants, webhooks, rate windows and logs."""
+
+import math
+import secrets
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pdx_sandbox.clock import SandboxClock
+from pdx_sandbox.pipedrive import seed as demo
+from pdx_sandbox.pipedrive.store import CrmStore
+
+if TYPE_CHECKING:
+    from pdx_sandbox.pipedrive.webhooks import WebhookDispatcher
+
+ACCESS_TOKEN_TTL = 3600.0
+REFRESH_TOKEN_TTL = 60 * 86400.0
+CODE_TTL = 300.0
+SCOPES = "base deals:full contacts:full products:read activities:full admin"
+
+
+class PipedriveState(CrmStore):
+    """One Pipedrive company. ``base_url`` is filled from the first request unless set by hand.
+
+    Tests read ``requests`` (every API and OAuth call), ``deliveries`` (every webhook attempt) and ``tokens_spent``.
+    ``duplicate_deliveries=n`` sends each webhook event n times (attempt 1..n) as if the earlier answers were lost.
+    """
+
+    def __init__(self, clock: SandboxClock | None = None, *, company_id: int = 7001, company_domain: str = "demo",
+                 client_id: str = "sandbox-pd-client", client_secret: str = "sandbox-pd-secret",
+                 api_token: str = "sandbox-pd-api-token", retry_delays: Sequence[float] = (3, 30, 150),
+                 burst_limit: int = 80, burst_window: float = 2.0, duplicate_deliveries: int = 1,
+                 delivery_timeout: float = 10.0, seed: bool = True) -> None:
+        super().__init__(clock or SandboxClock(), demo.USER_ID)
+        self.company_id, self.company_domain = company_id, company_domain
+        self.client_id, self.client_secret, self.api_token = client_id, client_secret, api_token
+        self.retry_delays = tuple(retry_delays)
+        self.burst_limit, self.burst_window = burst_limit, burst_window
+        self.duplicate_deliveries, self.delivery_timeout = duplicate_deliveries, delivery_timeout
+        self.base_url: str | None = None
+        self.codes: dict[str, dict[str, Any]] = {}
+        self.access_tokens: dict[str, float] = {}
+        self.refresh_tokens: dict[str, float] = {}
+        self.webhooks: dict[int, dict[str, Any]] = {}
+        self.requests: list[dict[str, Any]] = []
+        self.deliveries: list[dict[str, Any]] = []
+        self.events: dict[str, dict[str, Any]] = {}
+        self.tokens_spent = 0
+        self.dispatcher: WebhookDispatcher | None = None
+        self._windows: dict[str, tuple[float, int]] = {}
+        if seed:
+            demo.seed(self)
+
+    @property
+    def user(self) -> dict[str, Any]:
+        return {"id": self.user_id, "name": "Sandbox Admin", "email": "admin@demo.example",
+                "default_currency": "NZD", "company_id": self.company_id, "company_name": "Demo Company Ltd",
+                "company_domain": self.company_domain, "company_country": "NZ", "timezone_name": "Pacific/Auckland",
+                "locale": "en_NZ", "lang": 1, "active_flag": True, "is_admin": 1, "is_you": True}
+
+    # --- OAuth grants ---------------------------------------------------------------------------------------------
+    def issue_code(self, redirect_uri: str | None) -> str:
+        code = f"sbx-code-{secrets.token_urlsafe(18)}"
+        self.codes[code] = {"redirect_uri": redirect_uri, "expires_at": self.clock.time() + CODE_TTL}
+        return code
+
+    def issue_tokens(self, refresh_token: str | None = None) -> dict[str, Any]:
+        """A fresh access token; the refresh token is kept (and its 60-day expiry reset) when one is given."""
+        now = self.clock.time()
+        access = f"sbx-at-{secrets.token_urlsafe(24)}"
+        refresh = refresh_token or f"sbx-rt-{secrets.token_urlsafe(24)}"
+        self.access_tokens[access] = now + ACCESS_TOKEN_TTL
+        self.refresh_tokens[refresh] = now + REFRESH_TOKEN_TTL
+        return {"access_token": access, "token_type": "Bearer", "refresh_token": refresh, "scope": SCOPES,
+                "expires_in": int(ACCESS_TOKEN_TTL), "api_domain": self.base_url}
+
+    def access_token_valid(self, token: str) -> bool:
+        expires_at = self.access_tokens.get(token)
+        return expires_at is not None and expires_at > self.clock.time()
+
+    def revoke_tokens(self) -> None:
+        """As if the user uninstalled the app: every access and refresh token stops working."""
+        self.access_tokens.clear()
+        self.refresh_tokens.clear()
+
+    # --- rate limit -----------------------------------------------------------------------------------------------
+    def take_request(self, token: str) -> tuple[bool, dict[str, str]]:
+        """Count one request in the token's burst window; return (allowed, x-ratelimit-* headers)."""
+        now = self.clock.time()
+        start, used = self._windows.get(token, (now, 0))
+        if now - start >= self.burst_window:
+            start, used = now, 0
+        allowed = used < self.burst_limit
+        used += allowed
+        self._windows[token] = (start, used)
+        reset = max(1, math.ceil(start + self.burst_window - now))
+        headers = {"x-ratelimit-limit": str(self.burst_limit),
+                   "x-ratelimit-remaining": str(self.burst_limit - used), "x-ratelimit-reset": str(reset)}
+        return allowed, headers
+
+    # --- deals with events ----------------------------------------------------------------------------------------
+    def create_deal(self, fields: dict[str, Any], lines: Sequence[dict] = (), *, source: str = "api") -> dict:
+        deal = self.insert_deal(fields)
+        for line in lines:
+            self.insert_deal_product(deal["id"], dict(line))
+        self.recompute_value(deal["id"])
+        self.emit("create", deal["id"], None, source)
+        return deal
+
+    def update_deal(self, deal_id: int, changes: dict[str, Any], *, source: str = "api") -> dict:
+        previous = self.change_deal(deal_id, changes)
+        if previous:
+            self.emit("change", deal_id, previous, source)
+        return self.deals[deal_id]
+
+    def add_deal_product(self, deal_id: int, line: dict[str, Any], *, source: str = "api") -> dict:
+        item = self.insert_deal_product(deal_id, line)
+        value = self.deals[deal_id]["value"]
+        self.recompute_value(deal_id)
+        if self.deals[deal_id]["value"] != value:
+            self.deals[deal_id]["update_time"] = self.now()
+            self.emit("change", deal_id, {"value": value}, source)
+        return item
+
+    def emit(self, action: str, deal_id: int, previous: dict | None, source: str) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.deal_event(action, deal_id, previous, source)
+
+    async def redeliver(self, event_id: str, times: int = 1) -> list[dict[str, Any]]:
+        """Send a recorded event again ``times`` times, attempt counting on, as if the answers had been lost."""
+        if self.dispatcher is None:
+            raise RuntimeError("webhook delivery runs only inside the app")
+        return await self.dispatcher.redeliver(event_id, times)

@@ -1,0 +1,42 @@
+"""The gateway's composition root: settings in, a ready aiohttp app out. Nothing connects at import time."""
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from pdx_common.kafka import make_broker
+from pdx_common.mongo import connect_mongo, ping
+from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
+from pdx_gateway.adapters.mongo import MongoSeenEvents, MongoWebhookCredentials
+from pdx_gateway.entrypoints import webhooks
+from pdx_gateway.errors import error_middleware
+from pdx_gateway.keys import CREDENTIALS, DB, PUBLISHER, SEEN_EVENTS, SETTINGS
+from pdx_gateway.settings import GatewaySettings
+
+
+def create_app(settings: GatewaySettings) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    broker = make_broker(settings)
+    app[PUBLISHER] = KafkaPublisher(broker)
+    app.cleanup_ctx.append(_mongo_context(settings))
+    app.cleanup_ctx.append(broker_context(broker))
+    app.add_routes(webhooks.routes)
+
+    async def mongo() -> None:
+        await ping(app[DB])
+
+    add_health_routes(app, [mongo, kafka_check(broker)])
+    return app
+
+
+def _mongo_context(settings: GatewaySettings):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        client = connect_mongo(settings.mongo_url)
+        db = client[settings.mongo_db]
+        app[DB] = db
+        app[CREDENTIALS] = MongoWebhookCredentials(db)
+        app[SEEN_EVENTS] = MongoSeenEvents(db)
+        yield
+        await client.close()
+    return ctx

@@ -1,0 +1,61 @@
+"""``POST /webhooks/pipedrive/{company_id}``: Pipedrive's deal webhooks (v2), HTTP Basic auth per company.
+
+Example body::
+
+    {"meta": {"id": "6a9c...", "action": "change", "entity": "deal", "entity_id": "42", "company_id": "7001",
+              "version": "2.0", "attempt": 1, "change_source": "app", "timestamp": "2026-11-27T10:00:00Z"},
+     "data": {"id": 42, "stage_id": 5, "pipeline_id": 1, ...}, "previous": {"stage_id": 4}}
+"""
+
+import binascii
+import json
+
+import structlog
+from aiohttp import BasicAuth, web
+from pydantic import ValidationError
+
+from pdx_gateway.domain.webhook import PipedriveWebhook
+from pdx_gateway.errors import BadRequest, PayloadTooLarge, Unauthorized
+from pdx_gateway.handlers import accept_deal_webhook
+from pdx_gateway.keys import CREDENTIALS, PUBLISHER, SEEN_EVENTS, SETTINGS
+
+routes = web.RouteTableDef()
+
+
+def _basic_auth(request: web.Request) -> BasicAuth:
+    header = request.headers.get("Authorization", "")
+    try:
+        return BasicAuth.decode(header)
+    except (ValueError, binascii.Error):
+        raise Unauthorized("HTTP Basic credentials are required") from None
+
+
+@routes.post("/webhooks/pipedrive/{company_id}")
+async def pipedrive_webhook(request: web.Request) -> web.Response:
+    company_id = request.match_info["company_id"]
+    # Authenticated before anything of the body is read or parsed.
+    auth = _basic_auth(request)
+    if not await request.app[CREDENTIALS].verify(company_id, auth.login, auth.password):
+        raise Unauthorized("wrong webhook credentials")
+    if (request.content_length or 0) > request.app[SETTINGS].max_body_bytes:
+        raise PayloadTooLarge("webhook body too large")
+    hook = _parse(await request.read(), company_id)
+    with structlog.contextvars.bound_contextvars(company_id=company_id, deal_id=hook.meta.entity_id,
+                                                 event_id=hook.meta.id):
+        status = await accept_deal_webhook(hook, request.app[PUBLISHER], request.app[SEEN_EVENTS])
+    return web.json_response({"status": status})
+
+
+def _parse(raw: bytes, company_id: str) -> PipedriveWebhook:
+    try:
+        hook = PipedriveWebhook.model_validate(json.loads(raw))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest("the body is not JSON") from None
+    except ValidationError as exc:
+        errors = [{"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in exc.errors()[:10]]
+        raise BadRequest("the body is not a Pipedrive webhook v2 payload", errors=errors) from None
+    if hook.meta.company_id != company_id:
+        raise BadRequest("meta.company_id does not match the webhook URL")
+    if hook.meta.action != "delete" and hook.meta.entity == "deal" and not hook.data:
+        raise BadRequest("a deal create or change webhook must carry data")
+    return hook

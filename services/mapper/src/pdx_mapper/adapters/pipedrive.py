@@ -1,0 +1,39 @@
+"""Reads everything a deal's draft needs from Pipedrive, in as few calls as the API allows."""
+
+import asyncio
+
+import aiohttp
+
+from pdx_common.connections import TokenProvider
+from pdx_common.pipedrive import PipedriveClient
+from pdx_mapper.domain.mapping import DealSnapshot
+
+
+class PipedriveDealReader:
+    def __init__(self, session: aiohttp.ClientSession, tokens: TokenProvider, base_url: str | None) -> None:
+        self._session, self._tokens, self._base_url = session, tokens, base_url
+
+    async def read(self, company_id: str, deal_id: str) -> DealSnapshot:
+        client = PipedriveClient(self._session, self._tokens, company_id, self._base_url)
+        deal, products, discounts = await asyncio.gather(
+            client.deal(deal_id), client.deal_products(deal_id), client.deal_discounts(deal_id))
+        person_id, org_id = _id(deal.get("person_id")), _id(deal.get("org_id"))
+        person, org, details = await asyncio.gather(
+            client.person(person_id) if person_id else _none(),
+            client.organization(org_id) if org_id else _none(),
+            asyncio.gather(*(client.product(p["product_id"]) for p in products if p.get("product_id"))))
+        by_id = {d["id"]: d for d in details if d}
+        enriched = [{**p, "product": by_id.get(p.get("product_id"), {})} for p in products]
+        fields = await client.request("GET", "/api/v2/dealFields") if deal.get("custom_fields") else []
+        return DealSnapshot(deal=deal, products=enriched, person=person, org=org, discounts=discounts,
+                            deal_fields=fields or [])
+
+
+def _id(value: object) -> int | None:
+    if isinstance(value, dict):
+        value = value.get("value") or value.get("id")
+    return int(value) if value else None
+
+
+async def _none() -> None:
+    return None

@@ -1,0 +1,78 @@
+"""The mapper's composition root."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import aiohttp
+from aiohttp import web
+
+from pdx_common import topics
+from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
+from pdx_common.consumer import subscribe
+from pdx_common.contracts import DealChanged, DeadLettered, DocumentFailed
+from pdx_common.crypto import TokenCipher
+from pdx_common.kafka import make_broker
+from pdx_common.mongo import connect_mongo, ping
+from pdx_common.reliability import RetryPolicy
+from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
+from pdx_mapper.adapters.mongo import MongoSettingsRepository
+from pdx_mapper.adapters.pipedrive import PipedriveDealReader
+from pdx_mapper.handlers import handle_deal_changed
+from pdx_mapper.settings import MapperSettings
+
+GROUP = "pdx-mapper"
+
+
+class Resources:
+    """Filled by the cleanup context before the broker starts consuming."""
+
+    db = None
+    settings_repo: MongoSettingsRepository
+    reader: PipedriveDealReader
+
+
+def create_app(settings: MapperSettings) -> web.Application:
+    app = web.Application()
+    broker = make_broker(settings)
+    publisher = KafkaPublisher(broker)
+    res = Resources()
+
+    async def handle(event: DealChanged) -> None:
+        await handle_deal_changed(event, settings_repo=res.settings_repo, reader=res.reader, publisher=publisher,
+                                  today=datetime.now(UTC).date())
+
+    async def dead_lettered(event: DealChanged, dead: DeadLettered) -> None:
+        await publisher.publish(DocumentFailed(
+            company_id=event.company_id, deal_id=event.deal_id, source_event_id=event.id, stage="mapping",
+            code="dead_lettered", message=f"We could not process this deal after {dead.attempts} tries "
+            f"({dead.error[:200]}).", fix="Check that Pipedrive is reachable, then replay the deal.",
+            retryable=True), topics.DOCUMENT_RESULTS, topics.deal_key(event.company_id, event.deal_id))
+
+    subscribe(broker, settings, topic=topics.DEAL_EVENTS, group_id=GROUP, contract=DealChanged, handle=handle,
+              publisher=publisher, policy=RetryPolicy(settings.retry_attempts, settings.retry_first_delay),
+              on_dead_letter=dead_lettered)
+    app.cleanup_ctx.append(_resources(settings, res))
+    app.cleanup_ctx.append(broker_context(broker))
+
+    async def mongo() -> None:
+        await ping(res.db)
+
+    add_health_routes(app, [mongo, kafka_check(broker)])
+    return app
+
+
+def _resources(settings: MapperSettings, res: Resources):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        client = connect_mongo(settings.mongo_url)
+        res.db = client[settings.mongo_db]
+        session = aiohttp.ClientSession()
+        store = ConnectionStore(res.db, TokenCipher(settings.token_key.get_secret_value()))
+        oauth = OAuthClient(settings.pipedrive_token_url, settings.pipedrive_client_id,
+                            settings.pipedrive_client_secret.get_secret_value())
+        res.settings_repo = MongoSettingsRepository(res.db)
+        res.reader = PipedriveDealReader(session, TokenProvider("pipedrive", store, oauth, session),
+                                         settings.pipedrive_api_url)
+        yield
+        await session.close()
+        await client.close()
+    return ctx

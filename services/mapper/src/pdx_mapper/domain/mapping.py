@@ -1,0 +1,226 @@
+"""A Pipedrive deal, as read, into a Xero command. Pure: no I/O, no clock (``today`` is passed in), no await.
+
+Raises ``MappingProblem`` with words a salesperson can act on when the deal cannot become a draft.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from pdx_common.company_settings import CompanySettings, Trigger
+from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, DealChanged, LineItem, NewItem
+from pdx_mapper.domain.templates import custom_field, render
+
+CENT = Decimal("0.01")
+TAX_METHODS = {"exclusive": "Exclusive", "inclusive": "Inclusive", "none": "NoTax"}
+
+
+class MappingProblem(Exception):
+    def __init__(self, code: str, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.code, self.message, self.fix = code, message, fix
+
+
+@dataclass(frozen=True)
+class DealSnapshot:
+    """Everything read from Pipedrive for one deal. ``products`` are deal products, each with its ``product``."""
+
+    deal: dict[str, Any]
+    products: list[dict[str, Any]] = field(default_factory=list)
+    person: dict[str, Any] | None = None
+    org: dict[str, Any] | None = None
+    discounts: list[dict[str, Any]] = field(default_factory=list)
+    deal_fields: list[dict[str, Any]] = field(default_factory=list)
+
+
+def dec(value: Any, default: str = "0") -> Decimal:
+    if value is None or value == "":
+        return Decimal(default)
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return Decimal(default)
+
+
+def build_command(snapshot: DealSnapshot, settings: CompanySettings, trigger: Trigger, event: DealChanged,
+                  today: date) -> CreateInvoice | CreateQuote:
+    deal = snapshot.deal
+    lines, amount_types = _lines(snapshot, settings)
+    common = dict(
+        company_id=event.company_id, deal_id=event.deal_id, trigger_id=trigger.id, source_event_id=event.id,
+        settings_version=settings.version, contact=_contact(snapshot, settings), line_items=tuple(lines),
+        currency_code=_currency(deal), line_amount_types=amount_types, date=today,
+        reference=_text(render(settings.fields.reference, snapshot), 255), deal_title=str(deal.get("title") or ""),
+        deal_value=dec(deal.get("value")) if deal.get("value") is not None else None,
+        deal_url=_deal_url(event, deal))
+    if trigger.action == "quote":
+        fields = settings.fields
+        return CreateQuote(**common, expiry_date=today + timedelta(days=fields.quote_expiry_days),
+                           title=_text(render(fields.quote_title, snapshot), 100),
+                           summary=_text(render(fields.quote_summary, snapshot), 3000),
+                           terms=_text(render(fields.quote_terms, snapshot), 4000))
+    return CreateInvoice(**common, due_date=today + timedelta(days=_due_days(snapshot, settings)))
+
+
+def _text(value: str | None, limit: int) -> str | None:
+    return value[:limit] if value else None
+
+
+def _currency(deal: dict[str, Any]) -> str:
+    currency = str(deal.get("currency") or "").upper()
+    if len(currency) != 3:
+        raise MappingProblem("no_currency", "The deal has no currency.", "Set the deal's currency in Pipedrive.")
+    return currency
+
+
+def _deal_url(event: DealChanged, deal: dict[str, Any]) -> str:
+    host = event.host or "app.pipedrive.com"
+    return f"https://{host}/deal/{deal.get('id', event.deal_id)}"
+
+
+def _contact(snapshot: DealSnapshot, settings: CompanySettings) -> Contact:
+    person, org = snapshot.person, snapshot.org
+    use_org = settings.customer.contact_from == "organization_then_person" and org
+    if use_org:
+        return Contact(name=_required_name(org), contact_number=f"pd-org-{org['id']}", source="organization",
+                       source_id=str(org["id"]), email=_primary(person, "emails"), phone=_primary(person, "phones"),
+                       address=_address(org.get("address")))
+    if person:
+        first, _, last = str(person.get("name") or "").strip().partition(" ")
+        return Contact(name=_required_name(person), contact_number=f"pd-person-{person['id']}", source="person",
+                       source_id=str(person["id"]), email=_primary(person, "emails"),
+                       phone=_primary(person, "phones"), first_name=person.get("first_name") or first or None,
+                       last_name=person.get("last_name") or last or None,
+                       address=_address(person.get("postal_address")))
+    wanted = "a person" if settings.customer.contact_from == "person" else "an organisation or a person"
+    raise MappingProblem("no_customer", f"The deal has no customer: it is linked to neither {wanted}.",
+                         f"Link {wanted} to the deal in Pipedrive, then replay the deal.")
+
+
+def _required_name(entity: dict[str, Any]) -> str:
+    name = str(entity.get("name") or "").strip()
+    if not name:
+        raise MappingProblem("customer_without_name", f"The customer (id {entity.get('id')}) has no name.",
+                             "Give the person or organisation a name in Pipedrive, then replay the deal.")
+    return name[:255]
+
+
+def _primary(person: dict[str, Any] | None, key: str) -> str | None:
+    values = (person or {}).get(key) or []
+    chosen = next((v for v in values if v.get("primary")), values[0] if values else None)
+    return (chosen or {}).get("value") or None
+
+
+def _address(address: Any) -> str | None:
+    if isinstance(address, dict):
+        return address.get("value") or address.get("formatted_address") or None
+    return address or None
+
+
+def _lines(snapshot: DealSnapshot, settings: CompanySettings) -> tuple[list[LineItem], str]:
+    products = [p for p in snapshot.products if p.get("is_enabled", True)]
+    if not products:
+        return _single_line(snapshot, settings), "Exclusive"
+    methods = {TAX_METHODS.get(str(p.get("tax_method") or "exclusive"), "Exclusive") for p in products}
+    if len(methods) > 1:
+        raise MappingProblem(
+            "mixed_tax_methods", "The deal's products mix tax methods (" + ", ".join(sorted(methods)) + ").",
+            "Xero needs one tax method per document: set every product on the deal to the same tax method.")
+    amount_types = methods.pop()
+    lines = [_product_line(p, settings, amount_types) for p in products]
+    lines += [_discount_line(d, lines, settings) for d in snapshot.discounts]
+    return lines, amount_types
+
+
+def _single_line(snapshot: DealSnapshot, settings: CompanySettings) -> list[LineItem]:
+    deal = snapshot.deal
+    if settings.products.no_products == "refuse":
+        raise MappingProblem("no_products", "The deal has no products.",
+                             "Add the products to the deal in Pipedrive, then replay the deal.")
+    value = dec(deal.get("value"))
+    if value <= 0:
+        raise MappingProblem("no_products_no_value", "The deal has no products and no value.",
+                             "Add products or a value to the deal in Pipedrive, then replay the deal.")
+    return [LineItem(description=str(deal.get("title") or "Deal")[:4000], quantity=Decimal(1),
+                     unit_amount=value.quantize(CENT, ROUND_HALF_UP), account_code=settings.money.sales_account_code,
+                     tax_type=settings.money.default_tax_type)]
+
+
+def _product_line(deal_product: dict[str, Any], settings: CompanySettings, amount_types: str) -> LineItem:
+    product = deal_product.get("product") or {}
+    name = str(deal_product.get("name") or product.get("name") or "Product")
+    code = str(product.get("code") or deal_product.get("code") or "").strip() or None
+    rules = settings.products
+    if code is None and rules.unmatched == "create_item":
+        raise MappingProblem(
+            "product_without_code", f"The product '{name}' has no product code, so no Xero item can be made for it.",
+            f"Give '{name}' a product code in Pipedrive (Products > {name} > Product code), then replay the deal.")
+    tax_rate = dec(deal_product.get("tax")) if amount_types != "NoTax" else None
+    line = dict(description=_description(deal_product, product, name), quantity=dec(deal_product.get("quantity"), "1"),
+                unit_amount=dec(deal_product.get("item_price")), item_code=code[:30] if code else None,
+                account_code=settings.money.sales_account_code, tax_rate=tax_rate,
+                tax_type=_tax_type(tax_rate, settings) if tax_rate is not None else None,
+                unmatched=rules.unmatched, default_item_code=rules.default_item_code)
+    line.update(_discount(deal_product))
+    if code and rules.unmatched == "create_item":
+        line["create_item"] = NewItem(code=code[:30], name=name[:50], description=product.get("description"),
+                                      unit_price=dec(deal_product.get("item_price")),
+                                      account_code=settings.money.sales_account_code, tax_type=line["tax_type"])
+    return LineItem(**line)
+
+
+def _description(deal_product: dict[str, Any], product: dict[str, Any], name: str) -> str:
+    comments = str(deal_product.get("comments") or "").strip()
+    return (f"{name} - {comments}" if comments else name)[:4000]
+
+
+def _discount(deal_product: dict[str, Any]) -> dict[str, Decimal]:
+    discount = dec(deal_product.get("discount"))
+    if discount <= 0:
+        return {}
+    if deal_product.get("discount_type") == "amount":
+        return {"discount_amount": discount.quantize(CENT, ROUND_HALF_UP)}
+    if discount > 100:
+        raise MappingProblem("bad_discount", f"A product has a discount of {discount}%.",
+                             "Set the product's discount on the deal to at most 100%, then replay the deal.")
+    return {"discount_rate": discount}
+
+
+def _tax_type(rate: Decimal, settings: CompanySettings) -> str | None:
+    for key, tax_type in settings.money.tax_types.items():
+        if dec(key) == rate:
+            return tax_type
+    return None  # the writer maps it from the organisation's tax rates, or explains why it cannot
+
+
+def _discount_line(discount: dict[str, Any], lines: list[LineItem], settings: CompanySettings) -> LineItem:
+    amount = dec(discount.get("amount"))
+    if discount.get("type") == "percentage":
+        subtotal = sum((_net(line) for line in lines), Decimal(0))
+        amount = subtotal * amount / 100
+    description = str(discount.get("description") or "Discount")
+    template = lines[0]
+    return LineItem(description=description[:4000], quantity=Decimal(1),
+                    unit_amount=-amount.quantize(CENT, ROUND_HALF_UP), account_code=settings.money.sales_account_code,
+                    tax_rate=template.tax_rate, tax_type=template.tax_type)
+
+
+def _net(line: LineItem) -> Decimal:
+    gross = line.quantity * line.unit_amount
+    if line.discount_rate is not None:
+        return gross * (100 - line.discount_rate) / 100
+    return gross - (line.discount_amount or 0)
+
+
+def _due_days(snapshot: DealSnapshot, settings: CompanySettings) -> int:
+    field_name = settings.fields.due_days_field
+    if field_name:
+        value = custom_field(snapshot, field_name)
+        if value not in (None, ""):
+            days = dec(value, "-1")
+            if days < 0 or days > 365 or days != days.to_integral_value():
+                raise MappingProblem("bad_due_days", f"The deal field '{field_name}' holds {value!r}, not a number "
+                                     "of days.", f"Set '{field_name}' on the deal to a whole number of days (0-365).")
+            return int(days)
+    return settings.fields.due_days
