@@ -1,0 +1,33 @@
+"""A Pipedrive sandbox: a real aiohttp server that behaves like Pipedrive's API for everything the product uses.
+
+``create_app(PipedriveState(retry_delays=(0.05, 0.05, 0.05)))``; seeded ids are constants in ``seed``
+(``DEMO_DEAL_ID``, ``STAGE_WON``, ``PO_NUMBER_FIELD_KEY``, ...). Run it: ``python -m pdx_sandbox.pipedrive serve``.
+"""
+
+from pdx_sandbox.pipedrive.app import create_app
+from pdx_sandbox.pipedrive.http import PIPEDRIVE_STATE
+from pdx_sandbox.pipedrive.seed import (
+    DEAL_ALREADY_WON_ID,
+    DEAL_EUR_ID,
+    DEAL_GBP_RENEWAL_ID,
+    DEAL_NO_CONTACT_ID,
+    DEAL_NO_PRODUCTS_ID,
+    DEAL_PERSON_ONLY_ID,
+    DEAL_USD_ID,
+    DEMO_DEAL_ID,
+    DUE_DAYS_FIELD_KEY,
+    PO_NUMBER_FIELD_KEY,
+    RENEWALS_PIPELINE_ID,
+    SALES_PIPELINE_ID,
+    STAGE_NEGOTIATIONS,
+    STAGE_WON,
+    USER_ID,
+)
+from pdx_sandbox.pipedrive.state import PipedriveState
+
+__all__ = [
+    "DEAL_ALREADY_WON_ID", "DEAL_EUR_ID", "DEAL_GBP_RENEWAL_ID", "DEAL_NO_CONTACT_ID", "DEAL_NO_PRODUCTS_ID",
+    "DEAL_PERSON_ONLY_ID", "DEAL_USD_ID", "DEMO_DEAL_ID", "DUE_DAYS_FIELD_KEY", "PIPEDRIVE_STATE",
+    "PO_NUMBER_FIELD_KEY", "RENEWALS_PIPELINE_ID", "SALES_PIPELINE_ID", "STAGE_NEGOTIATIONS", "STAGE_WON", "USER_ID",
+    "PipedriveState", "create_app",
+]

@@ -4,6 +4,7 @@ pipelines, deal fields, activities. Shapes follow pipedrive-openapi-v2.yaml: int
 """
 
 import copy
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ def _since(raw: str | None) -> str | None:
     if not raw:
         return None
     try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(raw)
     except ValueError as exc:
         raise Invalid("updated_since must be RFC 3339") from exc
     return iso((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
@@ -87,7 +88,7 @@ async def deal_discounts(request: web.Request) -> web.Response:
     return ok(copy.deepcopy(state.deal_discounts[deal_id]))
 
 
-def getter(kind: str):  # noqa: ANN201 - an aiohttp handler
+def getter(kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         return ok(copy.deepcopy(state_of(request).get(kind, path_id(request))))
 
@@ -132,7 +133,7 @@ async def create_activity(request: web.Request) -> web.Response:
     """``POST /api/v2/activities {"subject": "Invoice INV-0042 drafted", "type": "task", "deal_id": 1,
     "done": true, "note": "<p>...</p>"}``"""
     state, body = state_of(request), await json_body(request)
-    deal = state.get("deals", int(body["deal_id"])) if body.get("deal_id") is not None else None
+    deal = state.get("deals", _int(body["deal_id"], "deal_id")) if body.get("deal_id") is not None else None
     now = state.now()
     activity_id = max([0, *state.activities]) + 1
     activity = {
@@ -149,6 +150,13 @@ async def create_activity(request: web.Request) -> web.Response:
         "note": body.get("note")}
     state.activities[activity_id] = activity
     return ok(copy.deepcopy(activity))
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise Invalid(f"{name} must be an integer") from exc
 
 
 async def list_activities(request: web.Request) -> web.Response:

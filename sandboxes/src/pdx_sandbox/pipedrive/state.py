@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pdx_sandbox.clock import SandboxClock
 from pdx_sandbox.pipedrive import seed as demo
-from pdx_sandbox.pipedrive.store import CrmStore
+from pdx_sandbox.pipedrive.store import CrmStore, Invalid, NotFound
 
 if TYPE_CHECKING:
     from pdx_sandbox.pipedrive.webhooks import WebhookDispatcher
@@ -98,10 +98,19 @@ class PipedriveState(CrmStore):
         return allowed, headers
 
     # --- deals with events ----------------------------------------------------------------------------------------
-    def create_deal(self, fields: dict[str, Any], lines: Sequence[dict] = (), *, source: str = "api") -> dict:
+    def create_deal(self, fields: dict[str, Any], lines: Sequence[dict] = (), discounts: Sequence[dict] = (), *,
+                    source: str = "api") -> dict:
+        """Create a deal with its product lines and deal-level discounts (``{description, amount, type}``)."""
         deal = self.insert_deal(fields)
-        for line in lines:
-            self.insert_deal_product(deal["id"], dict(line))
+        try:
+            for line in lines:
+                self.insert_deal_product(deal["id"], dict(line))
+            for discount in discounts:
+                self.insert_deal_discount(deal["id"], discount.get("description", ""), float(discount["amount"]),
+                                          discount.get("type", "percentage"))
+        except (Invalid, NotFound, KeyError, ValueError) as exc:
+            self.deals.pop(deal["id"])
+            raise Invalid(f"deal not created: {exc}") from exc
         self.recompute_value(deal["id"])
         self.emit("create", deal["id"], None, source)
         return deal

@@ -1,0 +1,5 @@
+import sys
+
+from pdx_sandbox.pipedrive.cli import main
+
+sys.exit(main())

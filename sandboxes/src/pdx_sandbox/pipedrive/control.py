@@ -1,0 +1,122 @@
+"""Sandbox control under ``/_sandbox`` (no auth): act as a Pipedrive user, inspect what the product did.
+
+``POST /_sandbox/deals/1/move {"stage": "Won"}`` (or ``{"stage_id": 5}``) moves deal 1 as a user would and fires the
+webhook with ``change_source: "app"``; the answer is the deal plus ``additional_data: {old_stage_id, old_stage,
+new_stage}``.
+"""
+
+import copy
+from typing import Any
+
+from aiohttp import web
+
+from pdx_sandbox.pipedrive.http import json_body, ok, path_id, query_int, state_of
+from pdx_sandbox.pipedrive.store import Invalid, NotFound
+
+
+def _stage_id(state: Any, body: dict[str, Any]) -> int | None:
+    if body.get("stage") is not None:
+        return state.stage_by_name(str(body["stage"]))["id"]
+    if body.get("stage_id") is not None:
+        return int(body["stage_id"])
+    return None
+
+
+async def move_deal(request: web.Request) -> web.Response:
+    state, deal_id, body = state_of(request), path_id(request), await json_body(request)
+    deal = state.get("deals", deal_id)
+    stage_id = _stage_id(state, body)
+    if stage_id is None:
+        raise Invalid('give "stage_id" or "stage"')
+    old_stage = state.stages[deal["stage_id"]]
+    changes = {"stage_id": stage_id, **({"status": body["status"]} if body.get("status") else {})}
+    deal = state.update_deal(deal_id, changes, source="app")
+    moved = {"old_stage_id": old_stage["id"], "old_stage": old_stage["name"],
+             "new_stage": state.stages[deal["stage_id"]]["name"]}
+    return ok(copy.deepcopy(deal), additional_data=moved)
+
+
+async def edit_deal(request: web.Request) -> web.Response:
+    """``PATCH /_sandbox/deals/1 {"custom_fields": {"<key>": "PO-1"}}``: a user edit, webhook source "app"."""
+    state, deal_id, body = state_of(request), path_id(request), await json_body(request)
+    state.get("deals", deal_id)
+    if body.get("stage") is not None:
+        body["stage_id"] = _stage_id(state, body)
+    changes = {k: v for k, v in body.items() if k != "stage"}
+    return ok(copy.deepcopy(state.update_deal(deal_id, changes, source="app")))
+
+
+async def create_deal(request: web.Request) -> web.Response:
+    """``POST /_sandbox/deals {"title": "Test", "currency": "NZD", "stage": "Negotiations Started",
+    "person_id": 201, "org_id": 101, "custom_fields": {...}, "products": [{"product_id": 301, "quantity": 2,
+    "item_price": 180, "tax": 15, "tax_method": "exclusive", "discount": 10, "discount_type": "percentage"}],
+    "discounts": [{"description": "5%", "amount": 5, "type": "percentage"}]}``"""
+    state, body = state_of(request), await json_body(request)
+    fields = {k: v for k, v in body.items() if k not in ("products", "discounts", "stage")}
+    if body.get("stage") is not None:
+        fields["stage_id"] = _stage_id(state, body)
+    deal = state.create_deal(fields, body.get("products") or [], body.get("discounts") or [], source="app")
+    return ok(copy.deepcopy(deal), status=201)
+
+
+async def requests_log(request: web.Request) -> web.Response:
+    prefix = request.query.get("path_prefix", "")
+    return ok([r for r in state_of(request).requests if r["path"].startswith(prefix)])
+
+
+async def deliveries(request: web.Request) -> web.Response:
+    return ok(state_of(request).deliveries)
+
+
+async def events(request: web.Request) -> web.Response:
+    return ok([{"id": k, **v} for k, v in state_of(request).events.items()])
+
+
+def _by_deal(request: web.Request, records: dict[int, dict]) -> list[dict]:
+    deal_id = query_int(request, "deal_id")
+    return [r for _, r in sorted(records.items()) if deal_id is None or r["deal_id"] == deal_id]
+
+
+async def activities(request: web.Request) -> web.Response:
+    return ok(_by_deal(request, state_of(request).activities))
+
+
+async def notes(request: web.Request) -> web.Response:
+    return ok(_by_deal(request, state_of(request).notes))
+
+
+async def redeliver(request: web.Request) -> web.Response:
+    """``POST /_sandbox/webhooks/redeliver {"event_id": "<meta.id>", "times": 2}``"""
+    state, body = state_of(request), await json_body(request)
+    try:
+        records = await state.redeliver(str(body.get("event_id")), int(body.get("times", 1)))
+    except KeyError as exc:
+        raise NotFound(f"event {body.get('event_id')!r} not found") from exc
+    return ok(records)
+
+
+async def advance_clock(request: web.Request) -> web.Response:
+    """``POST /_sandbox/clock/advance {"seconds": 3600}``: expire tokens and rate windows without waiting."""
+    state, body = state_of(request), await json_body(request)
+    state.clock.advance(float(body.get("seconds", 0)))
+    return ok({"now": state.now()})
+
+
+async def revoke_tokens(request: web.Request) -> web.Response:
+    state_of(request).revoke_tokens()
+    return ok({"revoked": True})
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/_sandbox/deals", create_deal)
+    r.add_patch("/_sandbox/deals/{id}", edit_deal)
+    r.add_post("/_sandbox/deals/{id}/move", move_deal)
+    r.add_get("/_sandbox/requests", requests_log)
+    r.add_get("/_sandbox/deliveries", deliveries)
+    r.add_get("/_sandbox/events", events)
+    r.add_get("/_sandbox/activities", activities)
+    r.add_get("/_sandbox/notes", notes)
+    r.add_post("/_sandbox/webhooks/redeliver", redeliver)
+    r.add_post("/_sandbox/clock/advance", advance_clock)
+    r.add_post("/_sandbox/tokens/revoke", revoke_tokens)

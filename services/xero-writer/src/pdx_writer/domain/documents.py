@@ -1,0 +1,81 @@
+"""Xero payloads from commands, and Xero's answers in plain words. Pure."""
+
+import hashlib
+from decimal import Decimal
+from typing import Any
+
+from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, LineItem
+
+QUOTE_AMOUNT_TYPES = {"Exclusive": "EXCLUSIVE", "Inclusive": "INCLUSIVE", "NoTax": "NOTAX"}
+
+
+def draft_marker(ledger_key: str) -> str:
+    return hashlib.sha256(ledger_key.encode()).hexdigest()[:16]
+
+
+def idempotency_key(ledger_key: str, command_id: str) -> str:
+    """Stable for redeliveries of one command (Xero replays its first answer); new for a replay after a fix."""
+    return f"pdx-{draft_marker(ledger_key)}-{command_id}"[:128]
+
+
+def document_url(command: CreateInvoice | CreateQuote) -> str:
+    """The deal link shown in Xero, tagged so a draft can be found again after an unclear outcome."""
+    return f"{command.deal_url}?xero-draft={draft_marker(command.ledger_key)}"
+
+
+def contact_payload(contact: Contact) -> dict[str, Any]:
+    payload: dict[str, Any] = {"Name": contact.name, "ContactNumber": contact.contact_number[:50]}
+    if contact.email:
+        payload["EmailAddress"] = contact.email
+    if contact.first_name:
+        payload["FirstName"] = contact.first_name
+    if contact.last_name:
+        payload["LastName"] = contact.last_name
+    if contact.phone:
+        payload["Phones"] = [{"PhoneType": "DEFAULT", "PhoneNumber": contact.phone}]
+    if contact.address:
+        payload["Addresses"] = [{"AddressType": "STREET", "AddressLine1": contact.address[:500]}]
+    return payload
+
+
+def line_payload(line: LineItem, item_code: str | None, tax_type: str | None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"Description": line.description, "Quantity": str(line.quantity),
+                               "UnitAmount": str(line.unit_amount)}
+    if item_code:
+        payload["ItemCode"] = item_code
+    if line.account_code:
+        payload["AccountCode"] = line.account_code
+    if tax_type:
+        payload["TaxType"] = tax_type
+    if line.discount_rate is not None:
+        payload["DiscountRate"] = str(line.discount_rate)
+    if line.discount_amount is not None:
+        payload["DiscountAmount"] = str(line.discount_amount)
+    if line.tracking:
+        payload["Tracking"] = [{"Name": name, "Option": option} for name, option in line.tracking[:2]]
+    return payload
+
+
+def document_payload(command: CreateInvoice | CreateQuote, contact_id: str, lines: list[dict[str, Any]]) -> dict:
+    base: dict[str, Any] = {"Contact": {"ContactID": contact_id}, "Date": command.date.isoformat(),
+                            "LineItems": lines, "CurrencyCode": command.currency_code, "Status": "DRAFT"}
+    if command.reference:
+        base["Reference"] = command.reference
+    if isinstance(command, CreateQuote):
+        base["LineAmountTypes"] = QUOTE_AMOUNT_TYPES[command.line_amount_types]
+        for field, value in (("ExpiryDate", command.expiry_date), ("Title", command.title),
+                             ("Summary", command.summary), ("Terms", command.terms)):
+            if value:
+                base[field] = value.isoformat() if hasattr(value, "isoformat") else value
+        return base
+    base.update(Type="ACCREC", LineAmountTypes=command.line_amount_types, Url=document_url(command))
+    if command.due_date:
+        base["DueDate"] = command.due_date.isoformat()
+    return base
+
+
+def total_warning(command: CreateInvoice | CreateQuote, total: Decimal) -> str | None:
+    if command.deal_value is None or command.deal_value == total:
+        return None
+    return (f"Xero's total {total} {command.currency_code} differs from the deal value {command.deal_value} "
+            f"(tax, discounts or rounding): check the draft before approving it.")

@@ -1,0 +1,53 @@
+"""Xero's validation messages, translated into what is wrong and how to fix it. Never shown raw alone."""
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Explanation:
+    code: str
+    message: str
+    fix: str
+
+
+RULES: list[tuple[re.Pattern[str], str, str, str]] = [
+    (re.compile(r"TaxType code '([^']*)' does not exist", re.I), "unknown_tax_type",
+     "Xero has no tax rate '{0}' that can be used on sales.",
+     "Pick one of Xero's sales tax rates in the app settings (money.tax_types), then replay the deal."),
+    (re.compile(r"Account code '([^']*)'|Account must be valid", re.I), "unknown_account",
+     "Xero has no sales account '{0}'.",
+     "Set money.sales_account_code in the app settings to one of Xero's revenue accounts, then replay the deal."),
+    (re.compile(r"[Ii]tem code '([^']*)'"), "unknown_item",
+     "Xero has no item with code '{0}'.",
+     "Create the item in Xero, fix the product code in Pipedrive, or choose another rule for unmatched products "
+     "in the app settings, then replay the deal."),
+    (re.compile(r"currency.*'?([A-Z]{3})'?.*(not|has not been).*(set up|enabled|subscribed)", re.I),
+     "currency_not_enabled", "Xero's organisation does not have the deal's currency ({0}).",
+     "Add the currency in Xero (Settings > Currencies), or change the deal's currency in Pipedrive, then replay."),
+    (re.compile(r"contact.*(must be specified|not found|could not be found)", re.I), "unknown_contact",
+     "Xero could not find the customer for this deal.",
+     "Check the deal's organisation or person in Pipedrive, then replay the deal."),
+    (re.compile(r"contact name .* already assigned", re.I), "duplicate_contact_name",
+     "Another Xero contact already has this customer's name.",
+     "Merge or rename the duplicate contact in Xero, then replay the deal."),
+]
+
+
+def explain(messages: list[str]) -> Explanation:
+    for text in messages:
+        for pattern, code, message, fix in RULES:
+            match = pattern.search(text)
+            if match:
+                groups = [g for g in match.groups() if g] or [""]
+                return Explanation(code, message.format(groups[0]) + f' (Xero said: "{text}")', fix)
+    joined = "; ".join(messages) or "no reason given"
+    return Explanation("xero_rejected", f'Xero refused the draft: "{joined}".',
+                       "Correct the deal in Pipedrive or the app settings as Xero's message says, then replay the deal.")
+
+
+def validation_messages(element: dict) -> list[str]:
+    messages = [e.get("Message", "") for e in element.get("ValidationErrors") or []]
+    for line in element.get("LineItems") or []:
+        messages += [e.get("Message", "") for e in line.get("ValidationErrors") or []]
+    return [m for m in messages if m]
