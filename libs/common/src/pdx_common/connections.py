@@ -91,8 +91,8 @@ class TokenProvider:
 
     async def _refresh(self, company_id: str, doc: dict[str, Any]) -> dict[str, Any]:
         form = {"grant_type": "refresh_token", "refresh_token": self._store.decrypt(doc, "refresh_token")}
-        auth = aiohttp.BasicAuth(self._client.client_id, self._client.client_secret)
-        async with self._session.post(self._client.token_url, data=form, auth=auth) as resp:
+        auth = {"Authorization": aiohttp.encode_basic_auth(self._client.client_id, self._client.client_secret)}
+        async with self._session.post(self._client.token_url, data=form, headers=auth) as resp:
             body = await resp.json(content_type=None)
             if resp.status == 400 and isinstance(body, dict) and body.get("error") == "invalid_grant":
                 await self._store.mark_broken(self.system, company_id, "the authorisation was revoked or expired")

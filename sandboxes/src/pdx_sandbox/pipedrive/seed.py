@@ -7,6 +7,8 @@ percentage and amount discounts, exclusive/inclusive/no tax, a disabled line, de
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from pdx_sandbox.pipedrive.store import iso
+
 if TYPE_CHECKING:
     from pdx_sandbox.pipedrive.state import PipedriveState
 
@@ -136,6 +138,8 @@ def seed(state: "PipedriveState") -> None:
     for deal_id, title, currency, stage_id, person_id, org_id, lines, discounts, custom, extra in DEALS:
         deal = state.insert_deal({"id": deal_id, "title": title, "currency": currency, "stage_id": stage_id,
                                   "person_id": person_id, "org_id": org_id, "custom_fields": custom, **extra})
+        created = iso(state.clock.time() - 7 * 86400)  # a week old, so updated_since filters have something to skip
+        deal.update(add_time=created, update_time=created, stage_change_time=created)
         for line in lines:
             state.insert_deal_product(deal["id"], dict(line))
         for description, amount, kind in discounts:

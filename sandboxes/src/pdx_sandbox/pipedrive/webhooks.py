@@ -114,11 +114,13 @@ class WebhookDispatcher:
         return record["status"] is not None and 200 <= record["status"] < 300
 
     async def _post(self, webhook: dict, body: dict) -> int:
-        auth = None
+        headers = {}
         if webhook.get("http_auth_user"):
-            auth = aiohttp.BasicAuth(webhook["http_auth_user"], webhook.get("http_auth_password") or "")
+            headers["Authorization"] = aiohttp.encode_basic_auth(webhook["http_auth_user"],
+                                                                 webhook.get("http_auth_password") or "")
         timeout = aiohttp.ClientTimeout(total=self.state.delivery_timeout)
-        async with self.session.post(webhook["subscription_url"], json=body, auth=auth, timeout=timeout) as resp:
+        url = webhook["subscription_url"]
+        async with self.session.post(url, json=body, headers=headers, timeout=timeout) as resp:
             await resp.read()
             return resp.status
 

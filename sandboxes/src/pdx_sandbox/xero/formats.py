@@ -38,7 +38,7 @@ def parse_day(value: object) -> date | None:
     if match:
         return datetime.fromtimestamp(int(match.group(1)) / 1000, UTC).date()
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+        return datetime.fromisoformat(value).date()
     except ValueError:
         return None
 

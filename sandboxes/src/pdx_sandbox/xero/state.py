@@ -1,7 +1,7 @@
 """The whole in-memory Xero: organisations, OAuth, rate limits, the request log and failure injection."""
 
 import asyncio
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from aiohttp import web
@@ -74,8 +74,8 @@ class XeroState:
         self.idempotency: dict[tuple[str, str], IdempotentResult] = {}
         self.webhook_events: list[dict] = []
         self.webhook_deliveries: list[WebhookDelivery] = []
-        self._pending_events: list[dict] = []
-        self._wakeup: asyncio.Event | None = None
+        self.webhook_queue: list[dict] = []
+        self.webhook_wakeup: asyncio.Event | None = None
         self.limiter = RateLimiter(self.limits)
         self.auth = AuthStore(self.clock)
         self.register_client(client_id, client_secret, None)
@@ -190,9 +190,9 @@ class XeroState:
         }
         self.webhook_events.append(event)
         if self.webhook_url:
-            self._pending_events.append(event)
-            if self._wakeup is not None:
-                self._wakeup.set()
+            self.webhook_queue.append(event)
+            if self.webhook_wakeup is not None:
+                self.webhook_wakeup.set()
 
     async def intent_to_receive(self, url: str) -> bool:
         """Xero's handshake: True when the receiver answers 200 to a signed and 401 to a mis-signed empty batch."""

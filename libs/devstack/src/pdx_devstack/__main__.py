@@ -1,0 +1,123 @@
+"""``python -m pdx_devstack``: the local run.
+
+    up                      start everything on the embedded defaults; Ctrl-C stops it all
+    move --deal N --stage S move a demo deal in the Pipedrive sandbox (fires the webhook as Pipedrive would)
+    invoices                the Xero sandbox's GET /Invoices answer for the connected organisation
+    activities --deal N     the deal's activities in the Pipedrive sandbox
+"""
+
+import argparse
+import asyncio
+import json
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from pdx_common.connections import ConnectionStore
+from pdx_common.crypto import TokenCipher
+from pdx_common.mongo import connect_mongo
+from pdx_devstack.stack import Stack, StackOptions
+
+DEFAULT_DIR = Path(".local")
+
+
+def _print_table(stack: Stack) -> None:
+    assert stack.infra and stack.seeded
+    rows = [("broker (Tansu)", stack.infra.kafka_bootstrap, stack.infra.processes[0].pid),
+            ("store (SecantusDB)", stack.infra.mongo_url.split("/?")[0], stack.infra.processes[1].pid)]
+    rows += [(c.name, c.url or "", c.pid) for c in stack.children]
+    print("\nRunning (Ctrl-C stops everything):")
+    for name, where, pid in rows:
+        print(f"  {name:<20} {where:<48} pid {pid}")
+    print(f"\nCompany {stack.seeded.company_id} is connected to Xero organisation {stack.seeded.tenant_id}.")
+    print("Trigger: deals entering 'Won' (pipeline Sales) become a DRAFT invoice; 'Quote requested' a DRAFT quote.")
+    print(f"Logs (JSON, one line per event): {stack.options.data_dir / 'logs'}/")
+    print("\nMove a demo deal to Won:\n  ./dev move --deal 1 --stage Won")
+    print("Then look:\n  ./dev invoices\n  ./dev activities --deal 1\n", flush=True)
+
+
+async def up(args: argparse.Namespace) -> None:
+    data_dir = Path(args.data_dir)
+    # The sandboxes start fresh each run, so the store does too (a ledger pointing at vanished drafts would mislead).
+    shutil.rmtree(data_dir / "infra", ignore_errors=True)
+    stack = Stack(StackOptions(data_dir=data_dir, gateway_port=args.gateway_port))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print("Starting the broker, the store, the sandboxes and the services...", flush=True)
+    await stack.start()
+    try:
+        _print_table(stack)
+        await stop.wait()
+    finally:
+        print("\nStopping...", flush=True)
+        stack.stop()
+        print("Stopped: no process of ours is left.", flush=True)
+
+
+def _state(data_dir: str) -> dict:
+    path = Path(data_dir) / "stack.json"
+    if not path.exists():
+        sys.exit(f"nothing is running from {data_dir} (start it with ./dev up)")
+    return json.loads(path.read_text())
+
+
+async def move(args: argparse.Namespace) -> None:
+    state = _state(args.data_dir)
+    body = {"stage_id": int(args.stage)} if args.stage.isdigit() else {"stage": args.stage}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{state['urls']['pipedrive']}/_sandbox/deals/{args.deal}/move", json=body) as resp:
+            answer = await resp.json()
+    if resp.status != 200:
+        sys.exit(f"the Pipedrive sandbox refused: {answer}")
+    deal = answer.get("data", answer)
+    print(f"Deal {deal['id']} '{deal['title']}' is now in stage {deal['stage_id']}; Pipedrive sent the webhook.")
+
+
+async def invoices(args: argparse.Namespace) -> None:
+    state = _state(args.data_dir)
+    key = (Path(args.data_dir) / "token.key").read_text().strip()
+    client = connect_mongo(state["mongo"])
+    try:
+        store = ConnectionStore(client[state["mongo_db"]], TokenCipher(key))
+        doc = await store.get("xero", state["company_id"])
+        token = store.decrypt(doc, "access_token")
+    finally:
+        await client.close()
+    headers = {"Authorization": f"Bearer {token}", "xero-tenant-id": doc["tenant_id"], "Accept": "application/json"}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{state['urls']['xero']}/api.xro/2.0/{args.kind}", headers=headers) as resp:
+            print(json.dumps(await resp.json(), indent=2))
+
+
+async def activities(args: argparse.Namespace) -> None:
+    state = _state(args.data_dir)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{state['urls']['pipedrive']}/_sandbox/activities",
+                               params={"deal_id": str(args.deal)}) as resp:
+            print(json.dumps(await resp.json(), indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="./dev", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--data-dir", default=str(DEFAULT_DIR))
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("up")
+    p.add_argument("--gateway-port", type=int, default=None)
+    p = sub.add_parser("move")
+    p.add_argument("--deal", type=int, required=True)
+    p.add_argument("--stage", required=True, help="a stage name (Won) or id (5)")
+    p = sub.add_parser("invoices")
+    p.add_argument("--kind", default="Invoices", choices=["Invoices", "Quotes", "Contacts"])
+    p = sub.add_parser("activities")
+    p.add_argument("--deal", type=int, required=True)
+    args = parser.parse_args(argv)
+    asyncio.run({"up": up, "move": move, "invoices": invoices, "activities": activities}[args.command](args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""The whole system on one machine: broker, store, both sandboxes and every service, as separate processes.
+
+Used by ``./dev up`` and by the end-to-end tests, so the tests run what a user runs.
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+from pdx_common.mongo import connect_mongo
+from pdx_devstack.infra import Infra, free_port, start_infra
+from pdx_devstack.processes import Child, spawn, stop_children, wait_for_line, wait_ready
+from pdx_devstack.seed import PD_CLIENT, XERO_CLIENT, Seeded, seed
+
+SERVICES = {  # name: (module, env prefix)
+    "gateway": ("pdx_gateway", "PDX_GATEWAY_"),
+    "mapper": ("pdx_mapper", "PDX_MAPPER_"),
+    "xero-writer": ("pdx_writer", "PDX_WRITER_"),
+    "crm-card": ("pdx_crmcard", "PDX_CARD_"),
+}
+
+
+@dataclass
+class StackOptions:
+    data_dir: Path
+    gateway_port: int | None = None
+    pipedrive_retry_delays: str = "3,30,150"
+    pipedrive_duplicate_deliveries: int = 1
+    xero_clock_speed: float = 1.0
+    services: tuple[str, ...] = tuple(SERVICES)
+    mongo_db: str = "pdx"
+    retry_first_delay: float = 0.5
+
+
+@dataclass
+class Stack:
+    options: StackOptions
+    infra: Infra | None = None
+    children: list[Child] = field(default_factory=list)
+    urls: dict[str, str] = field(default_factory=dict)
+    seeded: Seeded | None = None
+    token_key: str = ""
+
+    async def start(self) -> "Stack":
+        opts = self.options
+        opts.data_dir.mkdir(parents=True, exist_ok=True)
+        self.token_key = self._token_key()
+        try:
+            self.infra = await start_infra(opts.data_dir / "infra")
+            self._start_sandboxes()
+            self.urls["gateway"] = f"http://127.0.0.1:{opts.gateway_port or free_port()}"
+            client = connect_mongo(self.infra.mongo_url)
+            try:
+                self.seeded = await seed(client[opts.mongo_db], self.token_key, self.urls["pipedrive"],
+                                         self.urls["xero"], self.urls["gateway"])
+            finally:
+                await client.close()
+            for name in opts.services:
+                await self.start_service(name)
+            self._write_state()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _token_key(self) -> str:
+        path = self.options.data_dir / "token.key"  # local runs only; production reads PDX_*_TOKEN_KEY
+        if not path.exists():
+            path.write_text(Fernet.generate_key().decode())
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def _start_sandboxes(self) -> None:
+        logs = self.options.data_dir / "logs"
+        pd = spawn("pipedrive-sandbox", ["-m", "pdx_sandbox.pipedrive", "serve", "--port", "0",
+                                         "--retry-delays", self.options.pipedrive_retry_delays,
+                                         "--duplicate-deliveries", str(self.options.pipedrive_duplicate_deliveries)],
+                   logs)
+        self.children.append(pd)
+        xero = spawn("xero-sandbox", ["-m", "pdx_sandbox.xero", "--port", "0",
+                                      "--clock-speed", str(self.options.xero_clock_speed)], logs)
+        self.children.append(xero)
+        pd.url = self.urls["pipedrive"] = wait_for_line(pd, r"listening on (http://\S+)").group(1)
+        xero.url = self.urls["xero"] = wait_for_line(xero, r"listening on (http://\S+)").group(1)
+
+    def service_env(self, name: str, port: int) -> dict[str, str]:
+        assert self.infra is not None
+        prefix = SERVICES[name][1]
+        env = {"HOST": "127.0.0.1", "PORT": str(port), "KAFKA_BOOTSTRAP": self.infra.kafka_bootstrap,
+               "MONGO_URL": self.infra.mongo_url, "MONGO_DB": self.options.mongo_db, "LOG_JSON": "true",
+               # Tansu: a group join takes session_timeout/2, so keep it short locally.
+               "KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+               "TOKEN_KEY": self.token_key, "RETRY_FIRST_DELAY": str(self.options.retry_first_delay)}
+        if name in ("mapper", "crm-card"):
+            env.update(PIPEDRIVE_TOKEN_URL=f"{self.urls['pipedrive']}/oauth/token",
+                       PIPEDRIVE_CLIENT_ID=PD_CLIENT[0], PIPEDRIVE_CLIENT_SECRET=PD_CLIENT[1])
+        if name == "xero-writer":
+            env.update(XERO_API_URL=f"{self.urls['xero']}/api.xro/2.0", XERO_TOKEN_URL=f"{self.urls['xero']}/connect/token",
+                       XERO_CLIENT_ID=XERO_CLIENT[0], XERO_CLIENT_SECRET=XERO_CLIENT[1],
+                       XERO_CLOCK_SPEED=str(self.options.xero_clock_speed))
+        return {prefix + key: value for key, value in env.items()}
+
+    async def start_service(self, name: str) -> Child:
+        url = self.urls.get(name) or f"http://127.0.0.1:{free_port()}"
+        port = int(url.rsplit(":", 1)[1])
+        child = spawn(name, ["-m", SERVICES[name][0]], self.options.data_dir / "logs", self.service_env(name, port))
+        child.url = self.urls[name] = url
+        self.children.append(child)
+        await wait_ready(child)
+        return child
+
+    def stop_service(self, name: str) -> None:
+        for child in [c for c in self.children if c.name == name]:
+            stop_children([child])
+            self.children.remove(child)
+
+    def _write_state(self) -> None:
+        assert self.infra is not None and self.seeded is not None
+        state = {"urls": self.urls, "kafka": self.infra.kafka_bootstrap, "mongo": self.infra.mongo_url,
+                 "mongo_db": self.options.mongo_db, "company_id": self.seeded.company_id,
+                 "tenant_id": self.seeded.tenant_id, "pids": {c.name: c.pid for c in self.children}}
+        (self.options.data_dir / "stack.json").write_text(json.dumps(state, indent=2))
+
+    def stop(self) -> None:
+        stop_children(self.children)
+        self.children.clear()
+        if self.infra is not None:
+            self.infra.stop()
+        state = self.options.data_dir / "stack.json"
+        state.unlink(missing_ok=True)

@@ -1,0 +1,118 @@
+"""Sandbox control API under /_sandbox/ (no auth; for tests and the local run, bind to loopback)."""
+
+import json
+
+from aiohttp import web
+
+from .errors import XeroError
+from .state import XERO_STATE, XeroState
+
+routes = web.RouteTableDef()
+
+
+def _state(request: web.Request) -> XeroState:
+    return request.app[XERO_STATE]
+
+
+async def _json(request: web.Request) -> dict:
+    raw = await request.read()
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError as exc:
+        raise XeroError(400, {"error": "body is not JSON"}) from exc
+    if not isinstance(data, dict):
+        raise XeroError(400, {"error": "body must be a JSON object"})
+    return data
+
+
+@routes.get("/_sandbox/requests")
+async def list_requests(request: web.Request) -> web.Response:
+    """GET /_sandbox/requests?tenant=<id>&path_prefix=/api.xro/2.0/Invoices."""
+    found = _state(request).requests_for(request.query.get("tenant"), request.query.get("path_prefix"))
+    return web.json_response([r.to_dict() for r in found])
+
+
+@routes.get("/_sandbox/state")
+async def summary(request: web.Request) -> web.Response:
+    return web.json_response(_state(request).summary())
+
+
+@routes.get("/_sandbox/tenants/{tenant_id}/{collection}")
+async def collection(request: web.Request) -> web.Response:
+    """GET /_sandbox/tenants/<id>/invoices (or quotes, contacts, items, webhook) without auth or rate limits."""
+    state, tenant_id, name = _state(request), request.match_info["tenant_id"], request.match_info["collection"]
+    if tenant_id not in state.tenants or name not in ("invoices", "quotes", "contacts", "items"):
+        raise XeroError(404, {"error": "unknown tenant or collection"})
+    docs = getattr(state, name)(tenant_id)
+    return web.json_response([{k: v for k, v in d.items() if not k.startswith("_")} for d in docs])
+
+
+@routes.post("/_sandbox/clock/advance")
+async def advance(request: web.Request) -> web.Response:
+    """{"seconds": 1800}."""
+    state = _state(request)
+    state.clock.advance(float((await _json(request)).get("seconds", 0)))
+    return web.json_response({"time": state.clock.time()})
+
+
+@routes.post("/_sandbox/revoke-all")
+async def revoke_all(request: web.Request) -> web.Response:
+    _state(request).revoke_all_tokens()
+    return web.json_response({"revoked": True})
+
+
+@routes.post("/_sandbox/outage")
+async def outage(request: web.Request) -> web.Response:
+    """{"tenant_id": "...", "status": 503, "count": 2}."""
+    data = await _json(request)
+    state = _state(request)
+    if data.get("tenant_id") not in state.tenants:
+        raise XeroError(404, {"error": "unknown tenant"})
+    state.set_outage(data["tenant_id"], int(data.get("status", 500)), int(data.get("count", 1)))
+    return web.json_response({"ok": True})
+
+
+@routes.post("/_sandbox/tenants")
+async def add_tenant(request: web.Request) -> web.Response:
+    """{"name": "Acme (AU)", "base_currency": "AUD", "country_code": "AU", "currencies": ["AUD", "USD"]}."""
+    data = await _json(request)
+    tenant_id = _state(request).add_tenant(str(data.get("name", "Sandbox Org")), str(data.get("base_currency", "USD")),
+                                           country_code=data.get("country_code"), currencies=data.get("currencies"))
+    return web.json_response({"tenantId": tenant_id}, status=201)
+
+
+@routes.post("/_sandbox/webhook")
+async def set_webhook(request: web.Request) -> web.Response:
+    """{"url": "http://127.0.0.1:9000/xero/webhook"} (null to stop); answers whether intent-to-receive passed."""
+    state = _state(request)
+    url = (await _json(request)).get("url")
+    state.webhook_url = url
+    ok = await state.intent_to_receive(url) if url else None
+    return web.json_response({"url": url, "intent_to_receive": ok})
+
+
+@routes.post("/_sandbox/latency")
+async def set_latency(request: web.Request) -> web.Response:
+    """{"seconds": 0.5}: real seconds every accounting call takes."""
+    state = _state(request)
+    state.latency_seconds = float((await _json(request)).get("seconds", 0))
+    return web.json_response({"seconds": state.latency_seconds})
+
+
+@routes.post("/_sandbox/invoices/{invoice_id}/{action}")
+async def invoice_action(request: web.Request) -> web.Response:
+    """POST /_sandbox/invoices/<id>/pay {"tenant_id": "...", "amount": 10.0}; also /approve and /void."""
+    state, data = _state(request), await _json(request)
+    tenant_id, invoice_id, action = data.get("tenant_id"), request.match_info["invoice_id"], request.match_info["action"]
+    if tenant_id not in state.tenants or invoice_id not in state.tenants[tenant_id].invoices:
+        raise XeroError(404, {"error": "unknown tenant or invoice"})
+    if action == "approve":
+        doc = state.approve_invoice(tenant_id, invoice_id)
+    elif action == "pay":
+        amount = data.get("amount")
+        doc = state.pay_invoice(tenant_id, invoice_id, float(amount) if amount is not None else None)
+    elif action == "void":
+        doc = state.void_invoice(tenant_id, invoice_id)
+    else:
+        raise XeroError(404, {"error": f"unknown action {action}"})
+    return web.json_response({k: v for k, v in doc.items() if not k.startswith("_")})

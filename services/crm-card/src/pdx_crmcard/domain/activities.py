@@ -1,0 +1,43 @@
+"""The sync-status activity on the deal, in words a salesperson understands. Pure."""
+
+from dataclasses import dataclass
+from html import escape
+
+from pdx_common.contracts import DocumentCreated, DocumentFailed, DocumentSkipped
+
+KIND_WORDS = {"invoice": "invoice", "quote": "quote", None: "document"}
+
+
+@dataclass(frozen=True)
+class ActivityText:
+    subject: str
+    note: str  # HTML, as Pipedrive shows activity notes
+
+
+def created(event: DocumentCreated) -> ActivityText:
+    kind = KIND_WORDS[event.kind]
+    number = event.number or "(no number yet)"
+    note = (f"<p>Draft {kind} <b>{escape(number)}</b> for {escape(event.contact_name)}, total "
+            f"{escape(event.currency_code)} {event.total:,.2f}, is in Xero as a draft: nothing was sent to the "
+            f'customer.</p><p><a href="{escape(event.xero_url)}">Open the draft in Xero</a></p>')
+    for warning in event.warnings:
+        note += f"<p>⚠ {escape(warning)}</p>"
+    return ActivityText(f"Draft {kind} {number} created in Xero", note)
+
+
+def failed(event: DocumentFailed, replay_hint: str) -> ActivityText:
+    kind = KIND_WORDS[event.kind]
+    hint = replay_hint.format(company_id=event.company_id, deal_id=event.deal_id)
+    note = (f"<p><b>What went wrong:</b> {escape(event.message)}</p><p><b>How to fix it:</b> {escape(event.fix)}</p>"
+            f"<p><b>Replay:</b> once fixed, replay the deal ({escape(hint)}).</p>"
+            f"<p><small>Code: {escape(event.code)}</small></p>")
+    return ActivityText(f"Xero draft {kind} not created: {_short(event.message)}", note)
+
+
+def skipped(event: DocumentSkipped) -> ActivityText:
+    return ActivityText(f"No Xero draft: {_short(event.reason)}", f"<p>{escape(event.reason)}</p>")
+
+
+def _short(text: str, limit: int = 120) -> str:
+    first = text.split(". ")[0].rstrip(".")
+    return first if len(first) <= limit else first[: limit - 1] + "…"
