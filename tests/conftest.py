@@ -8,9 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from pymongo import AsyncMongoClient
-
 from pdx_devstack.infra import Infra, start_infra
+from pymongo import AsyncMongoClient
 
 SPECS = Path(__file__).resolve().parents[1].parent / "shared" / "specs"
 

@@ -5,11 +5,11 @@ import uuid
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-
 from pdx_common import topics
 from pdx_gateway.adapters.mongo import MongoWebhookCredentials
 from pdx_gateway.bootstrap import create_app
 from pdx_gateway.settings import GatewaySettings
+
 from tests.kafka_helpers import read_until
 
 

@@ -11,7 +11,8 @@ class TokenCipher:
         try:
             self._fernet = Fernet(key.encode())
         except (ValueError, TypeError) as exc:
-            raise ValueError("the token key must be a Fernet key: generate one with `python -m pdx_common.crypto`") from exc
+            raise ValueError(
+                "the token key must be a Fernet key: generate one with `python -m pdx_common.crypto`") from exc
 
     def encrypt(self, plain: str) -> str:
         return self._fernet.encrypt(plain.encode()).decode()

@@ -29,4 +29,5 @@ def configure_logging(service: str, level: str = "INFO", json: bool | None = Non
     )
     structlog.contextvars.bind_contextvars(service=service)
     # Libraries (aiokafka, faststream, aiohttp) log through stdlib logging: keep their warnings, drop chatter.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format=f"%(asctime)s {service} %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stdout,
+                        format=f"%(asctime)s {service} %(name)s %(levelname)s %(message)s")

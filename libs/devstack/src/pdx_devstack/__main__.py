@@ -14,11 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-import aiohttp
-
-from pdx_common.connections import ConnectionStore
-from pdx_common.crypto import TokenCipher
-from pdx_common.mongo import connect_mongo
+from pdx_devstack.peek import sandbox_get, sandbox_post, xero_get
 from pdx_devstack.stack import Stack, StackOptions
 
 DEFAULT_DIR = Path(".local")
@@ -69,37 +65,25 @@ def _state(data_dir: str) -> dict:
 async def move(args: argparse.Namespace) -> None:
     state = _state(args.data_dir)
     body = {"stage_id": int(args.stage)} if args.stage.isdigit() else {"stage": args.stage}
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{state['urls']['pipedrive']}/_sandbox/deals/{args.deal}/move", json=body) as resp:
-            answer = await resp.json()
-    if resp.status != 200:
-        sys.exit(f"the Pipedrive sandbox refused: {answer}")
-    deal = answer.get("data", answer)
+    try:
+        deal = await sandbox_post(state["urls"]["pipedrive"], f"/_sandbox/deals/{args.deal}/move", body)
+    except RuntimeError as exc:
+        sys.exit(f"the Pipedrive sandbox refused: {exc}")
     print(f"Deal {deal['id']} '{deal['title']}' is now in stage {deal['stage_id']}; Pipedrive sent the webhook.")
 
 
 async def invoices(args: argparse.Namespace) -> None:
     state = _state(args.data_dir)
-    key = (Path(args.data_dir) / "token.key").read_text().strip()
-    client = connect_mongo(state["mongo"])
-    try:
-        store = ConnectionStore(client[state["mongo_db"]], TokenCipher(key))
-        doc = await store.get("xero", state["company_id"])
-        token = store.decrypt(doc, "access_token")
-    finally:
-        await client.close()
-    headers = {"Authorization": f"Bearer {token}", "xero-tenant-id": doc["tenant_id"], "Accept": "application/json"}
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{state['urls']['xero']}/api.xro/2.0/{args.kind}", headers=headers) as resp:
-            print(json.dumps(await resp.json(), indent=2))
+    answer = await xero_get(mongo_url=state["mongo"], mongo_db=state["mongo_db"],
+                            token_key=(Path(args.data_dir) / "token.key").read_text().strip(),
+                            company_id=state["company_id"], xero_url=state["urls"]["xero"], path=f"/{args.kind}")
+    print(json.dumps(answer, indent=2))
 
 
 async def activities(args: argparse.Namespace) -> None:
     state = _state(args.data_dir)
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{state['urls']['pipedrive']}/_sandbox/activities",
-                               params={"deal_id": str(args.deal)}) as resp:
-            print(json.dumps(await resp.json(), indent=2))
+    answer = await sandbox_get(state["urls"]["pipedrive"], "/_sandbox/activities", {"deal_id": str(args.deal)})
+    print(json.dumps(answer, indent=2))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-
 from pdx_common.mongo import connect_mongo
+
 from pdx_devstack.infra import Infra, free_port, start_infra
 from pdx_devstack.processes import Child, spawn, stop_children, wait_for_line, wait_ready
 from pdx_devstack.seed import PD_CLIENT, XERO_CLIENT, Seeded, seed
@@ -97,7 +97,8 @@ class Stack:
             env.update(PIPEDRIVE_TOKEN_URL=f"{self.urls['pipedrive']}/oauth/token",
                        PIPEDRIVE_CLIENT_ID=PD_CLIENT[0], PIPEDRIVE_CLIENT_SECRET=PD_CLIENT[1])
         if name == "xero-writer":
-            env.update(XERO_API_URL=f"{self.urls['xero']}/api.xro/2.0", XERO_TOKEN_URL=f"{self.urls['xero']}/connect/token",
+            xero = self.urls["xero"]
+            env.update(XERO_API_URL=f"{xero}/api.xro/2.0", XERO_TOKEN_URL=f"{xero}/connect/token",
                        XERO_CLIENT_ID=XERO_CLIENT[0], XERO_CLIENT_SECRET=XERO_CLIENT[1],
                        XERO_CLOCK_SPEED=str(self.options.xero_clock_speed))
         return {prefix + key: value for key, value in env.items()}

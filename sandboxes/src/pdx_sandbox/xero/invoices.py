@@ -119,10 +119,10 @@ async def _write(request: web.Request, kind: str, upsert: bool, only_id: str | N
     response, committed = run_batch(request, key, id_field, elements, build,
                                     lambda b: documents.commit(kind, tenant, b, client_id),
                                     lambda d: documents.render(d, dp))
-    if kind == "invoice":
-        for built, doc in committed:
-            if built.new_contact is not None:
-                state.emit(tenant.tenant_id, "CONTACT", "CREATE", built.new_contact["ContactID"])
+    for built, doc in committed:
+        if built.new_contact is not None:
+            state.emit(tenant.tenant_id, "CONTACT", "CREATE", built.new_contact["ContactID"])
+        if kind == "invoice":  # Xero has no quote events
             state.emit(tenant.tenant_id, "INVOICE", "CREATE" if built.created else "UPDATE", doc[id_field])
     return response
 

@@ -82,6 +82,9 @@ def _line_amount(ctx: LineContext, line: dict, raw: dict, errors: list[str]) -> 
         unit = given / qty if given is not None and qty else Decimal(0)
     unit = quantize(unit, ctx.unitdp)
     line["Quantity"], line["UnitAmount"] = float(qty), float(unit)
+    for key, value in (("DiscountRate", rate), ("DiscountAmount", flat)):
+        if value is not None:
+            line[key] = float(value)
     if (rate or flat) and ctx.doc_type == "ACCPAY":
         errors.append("Discounts are only supported on sales invoices and quotes.")
     if rate is not None and flat is not None:

@@ -123,7 +123,7 @@ class _Parser:
     def value(self) -> object:
         kind, text = self.take()
         if kind == "str":
-            return bytes(text[1:-1], "utf-8").decode("unicode_escape")
+            return re.sub(r"\\(.)", r"\1", text[1:-1])
         if kind == "num":
             return Decimal(text)
         lowered = text.lower()

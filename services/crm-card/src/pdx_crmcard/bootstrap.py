@@ -4,7 +4,6 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
-
 from pdx_common import topics
 from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
 from pdx_common.consumer import subscribe
@@ -15,6 +14,7 @@ from pdx_common.mongo import connect_mongo, ping
 from pdx_common.pipedrive import PipedriveClient
 from pdx_common.reliability import RetryPolicy
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
+
 from pdx_crmcard.adapters.activity_log import MongoActivityLog
 from pdx_crmcard.handlers import Result, record_result
 from pdx_crmcard.settings import CardSettings

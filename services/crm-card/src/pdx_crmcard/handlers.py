@@ -3,8 +3,8 @@
 from typing import Protocol
 
 import structlog
-
 from pdx_common.contracts import DocumentCreated, DocumentFailed, DocumentSkipped
+
 from pdx_crmcard.adapters.activity_log import MongoActivityLog
 from pdx_crmcard.domain import activities
 

@@ -3,10 +3,10 @@
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-
 from pdx_common.kafka import make_broker
 from pdx_common.mongo import connect_mongo, ping
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
+
 from pdx_gateway.adapters.mongo import MongoSeenEvents, MongoWebhookCredentials
 from pdx_gateway.entrypoints import webhooks
 from pdx_gateway.errors import error_middleware

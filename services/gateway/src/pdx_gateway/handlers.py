@@ -1,8 +1,8 @@
 """What the gateway does with an authenticated, validated webhook."""
 
 import structlog
-
 from pdx_common import topics
+
 from pdx_gateway.domain.webhook import PipedriveWebhook, to_deal_changed
 from pdx_gateway.ports import Publisher, SeenEvents
 

@@ -1,6 +1,5 @@
-from pydantic_settings import SettingsConfigDict
-
 from pdx_common.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
 
 
 class GatewaySettings(ServiceSettings):

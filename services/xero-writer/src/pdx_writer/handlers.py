@@ -6,14 +6,13 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import structlog
-
 from pdx_common import topics
 from pdx_common.contracts import CreateInvoice, CreateQuote, DocumentCreated, DocumentFailed
 from pdx_common.http import ConnectionMissing
 from pdx_common.xero import XeroClient
+
 from pdx_writer.adapters.ledger import MongoLedger
-from pdx_writer.domain.documents import (document_payload, document_url, idempotency_key, line_payload,
-                                         total_warning)
+from pdx_writer.domain.documents import document_payload, document_url, idempotency_key, line_payload, total_warning
 from pdx_writer.domain.explain import explain, validation_messages
 from pdx_writer.resolve import OrganisationFacts, Refused, Resolver, check_currency, tax_type_for
 
@@ -71,7 +70,7 @@ class DocumentWriter:
 
     async def _create(self, command: Command, *, unclear: bool) -> None:
         xero, tenant_id = await self.xero_for(command.company_id)
-        kind, collection, id_field, number_field = KIND[command.type]
+        _, collection, id_field, _ = KIND[command.type]
         idem = idempotency_key(command.ledger_key, command.id)
         facts = await self.facts.get(xero, tenant_id)
         check_currency(facts, command.currency_code)

@@ -3,9 +3,8 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from pdx_common.contracts import DealChanged
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class WebhookMeta(BaseModel):

@@ -1,6 +1,5 @@
-from pymongo.asynchronous.database import AsyncDatabase
-
 from pdx_common.company_settings import CompanySettings
+from pymongo.asynchronous.database import AsyncDatabase
 
 
 class MongoSettingsRepository:

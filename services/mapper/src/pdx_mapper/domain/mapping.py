@@ -10,9 +10,14 @@ from typing import Any
 
 from pdx_common.company_settings import CompanySettings, Trigger
 from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, DealChanged, LineItem, NewItem
+
 from pdx_mapper.domain.templates import custom_field, render
 
 CENT = Decimal("0.01")
+UNIT_PRICE = Decimal("0.0001")  # Xero keeps unit prices to 4 decimals (unitdp=4)
+# ISO 4217 currencies without minor units: an amount we compute (a deal discount) is whole, like Pipedrive's.
+ZERO_DECIMAL_CURRENCIES = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND",
+                                     "VUV", "XAF", "XOF", "XPF"})
 TAX_METHODS = {"exclusive": "Exclusive", "inclusive": "Inclusive", "none": "NoTax"}
 
 
@@ -38,19 +43,21 @@ def dec(value: Any, default: str = "0") -> Decimal:
     if value is None or value == "":
         return Decimal(default)
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value).strip())
     except InvalidOperation:
         return Decimal(default)
+    return number if number.is_finite() else Decimal(default)
 
 
 def build_command(snapshot: DealSnapshot, settings: CompanySettings, trigger: Trigger, event: DealChanged,
                   today: date) -> CreateInvoice | CreateQuote:
     deal = snapshot.deal
-    lines, amount_types = _lines(snapshot, settings)
+    currency = _currency(deal)
+    lines, amount_types = _lines(snapshot, settings, currency)
     common = dict(
         company_id=event.company_id, deal_id=event.deal_id, trigger_id=trigger.id, source_event_id=event.id,
         settings_version=settings.version, contact=_contact(snapshot, settings), line_items=tuple(lines),
-        currency_code=_currency(deal), line_amount_types=amount_types, date=today,
+        currency_code=currency, line_amount_types=amount_types, date=today,
         reference=_text(render(settings.fields.reference, snapshot), 255), deal_title=str(deal.get("title") or ""),
         deal_value=dec(deal.get("value")) if deal.get("value") is not None else None,
         deal_url=_deal_url(event, deal))
@@ -68,10 +75,20 @@ def _text(value: str | None, limit: int) -> str | None:
 
 
 def _currency(deal: dict[str, Any]) -> str:
-    currency = str(deal.get("currency") or "").upper()
-    if len(currency) != 3:
-        raise MappingProblem("no_currency", "The deal has no currency.", "Set the deal's currency in Pipedrive.")
+    currency = str(deal.get("currency") or "").strip().upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise MappingProblem("no_currency", "The deal has no currency.",
+                             "Set the deal's currency in Pipedrive, then replay the deal.")
     return currency
+
+
+def _money(amount: Decimal, currency: str) -> Decimal:
+    return amount.quantize(Decimal(1) if currency in ZERO_DECIMAL_CURRENCIES else CENT, ROUND_HALF_UP)
+
+
+def _unit_price(value: Any) -> Decimal:
+    price = dec(value)
+    return price.quantize(UNIT_PRICE, ROUND_HALF_UP) if price.as_tuple().exponent < -4 else price
 
 
 def _deal_url(event: DealChanged, deal: dict[str, Any]) -> str:
@@ -118,22 +135,22 @@ def _address(address: Any) -> str | None:
     return address or None
 
 
-def _lines(snapshot: DealSnapshot, settings: CompanySettings) -> tuple[list[LineItem], str]:
-    products = [p for p in snapshot.products if p.get("is_enabled", True)]
+def _lines(snapshot: DealSnapshot, settings: CompanySettings, currency: str) -> tuple[list[LineItem], str]:
+    products = [p for p in snapshot.products if p.get("is_enabled", True) is not False]
     if not products:
-        return _single_line(snapshot, settings), "Exclusive"
+        return _single_line(snapshot, settings, currency), "Exclusive"
     methods = {TAX_METHODS.get(str(p.get("tax_method") or "exclusive"), "Exclusive") for p in products}
     if len(methods) > 1:
         raise MappingProblem(
             "mixed_tax_methods", "The deal's products mix tax methods (" + ", ".join(sorted(methods)) + ").",
             "Xero needs one tax method per document: set every product on the deal to the same tax method.")
     amount_types = methods.pop()
-    lines = [_product_line(p, settings, amount_types) for p in products]
-    lines += [_discount_line(d, lines, settings) for d in snapshot.discounts]
+    lines = [_product_line(p, settings, amount_types, currency) for p in products]
+    lines += [_discount_line(d, lines, settings, currency) for d in snapshot.discounts]
     return lines, amount_types
 
 
-def _single_line(snapshot: DealSnapshot, settings: CompanySettings) -> list[LineItem]:
+def _single_line(snapshot: DealSnapshot, settings: CompanySettings, currency: str) -> list[LineItem]:
     deal = snapshot.deal
     if settings.products.no_products == "refuse":
         raise MappingProblem("no_products", "The deal has no products.",
@@ -143,11 +160,12 @@ def _single_line(snapshot: DealSnapshot, settings: CompanySettings) -> list[Line
         raise MappingProblem("no_products_no_value", "The deal has no products and no value.",
                              "Add products or a value to the deal in Pipedrive, then replay the deal.")
     return [LineItem(description=str(deal.get("title") or "Deal")[:4000], quantity=Decimal(1),
-                     unit_amount=value.quantize(CENT, ROUND_HALF_UP), account_code=settings.money.sales_account_code,
+                     unit_amount=_money(value, currency), account_code=settings.money.sales_account_code,
                      tax_type=settings.money.default_tax_type)]
 
 
-def _product_line(deal_product: dict[str, Any], settings: CompanySettings, amount_types: str) -> LineItem:
+def _product_line(deal_product: dict[str, Any], settings: CompanySettings, amount_types: str,
+                  currency: str) -> LineItem:
     product = deal_product.get("product") or {}
     name = str(deal_product.get("name") or product.get("name") or "Product")
     code = str(product.get("code") or deal_product.get("code") or "").strip() or None
@@ -158,14 +176,14 @@ def _product_line(deal_product: dict[str, Any], settings: CompanySettings, amoun
             f"Give '{name}' a product code in Pipedrive (Products > {name} > Product code), then replay the deal.")
     tax_rate = dec(deal_product.get("tax")) if amount_types != "NoTax" else None
     line = dict(description=_description(deal_product, product, name), quantity=dec(deal_product.get("quantity"), "1"),
-                unit_amount=dec(deal_product.get("item_price")), item_code=code[:30] if code else None,
+                unit_amount=_unit_price(deal_product.get("item_price")), item_code=code[:30] if code else None,
                 account_code=settings.money.sales_account_code, tax_rate=tax_rate,
                 tax_type=_tax_type(tax_rate, settings) if tax_rate is not None else None,
                 unmatched=rules.unmatched, default_item_code=rules.default_item_code)
-    line.update(_discount(deal_product))
+    line.update(_discount(deal_product, currency))
     if code and rules.unmatched == "create_item":
         line["create_item"] = NewItem(code=code[:30], name=name[:50], description=product.get("description"),
-                                      unit_price=dec(deal_product.get("item_price")),
+                                      unit_price=line["unit_amount"],
                                       account_code=settings.money.sales_account_code, tax_type=line["tax_type"])
     return LineItem(**line)
 
@@ -175,15 +193,16 @@ def _description(deal_product: dict[str, Any], product: dict[str, Any], name: st
     return (f"{name} - {comments}" if comments else name)[:4000]
 
 
-def _discount(deal_product: dict[str, Any]) -> dict[str, Decimal]:
+def _discount(deal_product: dict[str, Any], currency: str) -> dict[str, Decimal]:
     discount = dec(deal_product.get("discount"))
     if discount <= 0:
         return {}
     if deal_product.get("discount_type") == "amount":
-        return {"discount_amount": discount.quantize(CENT, ROUND_HALF_UP)}
+        return {"discount_amount": _money(discount, currency)}
     if discount > 100:
-        raise MappingProblem("bad_discount", f"A product has a discount of {discount}%.",
-                             "Set the product's discount on the deal to at most 100%, then replay the deal.")
+        name = deal_product.get("name") or (deal_product.get("product") or {}).get("name") or "a product"
+        raise MappingProblem("bad_discount", f"The product '{name}' has a discount of {discount}% on the deal.",
+                             f"Set the discount of '{name}' on the deal to at most 100%, then replay the deal.")
     return {"discount_rate": discount}
 
 
@@ -194,7 +213,8 @@ def _tax_type(rate: Decimal, settings: CompanySettings) -> str | None:
     return None  # the writer maps it from the organisation's tax rates, or explains why it cannot
 
 
-def _discount_line(discount: dict[str, Any], lines: list[LineItem], settings: CompanySettings) -> LineItem:
+def _discount_line(discount: dict[str, Any], lines: list[LineItem], settings: CompanySettings,
+                   currency: str) -> LineItem:
     amount = dec(discount.get("amount"))
     if discount.get("type") == "percentage":
         subtotal = sum((_net(line) for line in lines), Decimal(0))
@@ -202,7 +222,7 @@ def _discount_line(discount: dict[str, Any], lines: list[LineItem], settings: Co
     description = str(discount.get("description") or "Discount")
     template = lines[0]
     return LineItem(description=description[:4000], quantity=Decimal(1),
-                    unit_amount=-amount.quantize(CENT, ROUND_HALF_UP), account_code=settings.money.sales_account_code,
+                    unit_amount=-_money(amount, currency), account_code=settings.money.sales_account_code,
                     tax_rate=template.tax_rate, tax_type=template.tax_type)
 
 
@@ -220,7 +240,8 @@ def _due_days(snapshot: DealSnapshot, settings: CompanySettings) -> int:
         if value not in (None, ""):
             days = dec(value, "-1")
             if days < 0 or days > 365 or days != days.to_integral_value():
-                raise MappingProblem("bad_due_days", f"The deal field '{field_name}' holds {value!r}, not a number "
-                                     "of days.", f"Set '{field_name}' on the deal to a whole number of days (0-365).")
+                raise MappingProblem(
+                    "bad_due_days", f"The deal field '{field_name}' holds '{value}', which is not a number of days.",
+                    f"Set '{field_name}' on the deal to a whole number of days (0-365), then replay the deal.")
             return int(days)
     return settings.fields.due_days

@@ -7,16 +7,44 @@ from typing import Any
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\.([A-Za-z0-9_]+)(?:\.([^{}]+))?\}")
 
 
-def custom_field(snapshot: Any, name_or_key: str) -> Any:
-    custom = snapshot.deal.get("custom_fields") or {}
-    key = name_or_key
+def _deal_field(snapshot: Any, name_or_key: str) -> dict[str, Any]:
+    """The deal field named or keyed ``name_or_key``: v2 ``/dealFields`` says field_name/field_code, v1 name/key."""
+    wanted = name_or_key.strip().lower()
     for f in snapshot.deal_fields:
-        if str(f.get("name", "")).lower() == name_or_key.lower():
-            key = f.get("key") or f.get("field_code") or key
-    value = custom.get(key)
+        labels = (f.get("field_name"), f.get("name"), f.get("field_code"), f.get("key"))
+        if wanted in {str(label).strip().lower() for label in labels if label}:
+            return f
+    return {}
+
+
+def _option_label(value: Any, options: list[dict[str, Any]]) -> Any:
+    return next((o.get("label") for o in options if str(o.get("id")) == str(value).strip()), value)
+
+
+def plain(value: Any, options: list[dict[str, Any]] | None = None) -> Any:
+    """A field value as a person reads it: an address or money object by its value, an option by its label."""
+    options = options or []
     if isinstance(value, dict):
-        value = value.get("value")
+        if value.get("label") is not None:
+            return value["label"]
+        if "value" in value or "values" in value:
+            return plain(value.get("value", value.get("values")), options)
+        return _option_label(value.get("id"), options) if "id" in value else None
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in (plain(item, options) for item in value) if v not in (None, ""))
+    if options and isinstance(value, str) and "," in value:  # a v1-style multiple-option value: "12,13"
+        return plain(value.split(","), options)
+    if options and isinstance(value, int | str):
+        return _option_label(value, options)
     return value
+
+
+def custom_field(snapshot: Any, name_or_key: str) -> Any:
+    """A deal custom field's value, by the field's name (as shown in Pipedrive) or its 40-character key."""
+    custom = snapshot.deal.get("custom_fields") or {}
+    f = _deal_field(snapshot, name_or_key)
+    key = f.get("field_code") or f.get("key") or name_or_key
+    return plain(custom.get(key), f.get("options"))
 
 
 def _value(snapshot: Any, entity: str, attr: str, rest: str | None) -> Any:
@@ -26,15 +54,18 @@ def _value(snapshot: Any, entity: str, attr: str, rest: str | None) -> Any:
     if entity == "person" and attr in ("email", "phone"):
         values = source.get(attr + "s") or []
         return next((v.get("value") for v in values if v.get("primary")), values[0].get("value") if values else "")
-    return source.get(attr)
+    return plain(source.get(attr))
+
+
+def _text(value: Any) -> str:
+    if value is None or isinstance(value, dict):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def render(template: str | None, snapshot: Any) -> str | None:
     if template is None:
         return None
-
-    def sub(match: re.Match) -> str:
-        value = _value(snapshot, *match.groups())
-        return "" if value is None else str(value)
-
-    return PLACEHOLDER.sub(sub, template).strip()
+    return PLACEHOLDER.sub(lambda match: _text(_value(snapshot, *match.groups())), template).strip()

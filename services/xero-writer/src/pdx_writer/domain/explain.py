@@ -12,23 +12,23 @@ class Explanation:
 
 
 RULES: list[tuple[re.Pattern[str], str, str, str]] = [
-    (re.compile(r"TaxType code '([^']*)' does not exist", re.I), "unknown_tax_type",
+    (re.compile(r"TaxType code '([^']*)' does not exist", re.IGNORECASE), "unknown_tax_type",
      "Xero has no tax rate '{0}' that can be used on sales.",
      "Pick one of Xero's sales tax rates in the app settings (money.tax_types), then replay the deal."),
-    (re.compile(r"Account code '([^']*)'|Account must be valid", re.I), "unknown_account",
+    (re.compile(r"Account code '([^']*)'|Account must be valid", re.IGNORECASE), "unknown_account",
      "Xero has no sales account '{0}'.",
      "Set money.sales_account_code in the app settings to one of Xero's revenue accounts, then replay the deal."),
     (re.compile(r"[Ii]tem code '([^']*)'"), "unknown_item",
      "Xero has no item with code '{0}'.",
      "Create the item in Xero, fix the product code in Pipedrive, or choose another rule for unmatched products "
      "in the app settings, then replay the deal."),
-    (re.compile(r"currency.*'?([A-Z]{3})'?.*(not|has not been).*(set up|enabled|subscribed)", re.I),
+    (re.compile(r"currency.*'?([A-Z]{3})'?.*(not|has not been).*(set up|enabled|subscribed)", re.IGNORECASE),
      "currency_not_enabled", "Xero's organisation does not have the deal's currency ({0}).",
      "Add the currency in Xero (Settings > Currencies), or change the deal's currency in Pipedrive, then replay."),
-    (re.compile(r"contact.*(must be specified|not found|could not be found)", re.I), "unknown_contact",
+    (re.compile(r"contact.*(must be specified|not found|could not be found)", re.IGNORECASE), "unknown_contact",
      "Xero could not find the customer for this deal.",
      "Check the deal's organisation or person in Pipedrive, then replay the deal."),
-    (re.compile(r"contact name .* already assigned", re.I), "duplicate_contact_name",
+    (re.compile(r"contact name .* already assigned", re.IGNORECASE), "duplicate_contact_name",
      "Another Xero contact already has this customer's name.",
      "Merge or rename the duplicate contact in Xero, then replay the deal."),
 ]

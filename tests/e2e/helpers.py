@@ -1,0 +1,51 @@
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pdx_devstack.peek import sandbox_get, sandbox_post, xero_get
+from pdx_devstack.stack import Stack
+
+
+async def eventually(probe: Callable[[], Awaitable[Any]], *, timeout: float = 60.0, every: float = 0.25) -> Any:
+    """The probe's first truthy answer; the last answer is in the assertion message when time runs out."""
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(every)
+    raise AssertionError(f"nothing came within {timeout}s; last answer: {last!r}")
+
+
+async def invoices(stack: Stack, **params: str) -> list[dict]:
+    assert stack.infra and stack.seeded
+    answer = await xero_get(mongo_url=stack.infra.mongo_url, mongo_db=stack.options.mongo_db,
+                            token_key=stack.token_key, company_id=stack.seeded.company_id,
+                            xero_url=stack.urls["xero"], path="/Invoices", params=params or None)
+    return answer["Invoices"]
+
+
+async def invoices_for_deal(stack: Stack, deal_id: int) -> list[dict]:
+    return [i for i in await invoices(stack) if f"/deal/{deal_id}?" in (i.get("Url") or "")]
+
+
+async def activities(stack: Stack, deal_id: int) -> list[dict]:
+    return await sandbox_get(stack.urls["pipedrive"], "/_sandbox/activities", {"deal_id": str(deal_id)})
+
+
+async def create_deal(stack: Stack, **fields: Any) -> dict:
+    body = {"title": "E2E deal", "currency": "NZD", "stage": "Negotiations Started", "org_id": 101,
+            "person_id": 201, "products": [{"product_id": 301, "quantity": 3, "item_price": 150, "tax": 15,
+                                            "tax_method": "exclusive"}], **fields}
+    return await sandbox_post(stack.urls["pipedrive"], "/_sandbox/deals", body)
+
+
+async def move(stack: Stack, deal_id: int, stage: str) -> dict:
+    return await sandbox_post(stack.urls["pipedrive"], f"/_sandbox/deals/{deal_id}/move", {"stage": stage})
+
+
+async def events_for(stack: Stack, deal_id: int) -> list[dict]:
+    """Webhook events the sandbox sent for the deal: ``{"id": meta.id, "body": {"meta", "data", "previous"}}``."""
+    return [e for e in await sandbox_get(stack.urls["pipedrive"], "/_sandbox/events")
+            if str(e["body"]["meta"]["entity_id"]) == str(deal_id)]
