@@ -7,11 +7,30 @@ from datetime import date
 from typing import Any, NamedTuple
 
 import pytest
-
 from pdx_common.contracts import COMMAND, DealChanged
 from pdx_mapper.domain.mapping import MappingProblem, build_command
-from tests.unit.deals import (AROHA, BUDGET_KEY, D, DEAL_FIELDS, DUE_KEY, INVOICE, KIWI, PO_KEY, QUOTE, REGION_KEY,
-                              TODAY, deal, discount, item, org, person, settings, snap)
+from pdx_mapper.domain.templates import custom_field, render
+
+from tests.unit.deals import (
+    AROHA,
+    BUDGET_KEY,
+    DEAL_FIELDS,
+    DUE_KEY,
+    INVOICE,
+    KIWI,
+    PO_KEY,
+    QUOTE,
+    REGION_KEY,
+    TODAY,
+    D,
+    deal,
+    discount,
+    item,
+    org,
+    person,
+    settings,
+    snap,
+)
 
 LINE = dict(item_code=None, account_code="200", discount_rate=None, discount_amount=None, tax_rate=None,
             tax_type=None, unmatched="description_only", default_item_code=None, create_item=None)
@@ -280,7 +299,7 @@ QUOTES = [
     case("a quote without summary or terms leaves them out",
          snap(NZ_DEAL, WIDGETS, who=AROHA, company=KIWI), settings(), QUOTE,
          quote(WIDGET_LINE, title="Kiwi Widgets HR consulting", summary=None, terms=None)),
-    case("a quote from a EUR deal without products is one inclusive-free line",
+    case("a quote from a lower-case eur deal without products is one line from its value",
          snap(deal(1012, "Messestand Planung", 12000, "eur")), settings(), QUOTE,
          quote(dict(description="Messestand Planung", quantity=1, unit_amount=12000), currency_code="EUR")),
 ]
@@ -330,3 +349,38 @@ def test_the_table_has_at_least_30_deals():
 
 def test_the_deal_fields_fixture_has_the_v2_shape():
     assert all({"field_name", "field_code", "field_type"} <= set(f) for f in DEAL_FIELDS)
+
+
+# --- templates.render ---------------------------------------------------------------------------------------------
+def test_render_fills_deal_org_and_person_placeholders():
+    snapshot = snap({**NZ_DEAL, "value": 1200.0}, who=person(phones=[{"value": "021 1", "primary": False},
+                                                                     {"value": "021 2", "primary": False}]))
+    assert render("{deal.title} #{deal.id}: {deal.value} {deal.currency} for {org.name}, {person.name} "
+                  "({person.email}, {person.phone})", snapshot) == (
+        "Kiwi Widgets HR consulting #1001: 1200 NZD for Kiwi Widgets Ltd, Aroha Ngata "
+        "(aroha@kiwiwidgets.example, 021 1)")
+
+
+def test_render_leaves_unknown_placeholders_empty_and_other_text_alone():
+    snapshot = snap(NZ_DEAL, who=None, company=None)
+    assert render("{org.name}{person.email}{xero.total}{deal.nope} {not a placeholder} {deal.title}", snapshot) == (
+        "{not a placeholder} Kiwi Widgets HR consulting")
+    assert render(None, snapshot) is None
+    assert render("  {deal.nope}  ", snapshot) == ""
+
+
+def test_render_reads_custom_fields_by_v1_name_and_key_and_in_webhook_shape():
+    v1_fields = [{"key": PO_KEY, "name": "PO number", "field_type": "varchar"}]
+    snapshot = snap({**NZ_DEAL, "custom_fields": {PO_KEY: {"type": "varchar", "value": "PO-9"}}}, fields=v1_fields)
+    assert render("{deal.custom.po number}/{deal.custom." + PO_KEY + "}", snapshot) == "PO-9/PO-9"
+    assert custom_field(snapshot, "PO number") == "PO-9"
+
+
+def test_render_shows_option_labels_of_single_and_multiple_option_fields():
+    options = [{"id": 1, "label": "Web"}, {"id": 2, "label": "Print"}, {"id": 3, "label": "Radio"}]
+    fields = [{"field_name": "Channels", "field_code": "ch", "field_type": "set", "options": options},
+              {"field_name": "Main channel", "field_code": "main", "field_type": "enum", "options": options}]
+    for channels in ([1, 3], "1,3", [{"id": 1, "label": "Web"}, {"id": 3, "label": "Radio"}]):
+        snapshot = snap({**NZ_DEAL, "custom_fields": {"ch": channels, "main": {"id": 2, "label": "Print"}}},
+                        fields=fields)
+        assert render("{deal.custom.Channels}; {deal.custom.Main channel}", snapshot) == "Web, Radio; Print"
