@@ -63,16 +63,26 @@ class MoneyRules(Strict):
         return value
 
 
+class TrackingMapping(Strict):
+    """A Xero tracking category on every line: ``name`` is the category, ``option`` a template for its option."""
+
+    name: str = Field(min_length=1, max_length=100)
+    option: str = Field(min_length=1, max_length=255)
+
+
 class FieldMappings(Strict):
     """Templates use ``{deal.title}``, ``{deal.id}``, ``{org.name}``, ``{person.name}``, ``{deal.custom.<name>}``."""
 
     reference: str = Field(default="{deal.title}", max_length=255)
+    # The document date: a deal field (e.g. "won_time", "expected_close_date" or a custom date field), else today.
+    date_field: str | None = None
     due_days: int = Field(default=14, ge=0, le=365)
     due_days_field: str | None = None  # a numeric deal custom field (name or key) that overrides due_days
     quote_title: str = Field(default="{deal.title}", max_length=255)
     quote_summary: str | None = None
     quote_terms: str | None = None
     quote_expiry_days: int = Field(default=30, ge=0, le=365)
+    tracking: tuple[TrackingMapping, ...] = Field(default=(), max_length=2)  # Xero allows two categories
 
 
 class CompanySettings(Strict):

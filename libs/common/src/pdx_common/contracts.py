@@ -103,6 +103,7 @@ class DocumentCommand(Message):
     source_event_id: str
     settings_version: int = 0
     contact: Contact
+    create_contact: bool = True  # customer rule: create the Xero contact when none matches
     line_items: tuple[LineItem, ...]
     currency_code: str
     line_amount_types: Literal["Exclusive", "Inclusive", "NoTax"]

@@ -72,7 +72,10 @@ class XeroClient:
 
     async def create_documents(self, kind: str, documents: list[dict], idempotency_key: str) -> list[dict]:
         """PUT many invoices (``kind="Invoices"``) or quotes (``"Quotes"``); each element carries its own outcome."""
-        body = await self.request("PUT", f"/{kind}", json={kind: documents}, params={"summarizeErrors": "false"},
+        params = {"summarizeErrors": "false"}
+        if kind == "Invoices":
+            params["unitdp"] = "4"  # unit prices to 4 decimals, as the mapper keeps them
+        body = await self.request("PUT", f"/{kind}", json={kind: documents}, params=params,
                                   idempotency_key=idempotency_key)
         return body[kind]
 

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 import structlog
 from pdx_common import topics
-from pdx_common.contracts import CreateInvoice, CreateQuote, DocumentCreated, DocumentFailed
+from pdx_common.contracts import CreateInvoice, CreateQuote, DocumentCreated, DocumentFailed, DocumentSkipped
 from pdx_common.http import ConnectionMissing
 from pdx_common.xero import XeroClient
 
@@ -62,11 +62,22 @@ class DocumentWriter:
             await self._fail(command, "xero", exp.code, exp.message, exp.fix)
 
     async def _already_created(self, command: Command, entry: dict[str, Any]) -> None:
-        if entry.get("result_published"):
-            log.info("draft already created for this trigger; nothing to do", xero_id=entry["document"]["xero_id"])
-            return
-        # We wrote the draft down but died before telling anyone: tell now.
-        await self._publish_created(command, entry["document"])
+        document = entry["document"]
+        if not entry.get("result_published"):
+            # We wrote the draft down but died before telling anyone: tell now.
+            await self._publish_created(command, document)
+        elif entry.get("source_event_id") != command.source_event_id:
+            # A new event for a trigger that already made its draft (re-entry, replay): say why nothing happens.
+            word = "invoice" if document["kind"] == "invoice" else "quote"
+            reason = (f"This deal already has draft {word} {document.get('number') or document['xero_id']} in Xero "
+                      f"for this stage, so no second one was made. To make a new draft on every entry into the "
+                      f"stage, set on_reentry to new_draft in the app settings.")
+            await self.publisher.publish(DocumentSkipped(
+                company_id=command.company_id, deal_id=command.deal_id, trigger_id=command.trigger_id,
+                source_event_id=command.source_event_id, reason=reason), topics.DOCUMENT_RESULTS,
+                topics.deal_key(command.company_id, command.deal_id))
+        else:
+            log.info("draft already created for this trigger; nothing to do", xero_id=document["xero_id"])
 
     async def _create(self, command: Command, *, unclear: bool) -> None:
         xero, tenant_id = await self.xero_for(command.company_id)
@@ -74,7 +85,7 @@ class DocumentWriter:
         idem = idempotency_key(command.ledger_key, command.id)
         facts = await self.facts.get(xero, tenant_id)
         check_currency(facts, command.currency_code)
-        contact_id = await self.resolver.contact_id(xero, tenant_id, command.contact, create=True,
+        contact_id = await self.resolver.contact_id(xero, tenant_id, command.contact, create=command.create_contact,
                                                     idempotency_key=f"{idem}-contact")
         if unclear:
             existing = await self._find_existing(xero, command, contact_id)
@@ -108,7 +119,7 @@ class DocumentWriter:
                     "currency_code": element.get("CurrencyCode", command.currency_code),
                     "xero_url": f"{self.app_url.rstrip('/')}/{path}{xero_id}",
                     "contact_name": (element.get("Contact") or {}).get("Name") or command.contact.name}
-        await self.ledger.created(command.ledger_key, command.id, document)
+        await self.ledger.created(command.ledger_key, command.id, command.source_event_id, document)
         await self._publish_created(command, document)
 
     async def _publish_created(self, command: Command, document: dict[str, Any]) -> None:

@@ -54,9 +54,12 @@ def build_command(snapshot: DealSnapshot, settings: CompanySettings, trigger: Tr
     deal = snapshot.deal
     currency = _currency(deal)
     lines, amount_types = _lines(snapshot, settings, currency)
+    lines = _with_tracking(lines, snapshot, settings)
+    today = _document_date(snapshot, settings, today)
     common = dict(
         company_id=event.company_id, deal_id=event.deal_id, trigger_id=trigger.id, source_event_id=event.id,
         settings_version=settings.version, contact=_contact(snapshot, settings), line_items=tuple(lines),
+        create_contact=settings.customer.create_missing,
         currency_code=currency, line_amount_types=amount_types, date=today,
         reference=_text(render(settings.fields.reference, snapshot), 255), deal_title=str(deal.get("title") or ""),
         deal_value=dec(deal.get("value")) if deal.get("value") is not None else None,
@@ -245,3 +248,25 @@ def _due_days(snapshot: DealSnapshot, settings: CompanySettings) -> int:
                     f"Set '{field_name}' on the deal to a whole number of days (0-365), then replay the deal.")
             return int(days)
     return settings.fields.due_days
+
+
+def _with_tracking(lines: list[LineItem], snapshot: DealSnapshot, settings: CompanySettings) -> list[LineItem]:
+    tracking = tuple((t.name, option) for t in settings.fields.tracking
+                     if (option := (render(t.option, snapshot) or "")[:100]))
+    return [line.model_copy(update={"tracking": tracking}) for line in lines] if tracking else lines
+
+
+def _document_date(snapshot: DealSnapshot, settings: CompanySettings, today: date) -> date:
+    name = settings.fields.date_field
+    if not name:
+        return today
+    value = snapshot.deal.get(name) if name in snapshot.deal else custom_field(snapshot, name)
+    if value in (None, ""):
+        return today
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise MappingProblem(
+            "bad_date_field", f"The deal field '{name}' holds '{value}', which is not a date.",
+            f"Set '{name}' on the deal to a date, or change fields.date_field in the app settings, then replay "
+            "the deal.") from None

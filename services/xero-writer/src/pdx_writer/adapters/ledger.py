@@ -44,9 +44,10 @@ class MongoLedger:
             return Claim("created", entry=entry)
         return Claim("busy", entry=entry)
 
-    async def created(self, key: str, command_id: str, document: dict[str, Any]) -> None:
+    async def created(self, key: str, command_id: str, source_event_id: str, document: dict[str, Any]) -> None:
         await self._col.update_one({"_id": key}, {"$set": {
-            "state": "created", "document": document, "owner": command_id, "result_published": False,
+            "state": "created", "document": document, "owner": command_id, "source_event_id": source_event_id,
+            "result_published": False,
             "updated_at": datetime.now(UTC)}, "$unset": {"lease_until": ""}})
 
     async def result_published(self, key: str) -> None:

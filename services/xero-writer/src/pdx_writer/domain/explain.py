@@ -22,7 +22,8 @@ RULES: list[tuple[re.Pattern[str], str, str, str]] = [
      "Xero has no item with code '{0}'.",
      "Create the item in Xero, fix the product code in Pipedrive, or choose another rule for unmatched products "
      "in the app settings, then replay the deal."),
-    (re.compile(r"currency.*'?([A-Z]{3})'?.*(not|has not been).*(set up|enabled|subscribed)", re.IGNORECASE),
+    (re.compile(r"not subscribed to currency '?([A-Z]{3})|currency '?([A-Z]{3})'? has not been (?:set up|enabled)",
+                re.IGNORECASE),
      "currency_not_enabled", "Xero's organisation does not have the deal's currency ({0}).",
      "Add the currency in Xero (Settings > Currencies), or change the deal's currency in Pipedrive, then replay."),
     (re.compile(r"contact.*(must be specified|not found|could not be found)", re.IGNORECASE), "unknown_contact",
@@ -43,7 +44,8 @@ def explain(messages: list[str]) -> Explanation:
                 return Explanation(code, message.format(groups[0]) + f' (Xero said: "{text}")', fix)
     joined = "; ".join(messages) or "no reason given"
     return Explanation("xero_rejected", f'Xero refused the draft: "{joined}".',
-                       "Correct the deal in Pipedrive or the app settings as Xero's message says, then replay the deal.")
+                       "Correct the deal in Pipedrive or the app settings as Xero's message says, "
+                       "then replay the deal.")
 
 
 def validation_messages(element: dict) -> list[str]:
