@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from pdx_devstack.infra import Infra, start_infra
 from pymongo import AsyncMongoClient
+
+from pdx_devstack.infra import Infra, start_infra
 
 SPECS = Path(__file__).resolve().parents[1].parent / "shared" / "specs"
 

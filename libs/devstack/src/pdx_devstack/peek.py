@@ -3,6 +3,7 @@
 from typing import Any
 
 import aiohttp
+
 from pdx_common.connections import ConnectionStore
 from pdx_common.crypto import TokenCipher
 from pdx_common.mongo import connect_mongo

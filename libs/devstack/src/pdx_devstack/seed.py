@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlparse
 
 import aiohttp
+from pymongo.asynchronous.database import AsyncDatabase
+
 from pdx_common.company_settings import CompanySettings, Trigger
 from pdx_common.connections import ConnectionStore
 from pdx_common.crypto import TokenCipher
 from pdx_gateway.adapters.mongo import MongoWebhookCredentials
-from pymongo.asynchronous.database import AsyncDatabase
 
 PD_CLIENT = ("sandbox-pd-client", "sandbox-pd-secret")
 XERO_CLIENT = ("sandbox-xero-client", "sandbox-xero-secret")

@@ -4,12 +4,14 @@ Used by ``./dev up`` and by the end-to-end tests, so the tests run what a user r
 """
 
 import json
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from pdx_common.mongo import connect_mongo
 
+from pdx_common.mongo import connect_mongo
 from pdx_devstack.infra import Infra, free_port, start_infra
 from pdx_devstack.processes import Child, spawn, stop_children, wait_for_line, wait_ready
 from pdx_devstack.seed import PD_CLIENT, XERO_CLIENT, Seeded, seed
@@ -42,11 +44,13 @@ class Stack:
     urls: dict[str, str] = field(default_factory=dict)
     seeded: Seeded | None = None
     token_key: str = ""
+    api_token: str = ""
 
     async def start(self) -> "Stack":
         opts = self.options
         opts.data_dir.mkdir(parents=True, exist_ok=True)
-        self.token_key = self._token_key()
+        self.token_key = self._secret("token.key", lambda: Fernet.generate_key().decode())
+        self.api_token = self._secret("api.token", lambda: secrets.token_urlsafe(32))
         try:
             self.infra = await start_infra(opts.data_dir / "infra")
             self._start_sandboxes()
@@ -65,10 +69,11 @@ class Stack:
             raise
         return self
 
-    def _token_key(self) -> str:
-        path = self.options.data_dir / "token.key"  # local runs only; production reads PDX_*_TOKEN_KEY
+    def _secret(self, name: str, make: Callable[[], str]) -> str:
+        """Local runs only, kept in the data folder; production reads them from the environment."""
+        path = self.options.data_dir / name
         if not path.exists():
-            path.write_text(Fernet.generate_key().decode())
+            path.write_text(make())
             path.chmod(0o600)
         return path.read_text().strip()
 
@@ -93,6 +98,8 @@ class Stack:
                # Tansu: a group join takes session_timeout/2, so keep it short locally.
                "KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
                "TOKEN_KEY": self.token_key, "RETRY_FIRST_DELAY": str(self.options.retry_first_delay)}
+        if name == "gateway":
+            env["API_TOKEN"] = self.api_token
         if name in ("mapper", "crm-card"):
             env.update(PIPEDRIVE_TOKEN_URL=f"{self.urls['pipedrive']}/oauth/token",
                        PIPEDRIVE_CLIENT_ID=PD_CLIENT[0], PIPEDRIVE_CLIENT_SECRET=PD_CLIENT[1])

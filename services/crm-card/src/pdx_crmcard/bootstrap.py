@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
+
 from pdx_common import topics
 from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
 from pdx_common.consumer import subscribe
@@ -14,8 +15,8 @@ from pdx_common.mongo import connect_mongo, ping
 from pdx_common.pipedrive import PipedriveClient
 from pdx_common.reliability import RetryPolicy
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
-
 from pdx_crmcard.adapters.activity_log import MongoActivityLog
+from pdx_crmcard.adapters.deal_status import MongoDealStatus
 from pdx_crmcard.handlers import Result, record_result
 from pdx_crmcard.settings import CardSettings
 
@@ -25,6 +26,7 @@ ACTIVITY_GROUP = "pdx-crm-card-activities"
 class Resources:
     db = None
     activity_log: MongoActivityLog
+    deal_status: MongoDealStatus
     tokens: TokenProvider
     session: aiohttp.ClientSession
 
@@ -40,7 +42,7 @@ def create_app(settings: CardSettings) -> web.Application:
         return (await client.add_activity(deal_id, subject, note) or {}).get("id")
 
     async def handle(event: Result) -> None:
-        await record_result(event, activity_log=res.activity_log, write=write_activity,
+        await record_result(event, activity_log=res.activity_log, deal_status=res.deal_status, write=write_activity,
                             replay_hint=settings.replay_hint)
 
     subscribe(broker, settings, topic=topics.DOCUMENT_RESULTS, group_id=ACTIVITY_GROUP, contract=RESULT,
@@ -66,6 +68,7 @@ def _resources(settings: CardSettings, res: Resources):
             settings.pipedrive_token_url, settings.pipedrive_client_id,
             settings.pipedrive_client_secret.get_secret_value()), res.session)
         res.activity_log = MongoActivityLog(db)
+        res.deal_status = MongoDealStatus(db)
         yield
         await res.session.close()
         await client.close()

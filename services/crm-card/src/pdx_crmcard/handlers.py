@@ -3,9 +3,10 @@
 from typing import Protocol
 
 import structlog
-from pdx_common.contracts import DocumentCreated, DocumentFailed, DocumentSkipped
 
+from pdx_common.contracts import DocumentCreated, DocumentFailed, DocumentSkipped
 from pdx_crmcard.adapters.activity_log import MongoActivityLog
+from pdx_crmcard.adapters.deal_status import MongoDealStatus
 from pdx_crmcard.domain import activities
 
 log = structlog.get_logger()
@@ -16,8 +17,9 @@ class ActivityWriter(Protocol):
     async def __call__(self, company_id: str, deal_id: str, subject: str, note: str) -> object: ...
 
 
-async def record_result(event: Result, *, activity_log: MongoActivityLog, write: ActivityWriter,
-                        replay_hint: str) -> None:
+async def record_result(event: Result, *, activity_log: MongoActivityLog, deal_status: MongoDealStatus,
+                        write: ActivityWriter, replay_hint: str) -> None:
+    await deal_status.record(event)
     if not await activity_log.claim(event.id, event.company_id, event.deal_id):
         log.info("activity already written for this result")
         return

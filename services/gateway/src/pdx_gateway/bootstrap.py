@@ -3,14 +3,17 @@
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+
 from pdx_common.kafka import make_broker
 from pdx_common.mongo import connect_mongo, ping
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
-
+from pdx_gateway.adapters.deal_events import MongoDealEvents
 from pdx_gateway.adapters.mongo import MongoSeenEvents, MongoWebhookCredentials
+from pdx_gateway.adapters.settings_repo import MongoSettingsStore
 from pdx_gateway.entrypoints import webhooks
+from pdx_gateway.entrypoints.api import create_api
 from pdx_gateway.errors import error_middleware
-from pdx_gateway.keys import CREDENTIALS, DB, PUBLISHER, SEEN_EVENTS, SETTINGS
+from pdx_gateway.keys import CREDENTIALS, DB, PUBLISHER, SEEN_EVENTS, SETTINGS, SETTINGS_STORE, STAGE_EVENTS
 from pdx_gateway.settings import GatewaySettings
 
 
@@ -22,6 +25,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.cleanup_ctx.append(_mongo_context(settings))
     app.cleanup_ctx.append(broker_context(broker))
     app.add_routes(webhooks.routes)
+    app.add_subapp("/api", create_api())
 
     async def mongo() -> None:
         await ping(app[DB])
@@ -37,6 +41,8 @@ def _mongo_context(settings: GatewaySettings):
         app[DB] = db
         app[CREDENTIALS] = MongoWebhookCredentials(db)
         app[SEEN_EVENTS] = MongoSeenEvents(db)
+        app[STAGE_EVENTS] = MongoDealEvents(db)
+        app[SETTINGS_STORE] = MongoSettingsStore(db)
         yield
         await client.close()
     return ctx

@@ -24,6 +24,10 @@ class NotFound(GatewayError):
     status, code = 404, "not_found"
 
 
+class Conflict(GatewayError):
+    status, code = 409, "conflict"
+
+
 class PayloadTooLarge(GatewayError):
     status, code = 413, "payload_too_large"
 

@@ -3,7 +3,8 @@
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
-from pdx_gateway.ports import Credentials, Publisher, SeenEvents
+from pdx_gateway.adapters.settings_repo import MongoSettingsStore
+from pdx_gateway.ports import Credentials, Publisher, SeenEvents, StageEvents
 from pdx_gateway.settings import GatewaySettings
 
 SETTINGS = web.AppKey("settings", GatewaySettings)
@@ -11,3 +12,5 @@ DB = web.AppKey("db", AsyncDatabase)
 PUBLISHER = web.AppKey("publisher", Publisher)
 CREDENTIALS = web.AppKey("credentials", Credentials)
 SEEN_EVENTS = web.AppKey("seen_events", SeenEvents)
+STAGE_EVENTS = web.AppKey("stage_events", StageEvents)
+SETTINGS_STORE = web.AppKey("settings_store", MongoSettingsStore)

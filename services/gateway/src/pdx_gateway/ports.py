@@ -2,6 +2,8 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
+from pdx_common.contracts import DealChanged
+
 
 class Publisher(Protocol):
     async def publish(self, message: BaseModel, topic: str, key: bytes) -> None: ...
@@ -9,6 +11,14 @@ class Publisher(Protocol):
 
 class Credentials(Protocol):
     async def verify(self, company_id: str, user: str, password: str) -> bool: ...
+
+
+class StageEvents(Protocol):
+    async def remember_stage_event(self, event: DealChanged) -> None: ...
+
+    async def last_stage_event(self, company_id: str, deal_id: str) -> DealChanged | None: ...
+
+    async def failed_deals(self, company_id: str) -> list[str]: ...
 
 
 class SeenEvents(Protocol):

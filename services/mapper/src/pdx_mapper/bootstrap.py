@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 from aiohttp import web
+
 from pdx_common import topics
 from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
 from pdx_common.consumer import subscribe
@@ -14,7 +15,6 @@ from pdx_common.kafka import make_broker
 from pdx_common.mongo import connect_mongo, ping
 from pdx_common.reliability import RetryPolicy
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
-
 from pdx_mapper.adapters.mongo import MongoSettingsRepository
 from pdx_mapper.adapters.pipedrive import PipedriveDealReader
 from pdx_mapper.handlers import handle_deal_changed

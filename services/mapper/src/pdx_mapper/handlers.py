@@ -4,11 +4,11 @@ from datetime import date
 from typing import Protocol
 
 import structlog
+
 from pdx_common import topics
 from pdx_common.company_settings import CompanySettings
 from pdx_common.contracts import DealChanged, DocumentFailed
 from pdx_common.http import ConnectionMissing
-
 from pdx_mapper.domain.mapping import DealSnapshot, MappingProblem, build_command
 from pdx_mapper.domain.triggers import fired_trigger
 

@@ -3,8 +3,9 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pdx_common.contracts import DealChanged
 from pydantic import BaseModel, ConfigDict, Field
+
+from pdx_common.contracts import DealChanged
 
 
 class WebhookMeta(BaseModel):
@@ -34,5 +35,6 @@ class PipedriveWebhook(BaseModel):
 def to_deal_changed(hook: PipedriveWebhook) -> DealChanged:
     meta = hook.meta
     return DealChanged(company_id=meta.company_id, deal_id=meta.entity_id, event_id=meta.id, action=meta.action,
-                       change_source=meta.change_source, attempt=meta.attempt, pipedrive_user_id=meta.user_id, host=meta.host,
+                       change_source=meta.change_source, attempt=meta.attempt, pipedrive_user_id=meta.user_id,
+                       host=meta.host,
                        event_timestamp=meta.timestamp, data=hook.data, previous=hook.previous)

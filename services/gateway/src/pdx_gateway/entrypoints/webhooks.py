@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from pdx_gateway.domain.webhook import PipedriveWebhook
 from pdx_gateway.errors import BadRequest, PayloadTooLarge, Unauthorized
 from pdx_gateway.handlers import accept_deal_webhook
-from pdx_gateway.keys import CREDENTIALS, PUBLISHER, SEEN_EVENTS, SETTINGS
+from pdx_gateway.keys import CREDENTIALS, PUBLISHER, SEEN_EVENTS, SETTINGS, STAGE_EVENTS
 
 routes = web.RouteTableDef()
 
@@ -48,7 +48,8 @@ async def pipedrive_webhook(request: web.Request) -> web.Response:
     hook = _parse(await request.read(), company_id)
     with structlog.contextvars.bound_contextvars(company_id=company_id, deal_id=hook.meta.entity_id,
                                                  event_id=hook.meta.id):
-        status = await accept_deal_webhook(hook, request.app[PUBLISHER], request.app[SEEN_EVENTS])
+        status = await accept_deal_webhook(hook, request.app[PUBLISHER], request.app[SEEN_EVENTS],
+                                           request.app[STAGE_EVENTS])
     return web.json_response({"status": status})
 
 

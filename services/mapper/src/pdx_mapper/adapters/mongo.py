@@ -1,5 +1,6 @@
-from pdx_common.company_settings import CompanySettings
 from pymongo.asynchronous.database import AsyncDatabase
+
+from pdx_common.company_settings import CompanySettings
 
 
 class MongoSettingsRepository:

@@ -3,9 +3,9 @@
 import asyncio
 
 import aiohttp
+
 from pdx_common.connections import TokenProvider
 from pdx_common.pipedrive import PipedriveClient
-
 from pdx_mapper.domain.mapping import DealSnapshot
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from pdx_common.company_settings import CompanySettings, Trigger
 from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, DealChanged, LineItem, NewItem
-
 from pdx_mapper.domain.templates import custom_field, render
 
 CENT = Decimal("0.01")

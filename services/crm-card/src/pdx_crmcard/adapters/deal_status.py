@@ -1,0 +1,30 @@
+"""Each (deal, trigger)'s last outcome, for replay of failed deals and for the panel. Older results never win."""
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from pdx_common.contracts import DocumentCreated, DocumentFailed, DocumentSkipped
+
+STATES = {"DocumentCreated": "created", "DocumentFailed": "failed", "DocumentSkipped": "skipped"}
+
+
+class MongoDealStatus:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._col = db.deal_status
+
+    async def record(self, event: DocumentCreated | DocumentFailed | DocumentSkipped) -> None:
+        key = f"{event.company_id}:{event.deal_id}:{event.trigger_id or 'unknown'}"
+        doc = {"company_id": event.company_id, "deal_id": event.deal_id, "trigger_id": event.trigger_id,
+               "state": STATES[event.type], "at": event.occurred_at, "result_id": event.id}
+        if isinstance(event, DocumentFailed):
+            doc.update(code=event.code, message=event.message, fix=event.fix)
+        elif isinstance(event, DocumentCreated):
+            doc.update(kind=event.kind, number=event.number, xero_id=event.xero_id, total=str(event.total))
+        if isinstance(event, DocumentSkipped) and await self._col.find_one({"_id": key, "state": "created"}):
+            return  # a skip after a creation leaves the deal "created"
+        try:
+            await self._col.update_one({"_id": key, "$or": [{"at": {"$lt": event.occurred_at}},
+                                                            {"at": {"$exists": False}}]},
+                                       {"$set": doc}, upsert=True)
+        except DuplicateKeyError:
+            pass  # a newer outcome is already stored

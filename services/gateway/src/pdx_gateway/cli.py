@@ -1,0 +1,86 @@
+"""``python -m pdx_gateway.cli``: company settings and replays from a terminal, through the gateway's API.
+
+    settings get    --company 7001
+    settings patch  --company 7001 '{"money": {"sales_account_code": "260"}}'
+    settings set    --company 7001 --file settings.json
+    replay          --company 7001 --deal 42
+    replay-failed   --company 7001
+    status          --company 7001 --deal 42
+
+The API address and token come from --url/--token or PDX_API_URL/PDX_API_TOKEN (``./dev admin`` sets both).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+
+async def _call(args: argparse.Namespace, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {args.token}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.request(method, f"{args.url.rstrip('/')}/api/companies/{args.company}{path}",
+                                   json=body, headers=headers) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+
+async def _with_version(args: argparse.Namespace, body: dict[str, Any]) -> dict[str, Any]:
+    if "version" not in body:
+        status, current = await _call(args, "GET", "/settings")
+        if status != 200:
+            return body
+        body = {**body, "version": current["version"]}
+    return body
+
+
+async def run(args: argparse.Namespace) -> tuple[int, Any]:
+    if args.command == "settings":
+        if args.action == "get":
+            return await _call(args, "GET", "/settings")
+        if args.action == "patch":
+            return await _call(args, "PATCH", "/settings", await _with_version(args, json.loads(args.patch)))
+        return await _call(args, "PUT", "/settings", await _with_version(args, json.loads(Path(args.file).read_text())))
+    if args.command == "replay":
+        return await _call(args, "POST", f"/deals/{args.deal}/replay")
+    if args.command == "replay-failed":
+        return await _call(args, "POST", "/replay-failed")
+    return await _call(args, "GET", f"/deals/{args.deal}/status")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pdx-admin", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--url", default=os.environ.get("PDX_API_URL", "http://127.0.0.1:8080"))
+    p.add_argument("--token", default=os.environ.get("PDX_API_TOKEN", ""))
+    sub = p.add_subparsers(dest="command", required=True)
+    settings = sub.add_parser("settings")
+    settings.add_argument("action", choices=["get", "patch", "set"])
+    settings.add_argument("patch", nargs="?", default="{}", help="JSON merge patch, for 'patch'")
+    settings.add_argument("--file", help="a whole settings document, for 'set'")
+    for name in ("settings", "replay", "replay-failed", "status"):
+        target = settings if name == "settings" else sub.add_parser(name)
+        target.add_argument("--company", required=True)
+        if name in ("replay", "status"):
+            target.add_argument("--deal", required=True)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "settings" and args.action == "set" and not args.file:
+        sys.exit("settings set needs --file")
+    try:
+        status, body = asyncio.run(run(args))
+    except (aiohttp.ClientError, json.JSONDecodeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(body, indent=2))
+    return 0 if status < 400 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

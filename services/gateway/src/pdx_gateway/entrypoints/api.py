@@ -1,0 +1,137 @@
+"""The operators' API under ``/api`` (bearer token): company settings, replay, sync status.
+
+``GET  /api/companies/{company_id}/settings``               -> the settings with their ``version``
+``PUT  /api/companies/{company_id}/settings``               full settings; ``version`` must be the stored one
+``PATCH /api/companies/{company_id}/settings``              ``{"version": 3, "money": {"sales_account_code": "260"}}``
+``POST /api/companies/{company_id}/deals/{deal_id}/replay`` re-publish the deal's last stage event
+``POST /api/companies/{company_id}/replay-failed``          replay every deal whose last outcome was a failure
+``GET  /api/companies/{company_id}/deals/{deal_id}/status`` each trigger's last outcome for the deal
+"""
+
+import hmac
+import json
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from pdx_common.company_settings import CompanySettings
+from pdx_gateway.adapters.settings_repo import VersionConflict
+from pdx_gateway.errors import BadRequest, Conflict, Unauthorized, error_middleware
+from pdx_gateway.handlers import replay_deal
+from pdx_gateway.keys import PUBLISHER, SETTINGS, SETTINGS_STORE, STAGE_EVENTS
+
+routes = web.RouteTableDef()
+
+
+@web.middleware
+async def bearer_auth(request: web.Request, handler):
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    expected = request.config_dict[SETTINGS].api_token.get_secret_value()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise Unauthorized("a valid API bearer token is required")
+    return await handler(request)
+
+
+def create_api() -> web.Application:
+    api = web.Application(middlewares=[error_middleware, bearer_auth])
+    api.add_routes(routes)
+    return api
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.read())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def _validated(document: dict[str, Any]) -> CompanySettings:
+    try:
+        return CompanySettings.model_validate(document)
+    except ValidationError as exc:
+        errors = [{"field": ".".join(map(str, e["loc"])) or "(settings)", "problem": e["msg"]}
+                  for e in exc.errors()[:20]]
+        raise BadRequest("the settings are not valid; nothing was changed", errors=errors) from None
+
+
+def _expected_version(body: dict[str, Any]) -> int:
+    version = body.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise BadRequest("send the settings' current version (read it with GET) so no change is lost")
+    return version
+
+
+def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """JSON merge patch (RFC 7396): objects merge, null removes (back to the default), anything else replaces."""
+    merged = dict(base)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+async def _store(request: web.Request, document: dict[str, Any], expected: int) -> web.Response:
+    company_id = request.match_info["company_id"]
+    new = _validated(document)
+    try:
+        stored = await request.config_dict[SETTINGS_STORE].replace(company_id, new, expected)
+    except VersionConflict as conflict:
+        raise Conflict(f"the settings changed meanwhile (now version {conflict.current}); read them again",
+                       current_version=conflict.current) from None
+    return web.json_response(stored.model_dump(mode="json"))
+
+
+@routes.get("/companies/{company_id}/settings")
+async def get_settings(request: web.Request) -> web.Response:
+    settings = await request.config_dict[SETTINGS_STORE].get(request.match_info["company_id"])
+    return web.json_response(settings.model_dump(mode="json"))
+
+
+@routes.put("/companies/{company_id}/settings")
+async def put_settings(request: web.Request) -> web.Response:
+    body = await _json_object(request)
+    return await _store(request, body, _expected_version(body))
+
+
+@routes.patch("/companies/{company_id}/settings")
+async def patch_settings(request: web.Request) -> web.Response:
+    body = await _json_object(request)
+    expected = _expected_version(body)
+    current = await request.config_dict[SETTINGS_STORE].get(request.match_info["company_id"])
+    return await _store(request, _merge(current.model_dump(mode="json"), body), expected)
+
+
+@routes.post("/companies/{company_id}/deals/{deal_id}/replay")
+async def replay(request: web.Request) -> web.Response:
+    company_id, deal_id = request.match_info["company_id"], request.match_info["deal_id"]
+    event = await replay_deal(company_id, deal_id, request.config_dict[PUBLISHER], request.config_dict[STAGE_EVENTS])
+    return web.json_response({"replayed": deal_id, "event_id": event.id, "replay_of": event.replay_of}, status=202)
+
+
+@routes.post("/companies/{company_id}/replay-failed")
+async def replay_failed(request: web.Request) -> web.Response:
+    company_id = request.match_info["company_id"]
+    stage_events = request.config_dict[STAGE_EVENTS]
+    replayed, unknown = [], []
+    for deal_id in await stage_events.failed_deals(company_id):
+        if await stage_events.last_stage_event(company_id, deal_id) is None:
+            unknown.append(deal_id)
+            continue
+        await replay_deal(company_id, deal_id, request.config_dict[PUBLISHER], stage_events)
+        replayed.append(deal_id)
+    return web.json_response({"replayed": replayed, "without_known_event": unknown}, status=202)
+
+
+@routes.get("/companies/{company_id}/deals/{deal_id}/status")
+async def deal_status(request: web.Request) -> web.Response:
+    rows = await request.config_dict[STAGE_EVENTS].status(request.match_info["company_id"],
+                                                          request.match_info["deal_id"])
+    return web.json_response(rows, dumps=lambda o: json.dumps(o, default=str))
