@@ -1,7 +1,11 @@
 import asyncio
+import json
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import aiohttp
 
 from pdx_devstack.peek import sandbox_get, sandbox_post, xero_get
 from pdx_devstack.stack import Stack
@@ -49,3 +53,33 @@ async def events_for(stack: Stack, deal_id: int) -> list[dict]:
     """Webhook events the sandbox sent for the deal: ``{"id": meta.id, "body": {"meta", "data", "previous"}}``."""
     return [e for e in await sandbox_get(stack.urls["pipedrive"], "/_sandbox/events")
             if str(e["body"]["meta"]["entity_id"]) == str(deal_id)]
+
+
+async def quotes(stack: Stack) -> list[dict]:
+    assert stack.infra and stack.seeded
+    answer = await xero_get(mongo_url=stack.infra.mongo_url, mongo_db=stack.options.mongo_db,
+                            token_key=stack.token_key, company_id=stack.seeded.company_id,
+                            xero_url=stack.urls["xero"], path="/Quotes")
+    return answer["Quotes"]
+
+
+async def edit_deal(stack: Stack, deal_id: int, **changes: Any) -> dict:
+    async with aiohttp.ClientSession() as session:
+        async with session.patch(f"{stack.urls['pipedrive']}/_sandbox/deals/{deal_id}", json=changes) as resp:
+            assert resp.status == 200, await resp.text()
+            return (await resp.json())["data"]
+
+
+async def admin(stack: Stack, *args: str) -> tuple[int, Any]:
+    """The admin CLI, as an operator runs it, against the stack's gateway."""
+    assert stack.seeded
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pdx_gateway.cli", "--url", stack.urls["gateway"], "--token", stack.api_token, *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, json.loads(out) if out.strip() else err.decode()
+
+
+def subjects(activity_list: list[dict]) -> list[str]:
+    return [a["subject"] for a in activity_list]

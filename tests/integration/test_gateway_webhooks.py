@@ -1,5 +1,6 @@
 """The gateway against the real broker and store: authentication, validation, and one publish per Pipedrive event."""
 
+import asyncio
 import uuid
 
 import aiohttp
@@ -97,3 +98,12 @@ async def test_pipedrive_retries_of_one_event_publish_it_once(gateway, infra, co
     published = await published_for(infra, company, "13")
     assert [m["event_id"] for m in published[:-1]] == [event_id]
     assert published[0]["type"] == "DealChanged" and published[0]["previous"] == {"stage_id": 4}
+
+
+async def test_retries_arriving_at_the_same_time_publish_the_event_once(gateway, infra, company):
+    event_id = uuid.uuid4().hex
+    answers = await asyncio.gather(*(post(gateway, company, webhook(company, "14", event_id=event_id, attempt=n))
+                                     for n in (1, 2, 3, 4)))
+    assert sorted(a[1]["status"] for a in answers) == ["accepted", "duplicate", "duplicate", "duplicate"]
+    await send_sentinel(gateway, company, "14")
+    assert [m["event_id"] for m in (await published_for(infra, company, "14"))[:-1]] == [event_id]

@@ -47,6 +47,11 @@ class DealChanged(Message):
     previous: dict[str, Any] | None = None
     replay_of: str | None = None  # the DealChanged id this one re-publishes, when replayed
 
+    @property
+    def origin_id(self) -> str:
+        """What makes two events the same: Pipedrive's event id, or our own id for a replay (a new request)."""
+        return self.id if self.replay_of else self.event_id
+
 
 class Contact(BaseModel):
     """Who the Xero contact is and how to find it. ``contact_number`` holds the Pipedrive id (e.g. ``pd-org-12``)."""

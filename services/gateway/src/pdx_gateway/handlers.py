@@ -17,12 +17,15 @@ async def accept_deal_webhook(hook: PipedriveWebhook, publisher: Publisher, seen
     if hook.meta.entity != "deal":
         return "ignored"
     event = to_deal_changed(hook)
-    if await seen.seen(event.company_id, event.event_id):
+    if not await seen.claim(event.company_id, event.event_id, event.deal_id):
         log.info("webhook retry already published", event_id=event.event_id, attempt=event.attempt)
         return "duplicate"
-    # Remembered only after the publish succeeded: a failed publish answers 5xx and Pipedrive's retry republishes.
-    await publisher.publish(event, topics.DEAL_EVENTS, topics.deal_key(event.company_id, event.deal_id))
-    await seen.remember(event.company_id, event.event_id, event.deal_id)
+    try:
+        await publisher.publish(event, topics.DEAL_EVENTS, topics.deal_key(event.company_id, event.deal_id))
+    except BaseException:
+        # Released, so the 5xx this becomes makes Pipedrive's next attempt publish it.
+        await seen.release(event.company_id, event.event_id)
+        raise
     if event.action == "create" or "stage_id" in (event.previous or {}):
         await stage_events.remember_stage_event(event)
     log.info("deal event published", event_id=event.event_id, action=event.action)

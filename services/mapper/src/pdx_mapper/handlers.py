@@ -66,6 +66,6 @@ def _entry_trigger_id(trigger_id: str, event: DealChanged, settings: CompanySett
 
 def _failed(event: DealChanged, trigger_id: str, action: str, stage: str, code: str, message: str,
             fix: str) -> DocumentFailed:
-    return DocumentFailed(company_id=event.company_id, deal_id=event.deal_id, source_event_id=event.id,
+    return DocumentFailed(company_id=event.company_id, deal_id=event.deal_id, source_event_id=event.origin_id,
                           trigger_id=trigger_id, kind=action if action in ("invoice", "quote") else None,
                           stage=stage, code=code, message=message, fix=fix)

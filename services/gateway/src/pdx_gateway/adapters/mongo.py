@@ -39,12 +39,14 @@ class MongoSeenEvents:
     def __init__(self, db: AsyncDatabase) -> None:
         self._col = db.webhook_events
 
-    async def seen(self, company_id: str, event_id: str) -> bool:
-        return await self._col.find_one({"_id": f"{company_id}:{event_id}"}, {"_id": 1}) is not None
-
-    async def remember(self, company_id: str, event_id: str, deal_id: str) -> None:
+    async def claim(self, company_id: str, event_id: str, deal_id: str) -> bool:
+        """True for the first delivery of an event; False for every retry, even one arriving at the same time."""
         try:
             await self._col.insert_one({"_id": f"{company_id}:{event_id}", "deal_id": deal_id,
                                         "at": datetime.now(UTC)})
+            return True
         except DuplicateKeyError:
-            pass
+            return False
+
+    async def release(self, company_id: str, event_id: str) -> None:
+        await self._col.delete_one({"_id": f"{company_id}:{event_id}"})

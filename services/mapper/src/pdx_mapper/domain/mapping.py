@@ -56,7 +56,7 @@ def build_command(snapshot: DealSnapshot, settings: CompanySettings, trigger: Tr
     lines = _with_tracking(lines, snapshot, settings)
     today = _document_date(snapshot, settings, today)
     common = dict(
-        company_id=event.company_id, deal_id=event.deal_id, trigger_id=trigger.id, source_event_id=event.id,
+        company_id=event.company_id, deal_id=event.deal_id, trigger_id=trigger.id, source_event_id=event.origin_id,
         settings_version=settings.version, contact=_contact(snapshot, settings), line_items=tuple(lines),
         create_contact=settings.customer.create_missing,
         currency_code=currency, line_amount_types=amount_types, date=today,
