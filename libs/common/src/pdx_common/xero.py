@@ -26,8 +26,10 @@ class XeroClient:
 
     async def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
                       idempotency_key: str | None = None) -> dict[str, Any]:
+        refreshed = force = False
         for _ in range(MAX_THROTTLE_WAITS):
-            token = await self._tokens.token(self.company_id)
+            token = await self._tokens.token(self.company_id, force_refresh=force)
+            force = False
             if not token.tenant_id:
                 raise ConnectionMissing("xero", self.company_id, "connected without an organisation chosen")
             headers = {"Authorization": f"Bearer {token.token}", "xero-tenant-id": token.tenant_id,
@@ -44,8 +46,14 @@ class XeroClient:
                     log.warning("xero throttled", wait_s=wait, problem=resp.headers.get("X-Rate-Limit-Problem"))
                     await asyncio.sleep(wait)
                     continue
+                if resp.status == 401 and not refreshed:
+                    refreshed = force = True  # revoked or expired early: one refresh tells which
+                    continue
                 if resp.status in (401, 403):
-                    raise ConnectionMissing("xero", self.company_id, "disconnected (Xero refused our access)")
+                    reason = ("the organisation was disconnected from the app" if resp.status == 403
+                              else "Xero refused our access")
+                    await self._tokens.broken(self.company_id, reason)
+                    raise ConnectionMissing("xero", self.company_id, f"disconnected ({reason})")
                 if resp.status >= 400:
                     raise ApiError("xero", resp.status, body, url)
                 return body or {}
