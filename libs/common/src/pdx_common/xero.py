@@ -11,18 +11,35 @@ import structlog
 
 from pdx_common.connections import TokenProvider
 from pdx_common.http import ApiError, ConnectionMissing
+from pdx_common.ratelimit import XeroRateLimiter
 
 log = structlog.get_logger()
-MAX_THROTTLE_WAITS = 20
+MAX_THROTTLE_WAITS = 50  # a 429 storm waits; only a broken limiter would reach this
 
 
 class XeroClient:
     def __init__(self, session: aiohttp.ClientSession, tokens: TokenProvider, company_id: str, api_url: str,
-                 *, timeout: float = 30.0, clock_speed: float = 1.0) -> None:
+                 *, timeout: float = 30.0, clock_speed: float = 1.0, limiter: XeroRateLimiter | None = None) -> None:
         self._session, self._tokens, self.company_id = session, tokens, company_id
         self._api_url = api_url.rstrip("/")
-        self._timeout, self._speed = aiohttp.ClientTimeout(total=timeout), clock_speed
+        self._timeout, self._speed, self._limiter = aiohttp.ClientTimeout(total=timeout), clock_speed, limiter
         self.calls = 0
+
+    async def _send(self, tenant_id: str, method: str, url: str, params: Any, json: Any,
+                    headers: dict[str, str]) -> tuple[int, Any, Any]:
+        if self._limiter is None:
+            return await self._http(method, url, params, json, headers)
+        async with self._limiter.slot(tenant_id):
+            status, body, resp_headers = await self._http(method, url, params, json, headers)
+        self._limiter.observe(tenant_id, resp_headers)
+        return status, body, resp_headers
+
+    async def _http(self, method: str, url: str, params: Any, json: Any, headers: dict[str, str]):
+        self.calls += 1
+        async with self._session.request(method, url, params=params, json=json, headers=headers,
+                                         timeout=self._timeout) as resp:
+            body = await resp.json(content_type=None) if resp.content_length != 0 else None
+            return resp.status, body, resp.headers
 
     async def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
                       idempotency_key: str | None = None) -> dict[str, Any]:
@@ -37,26 +54,26 @@ class XeroClient:
             if idempotency_key:
                 headers["Idempotency-Key"] = idempotency_key[:128]
             url = f"{self._api_url}{path}"
-            self.calls += 1
-            async with self._session.request(method, url, params=params, json=json, headers=headers,
-                                             timeout=self._timeout) as resp:
-                body = await resp.json(content_type=None) if resp.content_length != 0 else None
-                if resp.status == 429:
-                    wait = float(resp.headers.get("Retry-After", "1")) / self._speed
-                    log.warning("xero throttled", wait_s=wait, problem=resp.headers.get("X-Rate-Limit-Problem"))
-                    await asyncio.sleep(wait)
-                    continue
-                if resp.status == 401 and not refreshed:
-                    refreshed = force = True  # revoked or expired early: one refresh tells which
-                    continue
-                if resp.status in (401, 403):
-                    reason = ("the organisation was disconnected from the app" if resp.status == 403
-                              else "Xero refused our access")
-                    await self._tokens.broken(self.company_id, reason)
-                    raise ConnectionMissing("xero", self.company_id, f"disconnected ({reason})")
-                if resp.status >= 400:
-                    raise ApiError("xero", resp.status, body, url)
-                return body or {}
+            status, body, resp_headers = await self._send(token.tenant_id, method, url, params, json, headers)
+            if status == 429:
+                wait = float(resp_headers.get("Retry-After", "1"))
+                log.warning("xero throttled", wait_s=wait, problem=resp_headers.get("X-Rate-Limit-Problem"))
+                if self._limiter is not None:
+                    self._limiter.throttled(token.tenant_id, wait)  # the next slot waits it out
+                else:
+                    await asyncio.sleep(wait / self._speed)
+                continue
+            if status == 401 and not refreshed:
+                refreshed = force = True  # revoked or expired early: one refresh tells which
+                continue
+            if status in (401, 403):
+                reason = ("the organisation was disconnected from the app" if status == 403
+                          else "Xero refused our access")
+                await self._tokens.broken(self.company_id, reason)
+                raise ConnectionMissing("xero", self.company_id, f"disconnected ({reason})")
+            if status >= 400:
+                raise ApiError("xero", status, body, url, retry_after=None)
+            return body or {}
         raise ApiError("xero", 429, "still throttled after waiting", path)
 
     async def organisation(self) -> dict[str, Any]:
