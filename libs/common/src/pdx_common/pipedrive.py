@@ -37,6 +37,9 @@ class PipedriveClient:
                     continue
                 if resp.status >= 400:
                     raise ApiError("pipedrive", resp.status, body, url)
+                if resp.headers.get("x-ratelimit-remaining") == "0":
+                    # The burst window is spent: wait it out now rather than earn a 429 (repeated 429s risk a 403).
+                    await asyncio.sleep(_retry_after(resp.headers))
                 return body.get("data") if isinstance(body, dict) else body
         raise ApiError("pipedrive", 429, "still throttled after waiting", path)
 
