@@ -1,0 +1,125 @@
+"""Fair consumption: commands are taken off Kafka at once and queued per company (one Xero organisation each);
+each company's worker drains its own queue in batches under its own rate limit. A busy or throttled organisation
+waits on its own queue, never in front of another's deal. One deal's commands keep their order (one queue, FIFO).
+
+Offsets are committed per partition only up to the oldest command not yet finished, so a crash redelivers what
+was in flight (the ledger makes that harmless) and loses nothing.
+"""
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger()
+BATCH_LIMIT = 50  # Xero creates up to 50 documents in one request
+
+
+@dataclass(eq=False)
+class Pending:
+    """A command taken off the topic, with what finishing it must do (commit its offset)."""
+
+    command: Any
+    done: Callable[[], Awaitable[None]]
+
+
+class OffsetTracker:
+    """Which offsets of each partition are still in flight; commits the highest safe offset as they finish."""
+
+    def __init__(self, commit: Callable[[Any, int], Awaitable[None]]) -> None:
+        self._commit = commit
+        self._inflight: dict[Any, set[int]] = defaultdict(set)
+        self._highest: dict[Any, int] = {}
+
+    def started(self, partition: Any, offset: int) -> Callable[[], Awaitable[None]]:
+        self._inflight[partition].add(offset)
+        self._highest[partition] = max(offset, self._highest.get(partition, -1))
+
+        async def finished() -> None:
+            inflight = self._inflight[partition]
+            was_oldest = offset == min(inflight)
+            inflight.discard(offset)
+            if was_oldest:
+                # Everything below the oldest still in flight is done (or redelivered if we crash now).
+                await self._commit(partition, min(inflight) if inflight else self._highest[partition] + 1)
+        return finished
+
+    def in_flight(self) -> int:
+        return sum(len(offsets) for offsets in self._inflight.values())
+
+
+@dataclass
+class CompanyQueues:
+    """One FIFO queue and one worker per company; ``capacity`` bounds what waits in memory over all of them."""
+
+    run_batch: Callable[[list[Any]], Awaitable[None]]
+    capacity: int = 5_000
+    batch_limit: int = BATCH_LIMIT
+    _queues: dict[str, asyncio.Queue[Pending]] = field(default_factory=dict)
+    _workers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _room: asyncio.Semaphore | None = None
+
+    async def put(self, company_id: str, pending: Pending) -> None:
+        if self._room is None:
+            self._room = asyncio.Semaphore(self.capacity)
+        await self._room.acquire()  # backpressure: consumption pauses only when memory would grow unbounded
+        if company_id not in self._queues:
+            self._queues[company_id] = asyncio.Queue()
+            self._workers[company_id] = asyncio.create_task(self._work(company_id), name=f"writer-{company_id}")
+        self._queues[company_id].put_nowait(pending)
+
+    def waiting(self, company_id: str) -> int:
+        queue = self._queues.get(company_id)
+        return queue.qsize() if queue else 0
+
+    async def _work(self, company_id: str) -> None:
+        queue = self._queues[company_id]
+        while True:
+            batch = [await queue.get()]
+            batch += _take(queue, self.batch_limit - 1, {_ledger_key(batch[0])})
+            try:
+                await self.run_batch([p.command for p in batch])
+                for pending in batch:
+                    await pending.done()
+            except Exception:  # noqa: BLE001 - run_batch dead-letters what it cannot do; this is a last guard
+                log.exception("batch failed unexpectedly; its commands stay uncommitted and will be redelivered")
+            finally:
+                for _ in batch:
+                    queue.task_done()
+                    assert self._room is not None
+                    self._room.release()
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (bounded) until every queue is empty and idle: for graceful shutdown."""
+        async def empty() -> None:
+            while any(q.qsize() or q._unfinished_tasks for q in self._queues.values()):  # noqa: SLF001
+                await asyncio.sleep(0.05)
+        try:
+            await asyncio.wait_for(empty(), timeout)
+        except TimeoutError:
+            log.warning("shutdown with commands still queued; they are uncommitted and will be redelivered")
+
+    async def stop(self) -> None:
+        for task in self._workers.values():
+            task.cancel()
+        await asyncio.gather(*self._workers.values(), return_exceptions=True)
+
+
+def _ledger_key(pending: Pending) -> str:
+    return pending.command.ledger_key
+
+
+def _take(queue: asyncio.Queue[Pending], limit: int, keys: set[str]) -> list[Pending]:
+    """Up to ``limit`` more waiting commands, stopping before a second command for a ledger key already in the
+    batch (it must see the first one's outcome) so one deal's commands stay in order."""
+    taken: list[Pending] = []
+    while len(taken) < limit and not queue.empty():
+        head = queue._queue[0]  # noqa: SLF001 - peek, so an out-of-order command stays at the front
+        if _ledger_key(head) in keys:
+            break
+        taken.append(queue.get_nowait())
+        keys.add(_ledger_key(head))
+    return taken
