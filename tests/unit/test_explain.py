@@ -19,7 +19,10 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("xero_says", "code", "in_message", "in_fix"), CASES, ids=[c[1] + ":" + c[0][:30] for c in CASES])
+IDS = [c[1] + ":" + c[0][:30] for c in CASES]
+
+
+@pytest.mark.parametrize(("xero_says", "code", "in_message", "in_fix"), CASES, ids=IDS)
 def test_each_xero_message_is_explained_with_a_fix(xero_says, code, in_message, in_fix):
     explanation = explain([xero_says])
     assert explanation.code == code

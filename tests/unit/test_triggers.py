@@ -14,9 +14,9 @@ def event(action: str, data: dict | None, previous: dict | None = None) -> DealC
 
 
 @pytest.mark.parametrize(("action", "data", "previous", "expected"), [
-    ("change", {"stage_id": 5, "pipeline_id": 1}, {"stage_id": 4}, "p1-s5-invoice"),
-    ("change", {"stage_id": "7", "pipeline_id": "2"}, {"stage_id": "6"}, "p2-s7-quote"),
-    ("create", {"stage_id": 5, "pipeline_id": 1}, None, "p1-s5-invoice"),  # created directly in the stage
+    ("change", {"stage_id": 5, "pipeline_id": 1}, {"stage_id": 4}, "p1-s5"),
+    ("change", {"stage_id": "7", "pipeline_id": "2"}, {"stage_id": "6"}, "p2-s7"),
+    ("create", {"stage_id": 5, "pipeline_id": 1}, None, "p1-s5"),  # created directly in the stage
     ("change", {"stage_id": 5, "pipeline_id": 1}, {"title": "old"}, None),  # edited while in the stage
     ("change", {"stage_id": 5, "pipeline_id": 1}, {"stage_id": 5}, None),
     ("change", {"stage_id": 4, "pipeline_id": 1}, {"stage_id": 5}, None),  # left the stage

@@ -4,6 +4,7 @@ writes it and the mapper that reads it. Validation only; the behaviour lives in 
 
 from decimal import Decimal
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -23,7 +24,8 @@ class Trigger(Strict):
 
     @property
     def id(self) -> str:
-        return f"p{self.pipeline_id}-s{self.stage_id}-{self.action}"
+        # The stage alone names the trigger: editing its action must not let a deal get a second draft there.
+        return f"p{self.pipeline_id}-s{self.stage_id}"
 
 
 class CustomerRules(Strict):
@@ -53,13 +55,19 @@ class MoneyRules(Strict):
     @field_validator("tax_types")
     @classmethod
     def _percentages(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
+        seen: dict[Decimal, str] = {}
+        for key, tax_type in value.items():
             try:
                 rate = Decimal(key)
             except ArithmeticError:
                 raise ValueError(f"money.tax_types key {key!r} is not a percentage") from None
-            if not 0 <= rate <= 100:
-                raise ValueError(f"money.tax_types key {key!r} is outside 0..100")
+            if not rate.is_finite() or not 0 <= rate <= 100:
+                raise ValueError(f"money.tax_types key {key!r} is not a percentage between 0 and 100")
+            if rate in seen:
+                raise ValueError(f"money.tax_types has {seen[rate]!r} and {key!r}, the same rate twice")
+            if not tax_type.strip():
+                raise ValueError(f"money.tax_types[{key!r}] is empty: name a Xero tax type, e.g. OUTPUT2")
+            seen[rate] = key
         return value
 
 
@@ -78,7 +86,7 @@ class FieldMappings(Strict):
     date_field: str | None = None
     due_days: int = Field(default=14, ge=0, le=365)
     due_days_field: str | None = None  # a numeric deal custom field (name or key) that overrides due_days
-    quote_title: str = Field(default="{deal.title}", max_length=255)
+    quote_title: str = Field(default="{deal.title}", max_length=100)  # Xero's Title holds 100 characters
     quote_summary: str | None = None
     quote_terms: str | None = None
     quote_expiry_days: int = Field(default=30, ge=0, le=365)
@@ -87,12 +95,23 @@ class FieldMappings(Strict):
 
 class CompanySettings(Strict):
     version: int = Field(default=1, ge=1)
+    # The company's time zone (IANA name): a deal won on a Monday morning in Auckland is dated Monday.
+    timezone: str = "UTC"
     triggers: tuple[Trigger, ...] = ()
     on_reentry: Literal["no_second_draft", "new_draft"] = "no_second_draft"
     customer: CustomerRules = CustomerRules()
     products: ProductRules = ProductRules()
     money: MoneyRules = MoneyRules()
     fields: FieldMappings = FieldMappings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {value!r} is not an IANA time zone name, e.g. Pacific/Auckland") from None
+        return value
 
     @model_validator(mode="after")
     def _one_action_per_stage(self) -> "CompanySettings":

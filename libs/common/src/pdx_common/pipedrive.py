@@ -7,7 +7,7 @@ import aiohttp
 import structlog
 
 from pdx_common.connections import TokenProvider
-from pdx_common.http import ApiError
+from pdx_common.http import ApiError, ConnectionMissing
 
 log = structlog.get_logger()
 MAX_THROTTLE_WAITS = 8
@@ -22,8 +22,10 @@ class PipedriveClient:
         self._base_url, self._timeout = base_url, aiohttp.ClientTimeout(total=timeout)
 
     async def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None) -> Any:
+        refreshed = force = False
         for _ in range(MAX_THROTTLE_WAITS):
-            token = await self._tokens.token(self.company_id)
+            token = await self._tokens.token(self.company_id, force_refresh=force)
+            force = False
             base = (self._base_url or token.api_domain or "").rstrip("/")
             url = f"{base}{path}"
             headers = {"Authorization": f"Bearer {token.token}"}
@@ -35,6 +37,12 @@ class PipedriveClient:
                     log.warning("pipedrive throttled", wait_s=wait, path=path)
                     await asyncio.sleep(wait)
                     continue
+                if resp.status == 401 and not refreshed:
+                    refreshed = force = True  # revoked or expired early: one refresh tells which
+                    continue
+                if resp.status == 401:
+                    await self._tokens.broken(self.company_id, "Pipedrive refused our access")
+                    raise ConnectionMissing("pipedrive", self.company_id, "disconnected (Pipedrive refused our access)")
                 if resp.status >= 400:
                     raise ApiError("pipedrive", resp.status, body, url)
                 if resp.headers.get("x-ratelimit-remaining") == "0":

@@ -39,11 +39,11 @@ def create_app(settings: MapperSettings) -> web.Application:
 
     async def handle(event: DealChanged) -> None:
         await handle_deal_changed(event, settings_repo=res.settings_repo, reader=res.reader, publisher=publisher,
-                                  today=datetime.now(UTC).date())
+                                  now=datetime.now(UTC))
 
     async def dead_lettered(event: DealChanged, dead: DeadLettered) -> None:
         await publisher.publish(DocumentFailed(
-            company_id=event.company_id, deal_id=event.deal_id, source_event_id=event.id, stage="mapping",
+            company_id=event.company_id, deal_id=event.deal_id, source_event_id=event.origin_id, stage="mapping",
             code="dead_lettered", message=f"We could not process this deal after {dead.attempts} tries "
             f"({dead.error[:200]}).", fix="Check that Pipedrive is reachable, then replay the deal.",
             retryable=True), topics.DOCUMENT_RESULTS, topics.deal_key(event.company_id, event.deal_id))

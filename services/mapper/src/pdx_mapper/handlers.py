@@ -1,7 +1,8 @@
 """The mapper's use case: a deal event in; a Xero command, a failure the salesperson sees, or nothing out."""
 
-from datetime import date
+from datetime import datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -10,7 +11,7 @@ from pdx_common.company_settings import CompanySettings
 from pdx_common.contracts import DealChanged, DocumentFailed
 from pdx_common.http import ConnectionMissing
 from pdx_mapper.domain.mapping import DealSnapshot, MappingProblem, build_command
-from pdx_mapper.domain.triggers import fired_trigger
+from pdx_mapper.domain.triggers import entered_stage, fired_trigger
 
 log = structlog.get_logger()
 
@@ -28,8 +29,11 @@ class Publisher(Protocol):
 
 
 async def handle_deal_changed(event: DealChanged, *, settings_repo: SettingsRepository, reader: DealReader,
-                              publisher: Publisher, today: date) -> None:
+                              publisher: Publisher, now: datetime) -> None:
+    if entered_stage(event) is None:
+        return  # most deal events are edits: no settings read, no Pipedrive call
     settings = await settings_repo.get(event.company_id)
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
     trigger = fired_trigger(event, settings)
     if trigger is None:
         log.info("no trigger fired", action=event.action)
@@ -59,7 +63,7 @@ async def handle_deal_changed(event: DealChanged, *, settings_repo: SettingsRepo
 def _entry_trigger_id(trigger_id: str, event: DealChanged, settings: CompanySettings) -> str:
     """With ``new_draft`` on re-entry each entry into the stage is its own trigger; by default all entries are one."""
     if settings.on_reentry == "new_draft":
-        entered_at = (event.data or {}).get("stage_change_time") or event.event_timestamp
+        entered_at = (event.data or {}).get("stage_change_time") or event.event_timestamp or event.event_id
         return f"{trigger_id}@{entered_at}"
     return trigger_id
 

@@ -27,4 +27,9 @@ class MongoDealStatus:
                                                             {"at": {"$exists": False}}]},
                                        {"$set": doc}, upsert=True)
         except DuplicateKeyError:
-            pass  # a newer outcome is already stored
+            return  # a newer outcome is already stored
+        if doc["state"] == "created":
+            # A failure that came before any trigger was known (e.g. dead-lettered) is settled by this draft.
+            await self._col.update_many({"company_id": event.company_id, "deal_id": event.deal_id,
+                                         "trigger_id": None, "state": "failed", "at": {"$lt": event.occurred_at}},
+                                        {"$set": {"state": "superseded"}})

@@ -112,9 +112,12 @@ def _contact(snapshot: DealSnapshot, settings: CompanySettings) -> Contact:
                        phone=_primary(person, "phones"), first_name=person.get("first_name") or first or None,
                        last_name=person.get("last_name") or last or None,
                        address=_address(person.get("postal_address")))
-    wanted = "a person" if settings.customer.contact_from == "person" else "an organisation or a person"
-    raise MappingProblem("no_customer", f"The deal has no customer: it is linked to neither {wanted}.",
-                         f"Link {wanted} to the deal in Pipedrive, then replay the deal.")
+    if settings.customer.contact_from == "person":
+        raise MappingProblem("no_customer", "The deal has no customer: it is linked to no person (the settings "
+                             "invoice people, not organisations).", "Link a person to the deal in Pipedrive, then "
+                             "replay the deal, or set customer.contact_from to organization_then_person.")
+    raise MappingProblem("no_customer", "The deal has no customer: it is linked to neither an organisation nor a "
+                         "person.", "Link an organisation or a person to the deal in Pipedrive, then replay the deal.")
 
 
 def _required_name(entity: dict[str, Any]) -> str:
