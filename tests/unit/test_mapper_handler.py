@@ -44,7 +44,8 @@ async def run(previous: dict, settings: CompanySettings, now: datetime):
     return repo, publisher
 
 
-SETTINGS = CompanySettings(timezone="Pacific/Auckland", triggers=(Trigger(pipeline_id=1, stage_id=5, action="invoice"),))
+SETTINGS = CompanySettings(timezone="Pacific/Auckland",
+                           triggers=(Trigger(pipeline_id=1, stage_id=5, action="invoice"),))
 
 
 async def test_an_edit_that_moves_no_stage_reads_nothing_and_publishes_nothing():
