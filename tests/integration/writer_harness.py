@@ -4,6 +4,7 @@ One ``WriterRig`` per test: a fresh sandbox on a loopback port, a company connec
 a Kafka publisher, and helpers that build realistic commands and read back what the writer published.
 """
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,9 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestServer
 from cryptography.fernet import Fernet
+from pydantic import BaseModel
+from pymongo.asynchronous.database import AsyncDatabase
+
 from pdx_common import topics
 from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
 from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, DocumentSkipped, LineItem
@@ -31,8 +35,6 @@ from pdx_writer.adapters.ledger import MongoLedger
 from pdx_writer.adapters.links import MongoXeroLinks
 from pdx_writer.handlers import DocumentWriter
 from pdx_writer.resolve import OrganisationFacts, Resolver
-from pymongo.asynchronous.database import AsyncDatabase
-
 from tests.kafka_helpers import read_until
 
 API = "/api.xro/2.0"
@@ -49,6 +51,18 @@ HOSTING = LineItem(description="Managed hosting, 12 months", quantity=Decimal("1
 
 
 @dataclass
+class SlowPublisher:
+    """A broker that takes its time, so another writer can look at the ledger while a result is on its way."""
+
+    inner: KafkaPublisher
+    delay: float
+
+    async def publish(self, message: BaseModel, topic: str, key: bytes) -> None:
+        await asyncio.sleep(self.delay)
+        await self.inner.publish(message, topic, key)
+
+
+@dataclass
 class WriterRig:
     company_id: str
     state: XeroState
@@ -61,9 +75,11 @@ class WriterRig:
     deals: set[str] = field(default_factory=set)
 
     # --- the writer, as bootstrap.py builds it ----------------------------------------------------------------
-    def writer(self, *, ledger: MongoLedger | None = None, busy_wait: float = 0.05) -> DocumentWriter:
+    def writer(self, *, ledger: MongoLedger | None = None, busy_wait: float = 0.05,
+               publish_delay: float = 0.0) -> DocumentWriter:
+        publisher = SlowPublisher(self.publisher, publish_delay) if publish_delay else self.publisher
         return DocumentWriter(ledger or MongoLedger(self.db, 120.0), Resolver(MongoXeroLinks(self.db)),
-                              OrganisationFacts(), self.xero_for, self.publisher, "https://go.xero.com",
+                              OrganisationFacts(), self.xero_for, publisher, "https://go.xero.com",
                               busy_wait=busy_wait)
 
     async def xero_for(self, company_id: str) -> tuple[XeroClient, str]:

@@ -2,7 +2,6 @@
 
 from pdx_common.logging import configure_logging
 from pdx_common.service import run_service
-
 from pdx_writer.bootstrap import create_app
 from pdx_writer.settings import WriterSettings
 

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
+
 from pdx_common import topics
 from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
 from pdx_common.consumer import subscribe
@@ -14,7 +15,6 @@ from pdx_common.mongo import connect_mongo, ping
 from pdx_common.reliability import RetryPolicy
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
 from pdx_common.xero import XeroClient
-
 from pdx_writer.adapters.ledger import MongoLedger
 from pdx_writer.adapters.links import MongoXeroLinks
 from pdx_writer.handlers import Command, DocumentWriter

@@ -6,13 +6,20 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import structlog
+
 from pdx_common import topics
 from pdx_common.contracts import CreateInvoice, CreateQuote, DocumentCreated, DocumentFailed, DocumentSkipped
 from pdx_common.http import ConnectionMissing
 from pdx_common.xero import XeroClient
-
 from pdx_writer.adapters.ledger import MongoLedger
-from pdx_writer.domain.documents import document_payload, document_url, idempotency_key, line_payload, total_warning
+from pdx_writer.domain.documents import (
+    document_payload,
+    idempotency_key,
+    is_our_invoice,
+    line_payload,
+    may_be_our_quote,
+    total_warning,
+)
 from pdx_writer.domain.explain import explain, validation_messages
 from pdx_writer.resolve import OrganisationFacts, Refused, Resolver, check_currency, tax_type_for
 
@@ -81,34 +88,42 @@ class DocumentWriter:
 
     async def _create(self, command: Command, *, unclear: bool) -> None:
         xero, tenant_id = await self.xero_for(command.company_id)
-        _, collection, id_field, _ = KIND[command.type]
-        idem = idempotency_key(command.ledger_key, command.id)
         facts = await self.facts.get(xero, tenant_id)
         check_currency(facts, command.currency_code)
+        tax_types = [tax_type_for(facts, line) for line in command.line_items]  # refuse before writing anything
+        idem = idempotency_key(command.ledger_key, command.id)
         contact_id = await self.resolver.contact_id(xero, tenant_id, command.contact, create=command.create_contact,
                                                     idempotency_key=f"{idem}-contact")
-        if unclear:
-            existing = await self._find_existing(xero, command, contact_id)
-            if existing is not None:
-                log.info("found the draft a previous attempt created", xero_id=existing[id_field])
-                await self._record(command, tenant_id, existing)
-                return
-        lines = [line_payload(line, await self.resolver.item_code(xero, tenant_id, line, f"{idem}-item{i}"),
-                              tax_type_for(facts, line)) for i, line in enumerate(command.line_items)]
-        element = (await xero.create_documents(collection, [document_payload(command, contact_id, lines)], idem))[0]
+        if unclear and await self._recovered(xero, tenant_id, command, contact_id):
+            return
+        lines = [line_payload(line, await self.resolver.item_code(xero, tenant_id, line, f"{idem}-item{i}"), tax)
+                 for i, (line, tax) in enumerate(zip(command.line_items, tax_types, strict=True))]
+        element = (await xero.create_documents(KIND[command.type][1], [document_payload(command, contact_id, lines)],
+                                               idem))[0]
         if element.get("StatusAttributeString") == "ERROR" or element.get("HasErrors"):
             exp = explain(validation_messages(element))
             await self._fail(command, "xero", exp.code, exp.message, exp.fix)
             return
         await self._record(command, tenant_id, element)
 
+    async def _recovered(self, xero: XeroClient, tenant_id: str, command: Command, contact_id: str) -> bool:
+        """After an unclear outcome: record the draft a previous attempt made, if Xero has it."""
+        existing = await self._find_existing(xero, command, contact_id)
+        if existing is None:
+            return False
+        log.info("found the draft a previous attempt created", xero_id=existing[KIND[command.type][2]])
+        await self._record(command, tenant_id, existing)
+        return True
+
     async def _find_existing(self, xero: XeroClient, command: Command, contact_id: str) -> dict | None:
         if isinstance(command, CreateInvoice):
             found = await xero.documents("Invoices", {"ContactIDs": contact_id, "createdByMyApp": "true"})
-            return next((d for d in found if d.get("Url") == document_url(command)), None)
+            return next((d for d in found if is_our_invoice(d, command)), None)
         found = await xero.documents("Quotes", {"ContactID": contact_id})
-        return next((d for d in found if d.get("Reference") == command.reference
-                     and str(d.get("DateString", d.get("Date", "")))[:10] == command.date.isoformat()), None)
+        candidates = [d for d in found if may_be_our_quote(d, command)]
+        # Another deal of this customer may share the Reference and Date: its quote is in the ledger already.
+        taken = await self.ledger.recorded_elsewhere(command.ledger_key, [d["QuoteID"] for d in candidates])
+        return next((d for d in candidates if d["QuoteID"] not in taken), None)
 
     async def _record(self, command: Command, tenant_id: str, element: dict[str, Any]) -> None:
         kind, _, id_field, number_field = KIND[command.type]

@@ -9,7 +9,6 @@ from typing import Any
 
 from pdx_common.contracts import Contact, LineItem
 from pdx_common.xero import XeroClient, where_equals
-
 from pdx_writer.adapters.links import MongoXeroLinks
 from pdx_writer.domain.documents import contact_payload
 from pdx_writer.domain.explain import Explanation, explain, validation_messages

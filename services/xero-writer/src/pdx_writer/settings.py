@@ -1,6 +1,7 @@
-from pdx_common.settings import ServiceSettings
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
+
+from pdx_common.settings import ServiceSettings
 
 
 class WriterSettings(ServiceSettings):

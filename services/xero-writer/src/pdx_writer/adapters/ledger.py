@@ -3,6 +3,9 @@
 States: ``in_progress`` (a writer holds a lease), ``created`` (Xero said yes and we wrote it down), ``failed`` (Xero
 or we said no; a replay may try again). An expired ``in_progress`` lease means a writer died mid-call, so the outcome
 is unclear: the next writer looks the draft up in Xero before creating anything.
+
+A ``created`` entry keeps its lease until the result is published: until then another writer waits (it would
+otherwise publish the same DocumentCreated a second time); after the lease, it publishes what the dead writer did not.
 """
 
 from dataclasses import dataclass
@@ -39,23 +42,38 @@ class MongoLedger:
                                         "created_at": now, **lease})
             return Claim("claimed")
         except DuplicateKeyError:
-            entry = await self._col.find_one({"_id": key})
-        if entry and entry["state"] == "created":
+            return await self._settled(key, now)
+
+    async def _settled(self, key: str, now: datetime) -> Claim:
+        """``created`` once the result is out, or once its publisher's lease lapsed (then this writer publishes)."""
+        orphan = await self._col.find_one_and_update(
+            {"_id": key, "state": "created", "result_published": {"$ne": True},
+             "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]},
+            {"$set": {"lease_until": now + self._lease}}, return_document=ReturnDocument.AFTER)
+        if orphan is not None:
+            return Claim("created", entry=orphan)
+        entry = await self._col.find_one({"_id": key})
+        if entry and entry["state"] == "created" and entry.get("result_published"):
             return Claim("created", entry=entry)
         return Claim("busy", entry=entry)
 
     async def created(self, key: str, command_id: str, source_event_id: str, document: dict[str, Any]) -> None:
+        now = datetime.now(UTC)
         await self._col.update_one({"_id": key}, {"$set": {
             "state": "created", "document": document, "owner": command_id, "source_event_id": source_event_id,
-            "result_published": False,
-            "updated_at": datetime.now(UTC)}, "$unset": {"lease_until": ""}})
+            "result_published": False, "lease_until": now + self._lease, "updated_at": now}})
 
     async def result_published(self, key: str) -> None:
-        await self._col.update_one({"_id": key}, {"$set": {"result_published": True}})
+        await self._col.update_one({"_id": key}, {"$set": {"result_published": True}, "$unset": {"lease_until": ""}})
 
     async def failed(self, key: str, command_id: str, code: str) -> None:
         await self._col.update_one({"_id": key, "owner": command_id}, {"$set": {
             "state": "failed", "failure_code": code, "updated_at": datetime.now(UTC)}, "$unset": {"lease_until": ""}})
+
+    async def recorded_elsewhere(self, key: str, xero_ids: list[str]) -> set[str]:
+        """Which of these Xero documents other entries of the ledger already hold (so are not this entry's draft)."""
+        cursor = self._col.find({"_id": {"$ne": key}, "document.xero_id": {"$in": xero_ids}}, {"document.xero_id": 1})
+        return {doc["document"]["xero_id"] async for doc in cursor}
 
     async def get(self, key: str) -> dict[str, Any] | None:
         return await self._col.find_one({"_id": key})

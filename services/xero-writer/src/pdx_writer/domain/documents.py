@@ -1,12 +1,15 @@
 """Xero payloads from commands, and Xero's answers in plain words. Pure."""
 
 import hashlib
+import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, LineItem
 
 QUOTE_AMOUNT_TYPES = {"Exclusive": "EXCLUSIVE", "Inclusive": "INCLUSIVE", "NoTax": "NOTAX"}
+_MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 
 
 def draft_marker(ledger_key: str) -> str:
@@ -20,7 +23,28 @@ def idempotency_key(ledger_key: str, command_id: str) -> str:
 
 def document_url(command: CreateInvoice | CreateQuote) -> str:
     """The deal link shown in Xero, tagged so a draft can be found again after an unclear outcome."""
-    return f"{command.deal_url}?xero-draft={draft_marker(command.ledger_key)}"
+    joiner = "&" if "?" in command.deal_url else "?"
+    return f"{command.deal_url}{joiner}xero-draft={draft_marker(command.ledger_key)}"
+
+
+def is_our_invoice(found: dict[str, Any], command: CreateInvoice) -> bool:
+    """Tagged with this ledger key; the deal link before the tag may have changed since (a new Pipedrive host)."""
+    return f"xero-draft={draft_marker(command.ledger_key)}" in str(found.get("Url") or "")
+
+
+def may_be_our_quote(found: dict[str, Any], command: CreateQuote) -> bool:
+    """Quotes have no Url to tag, so: the same Reference (Xero may answer "" for none) and the same Date."""
+    return ((found.get("Reference") or "") == (command.reference or "")
+            and xero_day(found.get("DateString") or found.get("Date")) == command.date.isoformat())
+
+
+def xero_day(value: object) -> str | None:
+    """YYYY-MM-DD of Xero's "2026-03-01T00:00:00" or "/Date(1772323200000+0000)/"."""
+    text = str(value or "")
+    match = _MS_DATE.match(text)
+    if match:
+        return datetime.fromtimestamp(int(match.group(1)) / 1000, UTC).date().isoformat()
+    return text[:10] if re.match(r"\d{4}-\d{2}-\d{2}", text) else None
 
 
 def contact_payload(contact: Contact) -> dict[str, Any]:
