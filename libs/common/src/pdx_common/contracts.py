@@ -170,6 +170,16 @@ class DocumentFailed(Message):
     retryable: bool = False
 
 
+class DocumentParked(Message):
+    """Xero is disconnected: the command waits (not lost, not failed, not billed) until the company reconnects."""
+
+    type: Literal["DocumentParked"] = "DocumentParked"
+    command_id: str
+    trigger_id: str
+    kind: DocumentKind
+    reason: str
+
+
 class DocumentSkipped(Message):
     type: Literal["DocumentSkipped"] = "DocumentSkipped"
     trigger_id: str
@@ -178,7 +188,7 @@ class DocumentSkipped(Message):
 
 
 Command = Annotated[CreateInvoice | CreateQuote, Field(discriminator="type")]
-Result = Annotated[DocumentCreated | DocumentFailed | DocumentSkipped, Field(discriminator="type")]
+Result = Annotated[DocumentCreated | DocumentFailed | DocumentSkipped | DocumentParked, Field(discriminator="type")]
 
 COMMAND = TypeAdapter(Command)
 RESULT = TypeAdapter(Result)

@@ -26,13 +26,19 @@ class KafkaPublisher:
                                    headers={"type": getattr(message, "type", type(message).__name__)})
 
 
-def broker_context(broker: KafkaBroker) -> Callable[[web.Application], AsyncIterator[None]]:
+def broker_context(broker: KafkaBroker, *, before_stop: Callable[[], Awaitable[None]] | None = None,
+                   after_stop: Callable[[], Awaitable[None]] | None = None
+                   ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         await broker.start()
         log.info("broker started")
         yield
+        if before_stop is not None:
+            await before_stop()  # e.g. finish queued work, while the producer can still publish results
         # Stops consuming first, lets in-flight handlers finish, commits, then closes the producer.
         await broker.stop()
+        if after_stop is not None:
+            await after_stop()
         log.info("broker stopped")
     return ctx
 

@@ -2,18 +2,34 @@
 
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 
 from pdx_common.kafka import make_broker
 from pdx_common.mongo import connect_mongo, ping
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
+from pdx_gateway.adapters.connections import MongoConnections
 from pdx_gateway.adapters.deal_events import MongoDealEvents
 from pdx_gateway.adapters.mongo import MongoSeenEvents, MongoWebhookCredentials
+from pdx_gateway.adapters.oauth_states import MongoOAuthStates
+from pdx_gateway.adapters.parked import MongoParkedCommands
 from pdx_gateway.adapters.settings_repo import MongoSettingsStore
-from pdx_gateway.entrypoints import webhooks
+from pdx_gateway.connector import build_connector
+from pdx_gateway.entrypoints import oauth_pipedrive, oauth_xero, webhooks
 from pdx_gateway.entrypoints.api import create_api
 from pdx_gateway.errors import error_middleware
-from pdx_gateway.keys import CREDENTIALS, DB, PUBLISHER, SEEN_EVENTS, SETTINGS, SETTINGS_STORE, STAGE_EVENTS
+from pdx_gateway.keys import (
+    CONNECTIONS,
+    CONNECTOR,
+    CREDENTIALS,
+    DB,
+    PARKED,
+    PUBLISHER,
+    SEEN_EVENTS,
+    SETTINGS,
+    SETTINGS_STORE,
+    STAGE_EVENTS,
+)
 from pdx_gateway.settings import GatewaySettings
 
 
@@ -24,7 +40,10 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app[PUBLISHER] = KafkaPublisher(broker)
     app.cleanup_ctx.append(_mongo_context(settings))
     app.cleanup_ctx.append(broker_context(broker))
+    app.cleanup_ctx.append(_oauth_context(settings))
     app.add_routes(webhooks.routes)
+    app.add_routes(oauth_pipedrive.routes)
+    app.add_routes(oauth_xero.routes)
     app.add_subapp("/api", create_api())
 
     async def mongo() -> None:
@@ -43,6 +62,21 @@ def _mongo_context(settings: GatewaySettings):
         app[SEEN_EVENTS] = MongoSeenEvents(db)
         app[STAGE_EVENTS] = MongoDealEvents(db)
         app[SETTINGS_STORE] = MongoSettingsStore(db)
+        app[CONNECTIONS] = MongoConnections(db)
+        app[PARKED] = MongoParkedCommands(db)
         yield
         await client.close()
+    return ctx
+
+
+def _oauth_context(settings: GatewaySettings):
+    """Installs and connections need the public URL and the token key; without them their routes answer 503."""
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        if not (settings.public_url and settings.token_key):
+            yield
+            return
+        await MongoOAuthStates(app[DB], settings.oauth_state_ttl_seconds).ensure_indexes()
+        async with aiohttp.ClientSession() as session:
+            app[CONNECTOR] = build_connector(settings, app[DB], session, app[PUBLISHER])
+            yield
     return ctx

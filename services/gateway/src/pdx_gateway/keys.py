@@ -3,8 +3,10 @@
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
+from pdx_gateway.adapters.connections import MongoConnections
 from pdx_gateway.adapters.settings_repo import MongoSettingsStore
-from pdx_gateway.ports import Credentials, Publisher, SeenEvents, StageEvents
+from pdx_gateway.connector import Connector
+from pdx_gateway.ports import Credentials, ParkedCommands, Publisher, SeenEvents, StageEvents
 from pdx_gateway.settings import GatewaySettings
 
 SETTINGS = web.AppKey("settings", GatewaySettings)
@@ -14,3 +16,7 @@ CREDENTIALS = web.AppKey("credentials", Credentials)
 SEEN_EVENTS = web.AppKey("seen_events", SeenEvents)
 STAGE_EVENTS = web.AppKey("stage_events", StageEvents)
 SETTINGS_STORE = web.AppKey("settings_store", MongoSettingsStore)
+CONNECTIONS = web.AppKey("connections", MongoConnections)
+PARKED = web.AppKey("parked_commands", ParkedCommands)
+# Only when public_url and token_key are set: the OAuth routes answer 503 without it.
+CONNECTOR = web.AppKey("connector", Connector)

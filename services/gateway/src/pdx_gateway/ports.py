@@ -1,4 +1,4 @@
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -25,3 +25,9 @@ class SeenEvents(Protocol):
     async def claim(self, company_id: str, event_id: str, deal_id: str) -> bool: ...
 
     async def release(self, company_id: str, event_id: str) -> None: ...
+
+
+class ParkedCommands(Protocol):
+    async def of_company(self, company_id: str) -> list[dict[str, Any]]: ...
+
+    async def remove(self, command_id: str) -> None: ...

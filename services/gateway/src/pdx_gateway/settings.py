@@ -1,14 +1,83 @@
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from pdx_common.crypto import TokenCipher
 from pdx_common.settings import ServiceSettings
+
+XERO_SCOPES = "offline_access openid profile email accounting.invoices accounting.contacts accounting.settings.read"
 
 
 class GatewaySettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="PDX_GATEWAY_", extra="ignore", frozen=True)
+    """The OAuth settings are optional so the gateway serves webhooks and the API without them; the install and
+    connect routes answer 503 until they are set. A half-configured OAuth client is refused at start-up."""
+
+    # Secrets never appear in a start-up validation error.
+    model_config = SettingsConfigDict(env_prefix="PDX_GATEWAY_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 1_048_576
     # Operators' bearer token for /api (settings, replay); compared in constant time.
     api_token: SecretStr = Field(min_length=24)
+
+    # Where Pipedrive, Xero and browsers reach the gateway, e.g. https://pdx.example.com (OAuth redirects, webhooks).
+    public_url: str | None = None
+    # Fernet key for the OAuth tokens at rest (python -m pdx_common.crypto); the same key as the other services.
+    token_key: SecretStr | None = None
+    # Signs the connect and choose links sent to a company's admin (HMAC-SHA256).
+    link_signing_key: SecretStr | None = Field(default=None, min_length=32)
+    link_ttl_seconds: int = Field(default=3 * 86400, ge=60)
+    oauth_state_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+
+    pipedrive_client_id: str | None = None
+    pipedrive_client_secret: SecretStr | None = None
+    pipedrive_authorize_url: str = "https://oauth.pipedrive.com/oauth/authorize"
+    pipedrive_token_url: str = "https://oauth.pipedrive.com/oauth/token"
+    pipedrive_api_url: str | None = None  # overrides the token's api_domain (sandboxes, proxies)
+
+    xero_client_id: str | None = None
+    xero_client_secret: SecretStr | None = None
+    xero_authorize_url: str = "https://login.xero.com/identity/connect/authorize"
+    xero_token_url: str = "https://identity.xero.com/connect/token"
+    xero_connections_url: str = "https://api.xero.com/connections"
+    xero_revoke_url: str = "https://identity.xero.com/connect/revocation"
+    xero_scopes: str = XERO_SCOPES
+
+    @field_validator("public_url", "pipedrive_api_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else None
+
+    @field_validator("token_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            TokenCipher(value.get_secret_value())  # says how to make a key when this one is not one
+        return value
+
+    @field_validator("xero_scopes")
+    @classmethod
+    def _offline_access(cls, value: str) -> str:
+        if "offline_access" not in value.split():
+            raise ValueError("xero_scopes must include offline_access, or no refresh token is issued")
+        return " ".join(value.split())
+
+    @model_validator(mode="after")
+    def _oauth_complete(self) -> "GatewaySettings":
+        for system in ("pipedrive", "xero"):
+            started = getattr(self, f"{system}_client_id") or getattr(self, f"{system}_client_secret")
+            missing = [f"PDX_GATEWAY_{name.upper()}" for name in self._oauth_needs(system) if not getattr(self, name)]
+            if started and missing:
+                raise ValueError(f"{system} OAuth is half configured: also set {', '.join(missing)}")
+        return self
+
+    @staticmethod
+    def _oauth_needs(system: str) -> tuple[str, ...]:
+        signing = ("link_signing_key",) if system == "xero" else ()
+        return (f"{system}_client_id", f"{system}_client_secret", "public_url", "token_key", *signing)
+
+    def oauth_configured(self, system: str) -> bool:
+        return all(getattr(self, name) for name in self._oauth_needs(system))
+
+    def redirect_uri(self, system: str) -> str:
+        return f"{self.public_url}/oauth/{system}/callback"

@@ -5,23 +5,20 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from pdx_common import topics
 from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
-from pdx_common.consumer import subscribe
-from pdx_common.contracts import COMMAND, DeadLettered, DocumentFailed
 from pdx_common.crypto import TokenCipher
 from pdx_common.kafka import make_broker
 from pdx_common.mongo import connect_mongo, ping
-from pdx_common.reliability import RetryPolicy
+from pdx_common.ratelimit import ScaledClock, XeroRateLimiter
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
 from pdx_common.xero import XeroClient
 from pdx_writer.adapters.ledger import MongoLedger
 from pdx_writer.adapters.links import MongoXeroLinks
+from pdx_writer.adapters.parking import MongoParking
+from pdx_writer.entrypoints.commands import subscribe_commands
 from pdx_writer.handlers import Command, DocumentWriter
 from pdx_writer.resolve import OrganisationFacts, Resolver
 from pdx_writer.settings import WriterSettings
-
-GROUP = "pdx-xero-writer"
 
 
 class Resources:
@@ -35,22 +32,13 @@ def create_app(settings: WriterSettings) -> web.Application:
     publisher = KafkaPublisher(broker)
     res = Resources()
 
-    async def handle(command: Command) -> None:
-        await res.writer.execute(command)
+    async def execute_batch(commands: list[Command]) -> None:
+        await res.writer.execute_batch(commands)
 
-    async def dead_lettered(command: Command, dead: DeadLettered) -> None:
-        await publisher.publish(DocumentFailed(
-            company_id=command.company_id, deal_id=command.deal_id, command_id=command.id,
-            source_event_id=command.source_event_id, trigger_id=command.trigger_id, stage="xero",
-            code="dead_lettered", message=f"Xero could not be reached after {dead.attempts} tries "
-            f"({dead.error[:200]}).", fix="Nothing to change on the deal: replay it once Xero answers again.",
-            retryable=True), topics.DOCUMENT_RESULTS, topics.deal_key(command.company_id, command.deal_id))
-
-    subscribe(broker, settings, topic=topics.XERO_COMMANDS, group_id=GROUP, contract=COMMAND, handle=handle,
-              publisher=publisher, policy=RetryPolicy(settings.retry_attempts, settings.retry_first_delay),
-              on_dead_letter=dead_lettered)
+    queues = subscribe_commands(broker, settings, publisher, execute_batch)
     app.cleanup_ctx.append(_resources(settings, res, publisher))
-    app.cleanup_ctx.append(broker_context(broker))
+    app.cleanup_ctx.append(broker_context(broker, before_stop=lambda: queues.drain(settings.shutdown_seconds),
+                                          after_stop=queues.stop))
 
     async def mongo() -> None:
         await ping(res.db)
@@ -67,15 +55,17 @@ def _resources(settings: WriterSettings, res: Resources, publisher: KafkaPublish
         store = ConnectionStore(db, TokenCipher(settings.token_key.get_secret_value()))
         tokens = TokenProvider("xero", store, OAuthClient(
             settings.xero_token_url, settings.xero_client_id, settings.xero_client_secret.get_secret_value()), session)
+        limiter = XeroRateLimiter(clock=ScaledClock(settings.xero_clock_speed))
 
         async def xero_for(company_id: str) -> tuple[XeroClient, str]:
             token = await tokens.token(company_id)
-            client = XeroClient(session, tokens, company_id, settings.xero_api_url,
-                                clock_speed=settings.xero_clock_speed)
-            return client, token.tenant_id or ""
+            xero = XeroClient(session, tokens, company_id, settings.xero_api_url,
+                              clock_speed=settings.xero_clock_speed, limiter=limiter)
+            return xero, token.tenant_id or ""
 
         res.writer = DocumentWriter(MongoLedger(db, settings.ledger_lease_seconds), Resolver(MongoXeroLinks(db)),
-                                    OrganisationFacts(), xero_for, publisher, settings.xero_app_url)
+                                    OrganisationFacts(), xero_for, publisher, settings.xero_app_url,
+                                    parking=MongoParking(db))
         yield
         await session.close()
         await client.close()

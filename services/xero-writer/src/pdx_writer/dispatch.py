@@ -61,6 +61,7 @@ class CompanyQueues:
     _queues: dict[str, asyncio.Queue[Pending]] = field(default_factory=dict)
     _workers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _room: asyncio.Semaphore | None = None
+    closing: bool = False
 
     async def put(self, company_id: str, pending: Pending) -> None:
         if self._room is None:
@@ -93,7 +94,8 @@ class CompanyQueues:
                     self._room.release()
 
     async def drain(self, timeout: float) -> None:
-        """Wait (bounded) until every queue is empty and idle: for graceful shutdown."""
+        """Take no more work, then wait (bounded) until every queue is empty and idle: for graceful shutdown."""
+        self.closing = True
         async def empty() -> None:
             while any(q.qsize() or q._unfinished_tasks for q in self._queues.values()):  # noqa: SLF001
                 await asyncio.sleep(0.05)

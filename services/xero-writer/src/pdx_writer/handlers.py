@@ -1,6 +1,7 @@
 """The writer's use case: a command in; exactly one Xero draft per (company, deal, trigger); a result event out."""
 
 import asyncio
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -8,10 +9,19 @@ from typing import Any, Protocol
 import structlog
 
 from pdx_common import topics
-from pdx_common.contracts import CreateInvoice, CreateQuote, DocumentCreated, DocumentFailed, DocumentSkipped
+from pdx_common.contracts import (
+    CreateInvoice,
+    CreateQuote,
+    DocumentCreated,
+    DocumentFailed,
+    DocumentParked,
+    DocumentSkipped,
+)
 from pdx_common.http import ConnectionMissing
 from pdx_common.xero import XeroClient
-from pdx_writer.adapters.ledger import MongoLedger
+from pdx_writer.adapters.ledger import Claim, MongoLedger
+from pdx_writer.adapters.parking import MongoParking
+from pdx_writer.dispatch import BATCH_LIMIT
 from pdx_writer.domain.documents import (
     document_payload,
     idempotency_key,
@@ -20,8 +30,8 @@ from pdx_writer.domain.documents import (
     may_be_our_quote,
     total_warning,
 )
-from pdx_writer.domain.explain import explain, validation_messages
-from pdx_writer.resolve import OrganisationFacts, Refused, Resolver, check_currency, tax_type_for
+from pdx_writer.domain.explain import Explanation, explain, validation_messages
+from pdx_writer.resolve import OrganisationFacts, Refused, Resolver, check_currency, line_item_code, tax_type_for
 
 log = structlog.get_logger()
 Command = CreateInvoice | CreateQuote
@@ -46,27 +56,112 @@ class DocumentWriter:
     publisher: Publisher
     app_url: str = "https://go.xero.com"
     busy_wait: float = 1.0
+    parking: MongoParking | None = None
 
     async def execute(self, command: Command) -> None:
-        key = command.ledger_key
-        while True:
-            claim = await self.ledger.claim(key, command.id, command.company_id, command.deal_id)
-            if claim.outcome != "busy":
-                break
-            log.info("another writer holds this draft's lease; waiting", ledger_key=key)
-            await asyncio.sleep(self.busy_wait)
-        if claim.outcome == "created":
-            await self._already_created(command, claim.entry or {})
+        await self.execute_batch([command])
+
+    async def execute_batch(self, commands: list[Command]) -> None:
+        """Create the drafts of one company's waiting commands in as few Xero calls as possible (one PUT per 50)."""
+        batch = Batch(await self._claim_all(commands))
+        if not batch.open:
             return
         try:
-            await self._create(command, unclear=claim.unclear)
+            await self._write(batch)
         except ConnectionMissing as missing:
-            await self._fail(command, "connection", "xero_not_connected",
-                             f"Xero is {missing.reason}, so the draft could not be made.",
-                             "Connect Xero again in the app settings, then replay the deal.")
+            await self._park(batch, missing)
+        except BaseException:
+            for command in batch.open:  # Xero may or may not have the drafts: the next attempt looks them up
+                await self.ledger.release_unclear(command.ledger_key, command.id)
+            raise
+
+    async def _claim_all(self, commands: list[Command]) -> list[tuple[Command, bool]]:
+        claimed = []
+        for command in commands:
+            claim = await self._claim(command)
+            if claim.outcome == "created":
+                await self._already_created(command, claim.entry or {})
+            else:
+                claimed.append((command, claim.unclear))
+        return claimed
+
+    async def _claim(self, command: Command) -> Claim:
+        while True:
+            claim = await self.ledger.claim(command.ledger_key, command.id, command.company_id, command.deal_id)
+            if claim.outcome != "busy":
+                return claim
+            log.info("another writer holds this draft's lease; waiting", ledger_key=command.ledger_key)
+            await asyncio.sleep(self.busy_wait)
+
+    async def _write(self, batch: "Batch") -> None:
+        xero, tenant_id = await self.xero_for(batch.company_id)
+        facts = await self.facts.get(xero, tenant_id)
+        taxes = {c.id: await self._refusing(batch, c, lambda c=c: _tax_types(facts, c)) for c in list(batch.open)}
+        idem = batch_idempotency_key(batch.open)
+        contacts = await self.resolver.contact_ids(
+            xero, tenant_id, [(c.contact, c.create_contact) for c in batch.open], f"{idem}-contacts")
+        for command in list(batch.open):
+            found = contacts[command.contact.contact_number]
+            if isinstance(found, Explanation):
+                await self._fail_explained(batch, command, found)
+            elif batch.unclear(command) and await self._recovered(xero, tenant_id, command, found):
+                batch.settle(command)
+        codes = await self.resolver.item_codes(xero, tenant_id, [ln for c in batch.open for ln in c.line_items],
+                                               f"{idem}-items")
+        payloads = {}
+        for command in list(batch.open):
+            lines = [line_item_code(line, codes) for line in command.line_items]
+            refusal = next((code for code in lines if isinstance(code, Explanation)), None)
+            if refusal is not None:
+                await self._fail_explained(batch, command, refusal)
+                continue
+            payloads[command.id] = document_payload(command, contacts[command.contact.contact_number], [
+                line_payload(line, code, tax) for line, code, tax in zip(command.line_items, lines, taxes[command.id],
+                                                                         strict=True)])
+        await self._create(xero, tenant_id, batch, payloads, idem)
+
+    async def _refusing(self, batch: "Batch", command: Command, check) -> Any:
+        try:
+            return check()
         except Refused as refused:
-            exp = refused.explanation
-            await self._fail(command, "xero", exp.code, exp.message, exp.fix)
+            await self._fail_explained(batch, command, refused.explanation)
+            return None
+
+    async def _create(self, xero: XeroClient, tenant_id: str, batch: "Batch", payloads: dict[str, dict],
+                      idem: str) -> None:
+        for collection in ("Invoices", "Quotes"):
+            commands = [c for c in batch.open if KIND[c.type][1] == collection]
+            for start in range(0, len(commands), BATCH_LIMIT):
+                chunk = commands[start:start + BATCH_LIMIT]
+                elements = await xero.create_documents(collection, [payloads[c.id] for c in chunk],
+                                                       f"{idem}-{collection}-{start}")
+                for command, element in zip(chunk, elements, strict=True):
+                    if element.get("StatusAttributeString") == "ERROR" or element.get("HasErrors"):
+                        await self._fail_explained(batch, command, explain(validation_messages(element)))
+                    else:
+                        await self._record(command, tenant_id, element)
+                        batch.settle(command)
+
+    async def _fail_explained(self, batch: "Batch", command: Command, exp: Explanation) -> None:
+        await self._fail(command, "xero", exp.code, exp.message, exp.fix)
+        batch.settle(command)
+
+    async def _park(self, batch: "Batch", missing: ConnectionMissing) -> None:
+        for command in list(batch.open):
+            if self.parking is None:
+                await self._fail(command, "connection", "xero_not_connected",
+                                 f"Xero is {missing.reason}, so the draft could not be made.",
+                                 "Connect Xero again in the app settings, then replay the deal.")
+                continue
+            await self.ledger.parked(command.ledger_key, command.id)
+            if await self.parking.park(command):
+                await self.publisher.publish(DocumentParked(
+                    company_id=command.company_id, deal_id=command.deal_id, command_id=command.id,
+                    trigger_id=command.trigger_id, kind=KIND[command.type][0],
+                    reason=f"Xero is {missing.reason}."), topics.DOCUMENT_RESULTS,
+                    topics.deal_key(command.company_id, command.deal_id))
+            log.info("command parked until Xero is reconnected", command_id=command.id)
+        batch.open.clear()
 
     async def _already_created(self, command: Command, entry: dict[str, Any]) -> None:
         document = entry["document"]
@@ -85,26 +180,6 @@ class DocumentWriter:
                 topics.deal_key(command.company_id, command.deal_id))
         else:
             log.info("draft already created for this trigger; nothing to do", xero_id=document["xero_id"])
-
-    async def _create(self, command: Command, *, unclear: bool) -> None:
-        xero, tenant_id = await self.xero_for(command.company_id)
-        facts = await self.facts.get(xero, tenant_id)
-        check_currency(facts, command.currency_code)
-        tax_types = [tax_type_for(facts, line) for line in command.line_items]  # refuse before writing anything
-        idem = idempotency_key(command.ledger_key, command.id)
-        contact_id = await self.resolver.contact_id(xero, tenant_id, command.contact, create=command.create_contact,
-                                                    idempotency_key=f"{idem}-contact")
-        if unclear and await self._recovered(xero, tenant_id, command, contact_id):
-            return
-        lines = [line_payload(line, await self.resolver.item_code(xero, tenant_id, line, f"{idem}-item{i}"), tax)
-                 for i, (line, tax) in enumerate(zip(command.line_items, tax_types, strict=True))]
-        element = (await xero.create_documents(KIND[command.type][1], [document_payload(command, contact_id, lines)],
-                                               idem))[0]
-        if element.get("StatusAttributeString") == "ERROR" or element.get("HasErrors"):
-            exp = explain(validation_messages(element))
-            await self._fail(command, "xero", exp.code, exp.message, exp.fix)
-            return
-        await self._record(command, tenant_id, element)
 
     async def _recovered(self, xero: XeroClient, tenant_id: str, command: Command, contact_id: str) -> bool:
         """After an unclear outcome: record the draft a previous attempt made, if Xero has it."""
@@ -154,3 +229,34 @@ class DocumentWriter:
         await self.publisher.publish(event, topics.DOCUMENT_RESULTS,
                                      topics.deal_key(command.company_id, command.deal_id))
         log.info("draft failed", code=code)
+
+
+class Batch:
+    """The commands of one batch still waiting for an outcome, and which of them may already be in Xero."""
+
+    def __init__(self, claimed: list[tuple[Command, bool]]) -> None:
+        self.open: list[Command] = [command for command, _ in claimed]
+        self._unclear = {command.id for command, unclear in claimed if unclear}
+
+    @property
+    def company_id(self) -> str:
+        return self.open[0].company_id
+
+    def unclear(self, command: Command) -> bool:
+        return command.id in self._unclear
+
+    def settle(self, command: Command) -> None:
+        if command in self.open:
+            self.open.remove(command)
+
+
+def _tax_types(facts: dict[str, Any], command: Command) -> list[str | None]:
+    check_currency(facts, command.currency_code)
+    return [tax_type_for(facts, line) for line in command.line_items]
+
+
+def batch_idempotency_key(commands: list[Command]) -> str:
+    if len(commands) == 1:
+        return idempotency_key(commands[0].ledger_key, commands[0].id)
+    digest = hashlib.sha256("|".join(sorted(c.id for c in commands)).encode()).hexdigest()[:40]
+    return f"pdx-batch-{digest}"

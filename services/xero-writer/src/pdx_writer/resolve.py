@@ -68,60 +68,104 @@ def tax_type_for(facts: dict[str, Any], line: LineItem) -> str | None:
         '"OUTPUT2"), or change the product\'s tax in Pipedrive, then replay the deal.'))
 
 
+CHUNK = 25  # names per `where ... OR ...` query: keeps the URL short
+
+
+def _chunks(values: list[str], size: int = CHUNK) -> list[list[str]]:
+    return [values[i:i + size] for i in range(0, len(values), size)]
+
+
+def _or(field: str, values: list[str]) -> str:
+    return " OR ".join(where_equals(field, value) for value in values)
+
+
+def _failed(element: dict[str, Any]) -> bool:
+    return element.get("StatusAttributeString") == "ERROR" or bool(element.get("HasValidationErrors"))
+
+
 class Resolver:
+    """Finds or creates the contacts and items of a whole batch of drafts in as few Xero calls as it can: one
+    ``where ... OR ...`` query per kind of match, one PUT for everything missing, and none for what it knew."""
+
     def __init__(self, links: MongoXeroLinks) -> None:
         self._links = links
 
-    async def contact_id(self, xero: XeroClient, tenant_id: str, contact: Contact, *, create: bool,
-                         idempotency_key: str) -> str:
-        company = xero.company_id
-        known = await self._links.get(company, tenant_id, "contact", contact.contact_number)
-        if known:
-            return known
-        found = await self._find_contact(xero, contact)
-        if found is None:
-            if not create:
-                raise Refused(Explanation(
-                    "contact_not_found", f"Xero has no contact for '{contact.name}', and creating contacts is off.",
+    async def contact_ids(self, xero: XeroClient, tenant_id: str, contacts: list[tuple[Contact, bool]],
+                          idempotency_key: str) -> dict[str, str | Explanation]:
+        """ContactID (or why not) per contact number. Each contact comes with whether it may be created."""
+        wanted = {c.contact_number: (c, create) for c, create in contacts}
+        found: dict[str, str | Explanation] = {}
+        for number in wanted:
+            if known := await self._links.get(xero.company_id, tenant_id, "contact", number):
+                found[number] = known
+        for field, key in (("ContactNumber", lambda c: c.contact_number), ("EmailAddress", lambda c: c.email),
+                           ("Name", lambda c: c.name)):
+            await self._match(xero, wanted, found, field, key)
+        await self._create_contacts(xero, wanted, found, idempotency_key)
+        for number, value in found.items():
+            if isinstance(value, str):
+                await self._links.put(xero.company_id, tenant_id, "contact", number, value)
+        return found
+
+    async def _match(self, xero: XeroClient, wanted: dict, found: dict, field: str, key) -> None:
+        open_ = {number: key(c).lower() for number, (c, _) in wanted.items() if number not in found and key(c)}
+        for values in _chunks(sorted(set(open_.values()))):
+            matches = [c for c in await xero.find_contacts(_or(field, values))
+                       if c.get("ContactStatus", "ACTIVE") == "ACTIVE"]
+            by_value = {str(c.get(field) or "").lower(): c["ContactID"] for c in reversed(matches)}
+            for number, value in open_.items():
+                if value in by_value:
+                    found[number] = by_value[value]
+
+    async def _create_contacts(self, xero: XeroClient, wanted: dict, found: dict, idempotency_key: str) -> None:
+        missing = [c for number, (c, create) in wanted.items() if number not in found and create]
+        for number, (c, create) in wanted.items():
+            if number not in found and not create:
+                found[number] = Explanation(
+                    "contact_not_found", f"Xero has no contact for '{c.name}', and creating contacts is off.",
                     "Create the contact in Xero, or turn on customer.create_missing in the app settings, then "
-                    "replay the deal."))
-            found = (await xero.create_contacts([contact_payload(contact)], idempotency_key))[0]
-            if found.get("StatusAttributeString") == "ERROR" or found.get("HasValidationErrors"):
-                raise Refused(explain(validation_messages(found)))
-        await self._links.put(company, tenant_id, "contact", contact.contact_number, found["ContactID"])
-        return found["ContactID"]
+                    "replay the deal.")
+        if not missing:
+            return
+        created = await xero.create_contacts([contact_payload(c) for c in missing], idempotency_key)
+        for contact, element in zip(missing, created, strict=True):
+            found[contact.contact_number] = (explain(validation_messages(element)) if _failed(element)
+                                             else element["ContactID"])
 
-    async def _find_contact(self, xero: XeroClient, contact: Contact) -> dict[str, Any] | None:
-        searches = [where_equals("ContactNumber", contact.contact_number)]
-        if contact.email:
-            searches.append(where_equals("EmailAddress", contact.email))
-        searches.append(where_equals("Name", contact.name))
-        for where in searches:
-            active = [c for c in await xero.find_contacts(where) if c.get("ContactStatus", "ACTIVE") == "ACTIVE"]
-            if active:
-                return active[0]
-        return None
+    async def item_codes(self, xero: XeroClient, tenant_id: str, lines: list[LineItem],
+                         idempotency_key: str) -> dict[str, str | None | Explanation]:
+        """What each product code becomes on a line: itself (a Xero item), the default item, none, or why not."""
+        codes = sorted({line.item_code for line in lines if line.item_code})
+        known = {code for code in codes if await self._links.get(xero.company_id, tenant_id, "item", code)}
+        for chunk in _chunks([c for c in codes if c not in known]):
+            for item in await xero.find_items_any(chunk):
+                await self._links.put(xero.company_id, tenant_id, "item", item["Code"], item["ItemID"])
+                known.add(next(c for c in chunk if c.lower() == str(item["Code"]).lower()))
+        result: dict[str, str | None | Explanation] = {code: code for code in known}
+        to_create = {}
+        for line in lines:
+            code = line.item_code
+            if not code or code in result or code in to_create:
+                continue
+            if line.unmatched == "create_item" and line.create_item:
+                to_create[code] = line
+            else:
+                result[code] = line.default_item_code if line.unmatched == "default_item" else None
+        if to_create:
+            created = await xero.create_items([_item_payload(line) for line in to_create.values()], idempotency_key)
+            for code, element in zip(to_create, created, strict=True):
+                if _failed(element):
+                    result[code] = explain(validation_messages(element))
+                else:
+                    result[code] = code
+                    await self._links.put(xero.company_id, tenant_id, "item", code, element["ItemID"])
+        return result
 
-    async def item_code(self, xero: XeroClient, tenant_id: str, line: LineItem, idempotency_key: str) -> str | None:
-        code = line.item_code
-        if not code:
-            return line.default_item_code if line.unmatched == "default_item" else None
-        company = xero.company_id
-        if await self._links.get(company, tenant_id, "item", code):
-            return code
-        items = await xero.find_items(code)
-        if items:
-            await self._links.put(company, tenant_id, "item", code, items[0]["ItemID"])
-            return code
-        if line.unmatched == "default_item":
-            return line.default_item_code
-        if line.unmatched == "create_item" and line.create_item:
-            created = (await xero.create_items([_item_payload(line)], idempotency_key))[0]
-            if created.get("StatusAttributeString") == "ERROR":
-                raise Refused(explain(validation_messages(created)))
-            await self._links.put(company, tenant_id, "item", code, created["ItemID"])
-            return code
-        return None  # description-only line
+
+def line_item_code(line: LineItem, codes: dict[str, str | None | Explanation]) -> str | None | Explanation:
+    if not line.item_code:
+        return line.default_item_code if line.unmatched == "default_item" else None
+    return codes[line.item_code]
 
 
 def _item_payload(line: LineItem) -> dict[str, Any]:

@@ -18,4 +18,6 @@ class WriterSettings(ServiceSettings):
     xero_clock_speed: float = 1.0  # divides Retry-After waits; only a sped-up sandbox sets it
     ledger_lease_seconds: float = 120.0
     retry_attempts: int = 5
+    shutdown_seconds: float = 20.0  # SIGTERM: finish queued batches for this long, then leave the rest uncommitted
+    max_in_flight: int = 5_000  # commands held in memory across all companies before consumption pauses
     retry_first_delay: float = 0.5

@@ -30,7 +30,19 @@ class MongoWebhookCredentials:
         expected_digest = doc.get("webhook_password_sha256", _DUMMY)
         user_ok = hmac.compare_digest(user.encode(), expected_user.encode())
         password_ok = hmac.compare_digest(password_digest(password), expected_digest)
-        return bool(doc) and user_ok and password_ok
+        # A company without stored credentials never authenticates, whatever digest the dummy stands in for.
+        return "webhook_password_sha256" in doc and user_ok and password_ok
+
+    async def webhook_id(self, company_id: str) -> int | str | None:
+        """The id of the Pipedrive webhook we registered for the company, if any."""
+        doc = await self._col.find_one({"_id": company_id}, {"webhook_id": 1}) or {}
+        return doc.get("webhook_id")
+
+    async def remember_webhook(self, company_id: str, webhook_id: int | str) -> None:
+        await self._col.update_one({"_id": company_id}, {"$set": {"webhook_id": webhook_id}}, upsert=True)
+
+    async def forget(self, company_id: str) -> None:
+        await self._col.delete_one({"_id": company_id})
 
 
 class MongoSeenEvents:

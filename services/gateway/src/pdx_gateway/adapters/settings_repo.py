@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from pdx_common.company_settings import CompanySettings
 
@@ -39,3 +40,17 @@ class MongoSettingsStore:
                 raise VersionConflict((await self.get(company_id)).version)
         await self._history.insert_one({"company_id": company_id, **doc})
         return stored
+
+    async def create_default(self, company_id: str) -> bool:
+        """Store the default settings (no triggers) unless the company has settings; True when they were stored."""
+        doc = {**CompanySettings().model_dump(mode="json"), "updated_at": datetime.now(UTC)}
+        try:
+            await self._col.insert_one({"_id": company_id, **doc})
+        except DuplicateKeyError:
+            return False
+        await self._history.insert_one({"company_id": company_id, **doc})
+        return True
+
+    async def delete(self, company_id: str) -> None:
+        await self._col.delete_one({"_id": company_id})
+        await self._history.delete_many({"company_id": company_id})

@@ -6,6 +6,8 @@
 ``POST /api/companies/{company_id}/deals/{deal_id}/replay`` re-publish the deal's last stage event
 ``POST /api/companies/{company_id}/replay-failed``          replay every deal whose last outcome was a failure
 ``GET  /api/companies/{company_id}/deals/{deal_id}/status`` each trigger's last outcome for the deal
+
+and the connection routes of ``connections_api``.
 """
 
 import hmac
@@ -17,6 +19,7 @@ from pydantic import ValidationError
 
 from pdx_common.company_settings import CompanySettings
 from pdx_gateway.adapters.settings_repo import VersionConflict
+from pdx_gateway.entrypoints import connections_api
 from pdx_gateway.errors import BadRequest, Conflict, Unauthorized, error_middleware
 from pdx_gateway.handlers import replay_deal
 from pdx_gateway.keys import PUBLISHER, SETTINGS, SETTINGS_STORE, STAGE_EVENTS
@@ -36,6 +39,7 @@ async def bearer_auth(request: web.Request, handler):
 def create_api() -> web.Application:
     api = web.Application(middlewares=[error_middleware, bearer_auth])
     api.add_routes(routes)
+    api.add_routes(connections_api.routes)
     return api
 
 

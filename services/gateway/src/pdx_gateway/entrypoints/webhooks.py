@@ -7,8 +7,6 @@ Example body::
      "data": {"id": 42, "stage_id": 5, "pipeline_id": 1, ...}, "previous": {"stage_id": 4}}
 """
 
-import base64
-import binascii
 import json
 
 import structlog
@@ -16,6 +14,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from pdx_gateway.domain.webhook import PipedriveWebhook
+from pdx_gateway.entrypoints.basic_auth import basic_credentials
 from pdx_gateway.errors import BadRequest, PayloadTooLarge, Unauthorized
 from pdx_gateway.handlers import accept_deal_webhook
 from pdx_gateway.keys import CREDENTIALS, PUBLISHER, SEEN_EVENTS, SETTINGS, STAGE_EVENTS
@@ -23,24 +22,11 @@ from pdx_gateway.keys import CREDENTIALS, PUBLISHER, SEEN_EVENTS, SETTINGS, STAG
 routes = web.RouteTableDef()
 
 
-def _basic_auth(request: web.Request) -> tuple[str, str]:
-    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        raise Unauthorized("HTTP Basic credentials are required")
-    try:
-        user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Unauthorized("HTTP Basic credentials are malformed") from None
-    if not sep:
-        raise Unauthorized("HTTP Basic credentials are malformed")
-    return user, password
-
-
 @routes.post("/webhooks/pipedrive/{company_id}")
 async def pipedrive_webhook(request: web.Request) -> web.Response:
     company_id = request.match_info["company_id"]
     # Authenticated before anything of the body is read or parsed.
-    user, password = _basic_auth(request)
+    user, password = basic_credentials(request)
     if not await request.app[CREDENTIALS].verify(company_id, user, password):
         raise Unauthorized("wrong webhook credentials")
     if (request.content_length or 0) > request.app[SETTINGS].max_body_bytes:

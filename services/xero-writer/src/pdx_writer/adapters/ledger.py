@@ -33,7 +33,8 @@ class MongoLedger:
         now = datetime.now(UTC)
         lease = {"state": "in_progress", "owner": command_id, "lease_until": now + self._lease, "updated_at": now}
         before = await self._col.find_one_and_update(
-            {"_id": key, "$or": [{"state": "failed"}, {"state": "in_progress", "lease_until": {"$lt": now}}]},
+            {"_id": key, "$or": [{"state": {"$in": ["failed", "parked"]}},
+                                 {"state": "in_progress", "lease_until": {"$lt": now}}]},
             {"$set": lease, "$inc": {"attempts": 1}}, return_document=ReturnDocument.BEFORE)
         if before is not None:
             return Claim("claimed", unclear=before["state"] == "in_progress", entry=before)
@@ -69,6 +70,17 @@ class MongoLedger:
     async def failed(self, key: str, command_id: str, code: str) -> None:
         await self._col.update_one({"_id": key, "owner": command_id}, {"$set": {
             "state": "failed", "failure_code": code, "updated_at": datetime.now(UTC)}, "$unset": {"lease_until": ""}})
+
+    async def release_unclear(self, key: str, command_id: str) -> None:
+        """An attempt failed without a clear answer (Xero may have created the draft): let the next attempt take
+        over at once; it looks the draft up before creating one."""
+        await self._col.update_one({"_id": key, "owner": command_id, "state": "in_progress"},
+                                   {"$set": {"lease_until": datetime.now(UTC) - timedelta(seconds=1)}})
+
+    async def parked(self, key: str, command_id: str) -> None:
+        """Waiting for Xero to be reconnected: nothing was sent, so the next attempt starts clean."""
+        await self._col.update_one({"_id": key, "owner": command_id}, {"$set": {
+            "state": "parked", "updated_at": datetime.now(UTC)}, "$unset": {"lease_until": ""}})
 
     async def recorded_elsewhere(self, key: str, xero_ids: list[str]) -> set[str]:
         """Which of these Xero documents other entries of the ledger already hold (so are not this entry's draft)."""

@@ -1,0 +1,71 @@
+"""Installing the Pipedrive app (OAuth) and Pipedrive's uninstall call.
+
+``GET    /oauth/pipedrive/install``              -> 302 to Pipedrive's authorize page
+``GET    /oauth/pipedrive/callback?code&state``  -> tokens stored, webhook registered, an HTML page
+``DELETE /oauth/pipedrive/callback``             Pipedrive's uninstall, HTTP Basic client_id:client_secret::
+
+    {"client_id": "b4e1...", "company_id": 7001, "user_id": 12001, "timestamp": "2026-11-27T10:00:00Z"}
+"""
+
+import hmac
+import json
+
+from aiohttp import web
+
+from pdx_gateway.entrypoints import pages
+from pdx_gateway.entrypoints.basic_auth import basic_credentials
+from pdx_gateway.entrypoints.linking import connect_link, connector_for, redirect_bound, same_browser, unbind
+from pdx_gateway.errors import BadRequest, Unauthorized
+from pdx_gateway.installs import install_pipedrive, uninstall_pipedrive
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/oauth/pipedrive/install")
+async def install(request: web.Request) -> web.Response:
+    c = connector_for(request, "pipedrive")
+    state = await c.states.create("pipedrive")
+    return redirect_bound(c, "pipedrive", c.pipedrive.authorize_url(state), state)
+
+
+@routes.get("/oauth/pipedrive/callback")
+async def callback(request: web.Request) -> web.Response:
+    c = connector_for(request, "pipedrive")
+    # The state is spent here, before anything else: a replayed or forged callback changes nothing.
+    state = request.query.get("state", "")
+    if not same_browser(request, "pipedrive", state) or await c.states.consume("pipedrive", state) is None:
+        raise BadRequest("this install attempt is unknown, expired, already used or from another browser; "
+                         "start the install again")
+    code = request.query.get("code")
+    if not code:
+        raise BadRequest(f"Pipedrive did not authorise the app ({request.query.get('error', 'no code')})")
+    installed = await install_pipedrive(c, code)
+    link = connect_link(c.settings, installed.company_id)[0] if c.settings.oauth_configured("xero") else None
+    return unbind(pages.installed(installed.company_domain, link), "pipedrive")
+
+
+@routes.delete("/oauth/pipedrive/callback")
+async def uninstall(request: web.Request) -> web.Response:
+    c = connector_for(request, "pipedrive")
+    user, password = basic_credentials(request)
+    settings = c.settings
+    secret = settings.pipedrive_client_secret.get_secret_value() if settings.pipedrive_client_secret else ""
+    # Both compared, in constant time, before the body is read.
+    user_ok = hmac.compare_digest(user.encode(), (settings.pipedrive_client_id or "").encode())
+    password_ok = hmac.compare_digest(password.encode(), secret.encode())
+    if not (user_ok and password_ok):
+        raise Unauthorized("wrong client credentials")
+    company_id = _company_id(await request.read())
+    await uninstall_pipedrive(c, company_id)
+    return web.json_response({"status": "uninstalled", "company_id": company_id})
+
+
+def _company_id(raw: bytes) -> str:
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest("the body is not JSON") from None
+    company_id = body.get("company_id") if isinstance(body, dict) else None
+    if isinstance(company_id, bool) or not isinstance(company_id, int | str) or not str(company_id).strip():
+        raise BadRequest("the body must name the company_id")
+    return str(company_id).strip()

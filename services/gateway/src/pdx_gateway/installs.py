@@ -1,0 +1,79 @@
+"""Installing and uninstalling the Pipedrive app for a company."""
+
+import secrets
+from dataclasses import dataclass
+
+import structlog
+
+from pdx_common.http import ApiError
+from pdx_common.pipedrive import PipedriveClient
+from pdx_gateway.connector import Connector
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class Installed:
+    company_id: str
+    company_domain: str | None
+    settings_created: bool
+
+
+async def install_pipedrive(c: Connector, code: str) -> Installed:
+    """Exchange the code, store the tokens encrypted, register the deal webhook with fresh per-company Basic
+    credentials, and store default settings (no triggers) for a company that has none."""
+    tokens = await c.pipedrive.exchange(code)
+    me = await c.pipedrive.me(tokens)
+    company_id, domain = str(me["company_id"]), me.get("company_domain")
+    with structlog.contextvars.bound_contextvars(company_id=company_id):
+        await c.store.save_tokens("pipedrive", company_id, tokens, company_domain=domain, broken_reason=None)
+        await replace_webhook(c, c.pipedrive_api(company_id))
+        created = await c.company_settings.create_default(company_id)
+        log.info("pipedrive installed", company_domain=domain, settings_created=created)
+    return Installed(company_id, domain, created)
+
+
+async def replace_webhook(c: Connector, api: PipedriveClient) -> None:
+    """The old webhook (if we know it) goes first, so no event arrives with credentials that no longer work; the new
+    credentials are stored before the webhook exists, so its first event already authenticates."""
+    company_id = api.company_id
+    old = await c.credentials.webhook_id(company_id)
+    if old is not None:
+        await _delete_webhook(api, old)
+    user, password = f"pdx-{secrets.token_hex(8)}", secrets.token_urlsafe(32)
+    await c.credentials.set(company_id, user, password)
+    hook = await api.register_webhook(c.public(f"/webhooks/pipedrive/{company_id}"), user, password)
+    await c.credentials.remember_webhook(company_id, hook["id"])
+    log.info("pipedrive webhook registered", webhook_id=hook["id"], replaced=old)
+
+
+async def _delete_webhook(api: PipedriveClient, webhook_id: int | str) -> None:
+    try:
+        await api.request("DELETE", f"/api/v1/webhooks/{webhook_id}")
+    except ApiError as exc:
+        if exc.status not in (404, 410):
+            raise
+        log.info("old pipedrive webhook already gone", webhook_id=webhook_id)
+
+
+async def uninstall_pipedrive(c: Connector, company_id: str) -> None:
+    """Forget the company: both connections (the Xero grant revoked when Xero answers), the webhook credentials and
+    the settings. Pipedrive itself removes the app's webhooks and tokens."""
+    with structlog.contextvars.bound_contextvars(company_id=company_id):
+        await _revoke_xero_if_possible(c, company_id)
+        await c.connections.delete("xero", company_id)
+        await c.connections.delete("pipedrive", company_id)
+        await c.credentials.forget(company_id)
+        await c.company_settings.delete(company_id)
+        log.info("pipedrive uninstalled")
+
+
+async def _revoke_xero_if_possible(c: Connector, company_id: str) -> None:
+    doc = await c.store.get("xero", company_id)
+    if doc is None:
+        return
+    try:
+        await c.xero.revoke(c.store.decrypt(doc, "refresh_token"))
+    except (ApiError, ValueError) as exc:
+        # The uninstall goes on: the company asked for its data to go; the grant lapses unused after 60 days.
+        log.warning("xero grant not revoked on uninstall", error=str(exc)[:300])
