@@ -8,10 +8,9 @@ from structlog.testing import capture_logs
 
 from pdx_common import topics
 from pdx_common.kafka import make_broker
+from pdx_common.parking import MongoParkedCommands, resume_parked
 from pdx_common.service import KafkaPublisher
 from pdx_common.settings import ServiceSettings
-from pdx_gateway.adapters.parked import MongoParkedCommands
-from pdx_gateway.resume import resume_parked
 from tests.integration.test_oauth_xero import command
 from tests.kafka_helpers import read_until
 

@@ -24,6 +24,7 @@ from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
 from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, DocumentSkipped, LineItem
 from pdx_common.crypto import TokenCipher
 from pdx_common.kafka import make_broker
+from pdx_common.parking import MongoParkedCommands
 from pdx_common.service import KafkaPublisher
 from pdx_common.settings import ServiceSettings
 from pdx_common.xero import XeroClient
@@ -72,6 +73,7 @@ class WriterRig:
     tokens: TokenProvider
     publisher: KafkaPublisher
     bootstrap: str
+    store: ConnectionStore
     deals: set[str] = field(default_factory=set)
 
     # --- the writer, as bootstrap.py builds it ----------------------------------------------------------------
@@ -80,7 +82,7 @@ class WriterRig:
         publisher = SlowPublisher(self.publisher, publish_delay) if publish_delay else self.publisher
         return DocumentWriter(ledger or MongoLedger(self.db, 120.0), Resolver(MongoXeroLinks(self.db)),
                               OrganisationFacts(), self.xero_for, publisher, "https://go.xero.com",
-                              busy_wait=busy_wait)
+                              busy_wait=busy_wait, parking=MongoParkedCommands(self.db))
 
     async def xero_for(self, company_id: str) -> tuple[XeroClient, str]:
         token = await self.tokens.token(company_id)
@@ -167,7 +169,7 @@ async def open_rig(bootstrap: str, db: AsyncDatabase, run_id: str, *,
             tenant_id = await connect_xero(session, store, url, company_id)
             assert tenant_id == NZ_TENANT_ID
             tokens = TokenProvider("xero", store, OAuthClient(f"{url}/connect/token", *XERO_CLIENT), session)
-            yield WriterRig(company_id, state, url, db, session, tokens, KafkaPublisher(broker), bootstrap)
+            yield WriterRig(company_id, state, url, db, session, tokens, KafkaPublisher(broker), bootstrap, store)
     finally:
         await broker.stop()
         await server.close()

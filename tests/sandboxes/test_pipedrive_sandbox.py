@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
 from pdx_sandbox.pipedrive import (
     DEAL_NO_CONTACT_ID,
     DEAL_NO_PRODUCTS_ID,

@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
 from pdx_sandbox.clock import SandboxClock
 from pdx_sandbox.xero import NZ_TENANT_ID, UK_TENANT_ID, XERO_STATE, Limits, XeroState, create_app, sign
 

@@ -4,13 +4,13 @@ from typing import Protocol
 
 import structlog
 
-from pdx_common.contracts import DocumentCreated, DocumentFailed, DocumentSkipped
+from pdx_common.contracts import DocumentCreated, DocumentFailed, DocumentParked, DocumentSkipped
 from pdx_crmcard.adapters.activity_log import MongoActivityLog
 from pdx_crmcard.adapters.deal_status import MongoDealStatus
 from pdx_crmcard.domain import activities
 
 log = structlog.get_logger()
-Result = DocumentCreated | DocumentFailed | DocumentSkipped
+Result = DocumentCreated | DocumentFailed | DocumentSkipped | DocumentParked
 
 
 class ActivityWriter(Protocol):
@@ -27,6 +27,8 @@ async def record_result(event: Result, *, activity_log: MongoActivityLog, deal_s
         text = activities.created(event)
     elif isinstance(event, DocumentFailed):
         text = activities.failed(event, replay_hint)
+    elif isinstance(event, DocumentParked):
+        text = activities.parked(event)
     else:
         text = activities.skipped(event)
     try:

@@ -7,12 +7,12 @@ from aiohttp import web
 
 from pdx_common.kafka import make_broker
 from pdx_common.mongo import connect_mongo, ping
+from pdx_common.parking import MongoParkedCommands
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
 from pdx_gateway.adapters.connections import MongoConnections
 from pdx_gateway.adapters.deal_events import MongoDealEvents
 from pdx_gateway.adapters.mongo import MongoSeenEvents, MongoWebhookCredentials
 from pdx_gateway.adapters.oauth_states import MongoOAuthStates
-from pdx_gateway.adapters.parked import MongoParkedCommands
 from pdx_gateway.adapters.settings_repo import MongoSettingsStore
 from pdx_gateway.connector import build_connector
 from pdx_gateway.entrypoints import oauth_pipedrive, oauth_xero, webhooks

@@ -7,11 +7,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
 from pdx_common.crypto import TokenCipher
+from pdx_common.parking import MongoParkedCommands
 from pdx_common.pipedrive import PipedriveClient
 from pdx_gateway.adapters.connections import MongoConnections
 from pdx_gateway.adapters.mongo import MongoWebhookCredentials
 from pdx_gateway.adapters.oauth_states import MongoOAuthStates
-from pdx_gateway.adapters.parked import MongoParkedCommands
 from pdx_gateway.adapters.pipedrive_oauth import PipedriveOAuth
 from pdx_gateway.adapters.settings_repo import MongoSettingsStore
 from pdx_gateway.adapters.xero_identity import XeroIdentity

@@ -7,12 +7,12 @@ from typing import Any
 import structlog
 
 from pdx_common.http import ConnectionMissing
+from pdx_common.parking import resume_parked
 from pdx_gateway.adapters.connections import MongoConnections
 from pdx_gateway.connector import Connector
 from pdx_gateway.domain.connections import chosen_tenant, tenant_fields, tenants_of, usable_after_choice
 from pdx_gateway.errors import BadRequest, NotFound
 from pdx_gateway.ports import ParkedCommands, Publisher
-from pdx_gateway.resume import resume_parked
 
 log = structlog.get_logger()
 

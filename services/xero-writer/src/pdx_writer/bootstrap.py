@@ -9,12 +9,12 @@ from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
 from pdx_common.crypto import TokenCipher
 from pdx_common.kafka import make_broker
 from pdx_common.mongo import connect_mongo, ping
+from pdx_common.parking import MongoParkedCommands
 from pdx_common.ratelimit import ScaledClock, XeroRateLimiter
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
 from pdx_common.xero import XeroClient
 from pdx_writer.adapters.ledger import MongoLedger
 from pdx_writer.adapters.links import MongoXeroLinks
-from pdx_writer.adapters.parking import MongoParking
 from pdx_writer.entrypoints.commands import subscribe_commands
 from pdx_writer.handlers import Command, DocumentWriter
 from pdx_writer.resolve import OrganisationFacts, Resolver
@@ -63,9 +63,13 @@ def _resources(settings: WriterSettings, res: Resources, publisher: KafkaPublish
                               clock_speed=settings.xero_clock_speed, limiter=limiter)
             return xero, token.tenant_id or ""
 
+        async def usable(company_id: str) -> bool:
+            doc = await store.get("xero", company_id)
+            return bool(doc and doc.get("status") == "ok" and doc.get("tenant_id"))
+
         res.writer = DocumentWriter(MongoLedger(db, settings.ledger_lease_seconds), Resolver(MongoXeroLinks(db)),
                                     OrganisationFacts(), xero_for, publisher, settings.xero_app_url,
-                                    parking=MongoParking(db))
+                                    parking=MongoParkedCommands(db), connection_usable=usable)
         yield
         await session.close()
         await client.close()

@@ -2,6 +2,7 @@
 
 import asyncio
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -18,9 +19,9 @@ from pdx_common.contracts import (
     DocumentSkipped,
 )
 from pdx_common.http import ConnectionMissing
+from pdx_common.parking import MongoParkedCommands, resume_parked
 from pdx_common.xero import XeroClient
 from pdx_writer.adapters.ledger import Claim, MongoLedger
-from pdx_writer.adapters.parking import MongoParking
 from pdx_writer.dispatch import BATCH_LIMIT
 from pdx_writer.domain.documents import (
     document_payload,
@@ -56,7 +57,8 @@ class DocumentWriter:
     publisher: Publisher
     app_url: str = "https://go.xero.com"
     busy_wait: float = 1.0
-    parking: MongoParking | None = None
+    parking: MongoParkedCommands | None = None
+    connection_usable: Callable[[str], Awaitable[bool]] | None = None
 
     async def execute(self, command: Command) -> None:
         await self.execute_batch([command])
@@ -147,6 +149,7 @@ class DocumentWriter:
         batch.settle(command)
 
     async def _park(self, batch: "Batch", missing: ConnectionMissing) -> None:
+        batch_company = batch.company_id
         for command in list(batch.open):
             if self.parking is None:
                 await self._fail(command, "connection", "xero_not_connected",
@@ -162,6 +165,10 @@ class DocumentWriter:
                     topics.deal_key(command.company_id, command.deal_id))
             log.info("command parked until Xero is reconnected", command_id=command.id)
         batch.open.clear()
+        if self.parking is not None and self.connection_usable is not None and \
+                await self.connection_usable(batch_company):
+            # Reconnected between our failure and our parking: the gateway's resume may have run already.
+            await resume_parked(batch_company, self.parking, self.publisher)
 
     async def _already_created(self, command: Command, entry: dict[str, Any]) -> None:
         document = entry["document"]

@@ -3,16 +3,17 @@
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from pdx_common.contracts import DocumentCreated, DocumentFailed, DocumentSkipped
+from pdx_common.contracts import DocumentCreated, DocumentFailed, DocumentParked, DocumentSkipped
 
-STATES = {"DocumentCreated": "created", "DocumentFailed": "failed", "DocumentSkipped": "skipped"}
+STATES = {"DocumentCreated": "created", "DocumentFailed": "failed", "DocumentSkipped": "skipped",
+          "DocumentParked": "parked"}
 
 
 class MongoDealStatus:
     def __init__(self, db: AsyncDatabase) -> None:
         self._col = db.deal_status
 
-    async def record(self, event: DocumentCreated | DocumentFailed | DocumentSkipped) -> None:
+    async def record(self, event: DocumentCreated | DocumentFailed | DocumentSkipped | DocumentParked) -> None:
         key = f"{event.company_id}:{event.deal_id}:{event.trigger_id or 'unknown'}"
         doc = {"company_id": event.company_id, "deal_id": event.deal_id, "trigger_id": event.trigger_id,
                "state": STATES[event.type], "at": event.occurred_at, "result_id": event.id}

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from html import escape
 
-from pdx_common.contracts import DocumentCreated, DocumentFailed, DocumentSkipped
+from pdx_common.contracts import DocumentCreated, DocumentFailed, DocumentParked, DocumentSkipped
 
 KIND_WORDS = {"invoice": "invoice", "quote": "quote", None: "document"}
 
@@ -32,6 +32,15 @@ def failed(event: DocumentFailed, replay_hint: str) -> ActivityText:
             f"<p><b>Replay:</b> once fixed, replay the deal ({escape(hint)}).</p>"
             f"<p><small>Code: {escape(event.code)}</small></p>")
     return ActivityText(f"Xero draft {kind} not created: {_short(event.message)}", note)
+
+
+def parked(event: DocumentParked) -> ActivityText:
+    kind = KIND_WORDS[event.kind]
+    note = (f"<p><b>Waiting:</b> {escape(event.reason)} The draft {kind} for this deal is kept and will be made "
+            f"as soon as Xero is connected again; nothing is lost and nothing needs replaying.</p>"
+            f"<p><b>How to fix it:</b> reconnect Xero in the app settings (Settings &gt; Apps &gt; Xero drafts "
+            f"&gt; Connect Xero).</p>")
+    return ActivityText(f"Xero draft {kind} waiting: reconnect Xero", note)
 
 
 def skipped(event: DocumentSkipped) -> ActivityText:
