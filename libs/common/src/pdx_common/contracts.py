@@ -152,6 +152,10 @@ class DocumentCreated(Message):
     status: str
     xero_url: str
     contact_name: str
+    contact_id: str | None = None  # Xero's ContactID
+    contact_number: str | None = None  # the Pipedrive customer it stands for: "pd-org-12" or "pd-person-7"
+    issue_date: date | None = None
+    due_date: date | None = None
     warnings: tuple[str, ...] = ()
 
 

@@ -215,7 +215,10 @@ class DocumentWriter:
                     "total": str(element.get("Total", "0")), "status": element.get("Status", "DRAFT"),
                     "currency_code": element.get("CurrencyCode", command.currency_code),
                     "xero_url": f"{self.app_url.rstrip('/')}/{path}{xero_id}",
-                    "contact_name": (element.get("Contact") or {}).get("Name") or command.contact.name}
+                    "contact_name": (element.get("Contact") or {}).get("Name") or command.contact.name,
+                    "contact_id": (element.get("Contact") or {}).get("ContactID"),
+                    "contact_number": command.contact.contact_number, "issue_date": command.date.isoformat(),
+                    "due_date": _due(command)}
         await self.ledger.created(command.ledger_key, command.id, command.source_event_id, document)
         await self._publish_created(command, document)
 
@@ -267,3 +270,8 @@ def batch_idempotency_key(commands: list[Command]) -> str:
         return idempotency_key(commands[0].ledger_key, commands[0].id)
     digest = hashlib.sha256("|".join(sorted(c.id for c in commands)).encode()).hexdigest()[:40]
     return f"pdx-batch-{digest}"
+
+
+def _due(command: Command) -> str | None:
+    due = command.due_date if isinstance(command, CreateInvoice) else command.expiry_date
+    return due.isoformat() if due else None
