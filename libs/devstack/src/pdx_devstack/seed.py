@@ -3,17 +3,16 @@ per-company Basic-auth credentials, and the demo settings ("Won" -> invoice, "Qu
 
 import base64
 import hashlib
+import html
+import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlparse
 
 import aiohttp
-from pymongo.asynchronous.database import AsyncDatabase
 
 from pdx_common.company_settings import CompanySettings, Trigger
 from pdx_common.connections import ConnectionStore
-from pdx_common.crypto import TokenCipher
-from pdx_gateway.adapters.mongo import MongoWebhookCredentials
 
 PD_CLIENT = ("sandbox-pd-client", "sandbox-pd-secret")
 XERO_CLIENT = ("sandbox-xero-client", "sandbox-xero-secret")
@@ -26,7 +25,6 @@ DEMO_SETTINGS = CompanySettings(triggers=(Trigger(pipeline_id=1, stage_id=5, act
 class Seeded:
     company_id: str
     tenant_id: str
-    webhook_user: str
 
 
 async def _code(session: aiohttp.ClientSession, url: str, params: dict[str, str]) -> str:
@@ -81,22 +79,34 @@ async def connect_xero(session: aiohttp.ClientSession, store: ConnectionStore, x
     return tenant_id
 
 
-async def seed(db: AsyncDatabase, token_key: str, pd_url: str, xero_url: str, gateway_url: str,
-               settings: CompanySettings = DEMO_SETTINGS) -> Seeded:
-    store = ConnectionStore(db, TokenCipher(token_key))
-    async with aiohttp.ClientSession() as session:
-        pd = await connect_pipedrive(session, store, pd_url)
-        company_id = pd["company_id"]
-        tenant_id = await connect_xero(session, store, xero_url, company_id)
-        user, password = f"pd-{company_id}", secrets.token_urlsafe(32)
-        await MongoWebhookCredentials(db).set(company_id, user, password)
-        body = {"subscription_url": f"{gateway_url}/webhooks/pipedrive/{company_id}", "event_action": "*",
-                "event_object": "deal", "name": "Xero drafts", "version": "2.0", "http_auth_user": user,
-                "http_auth_password": password}
-        async with session.post(f"{pd_url}/api/v1/webhooks", json=body,
-                                headers={"Authorization": f"Bearer {pd['access_token']}"}) as resp:
-            if resp.status >= 300:
-                raise RuntimeError(f"webhook registration answered {resp.status}: {await resp.text()}")
-    doc = settings.model_dump(mode="json")
-    await db.company_settings.replace_one({"_id": company_id}, doc, upsert=True)
-    return Seeded(company_id, tenant_id, user)
+async def install_through_gateway(gateway_url: str, api_token: str,
+                                  settings: CompanySettings = DEMO_SETTINGS) -> Seeded:
+    """Install as a company's admin would, in a browser: the Pipedrive install (OAuth, which registers the
+    webhook), then the Xero connect link it shows (OAuth with PKCE), then the trigger settings through the API."""
+    jar = aiohttp.CookieJar(unsafe=True)  # the gateway is on 127.0.0.1, and its state cookie must come back
+    async with aiohttp.ClientSession(cookie_jar=jar) as browser:
+        page = await _follow(browser, f"{gateway_url}/oauth/pipedrive/install", "Installed")
+        connect = html.unescape(re.search(r'href="([^"]*/oauth/xero/connect[^"]*)"', page).group(1))
+        await _follow(browser, connect, "Xero connected")
+    company_id = parse_qs(urlparse(connect).query)["company_id"][0]
+    api = {"Authorization": f"Bearer {api_token}"}
+    async with aiohttp.ClientSession(headers=api) as session:
+        base = f"{gateway_url}/api/companies/{company_id}"
+        async with session.get(f"{base}/settings") as resp:
+            version = (await resp.json())["version"]
+        body = {**settings.model_dump(mode="json"), "version": version}
+        async with session.put(f"{base}/settings", json=body) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"the settings API answered {resp.status}: {await resp.text()}")
+        async with session.get(f"{base}/connections") as resp:
+            connections = await resp.json()
+    xero = next(c for c in connections["connections"] if c["system"] == "xero")
+    return Seeded(company_id, xero["tenant_id"])
+
+
+async def _follow(browser: aiohttp.ClientSession, url: str, expect: str) -> str:
+    async with browser.get(url, allow_redirects=True) as resp:
+        text = await resp.text()
+        if resp.status != 200 or expect not in text:
+            raise RuntimeError(f"{url} ended at {resp.url} with {resp.status}: {text[:300]}")
+        return text

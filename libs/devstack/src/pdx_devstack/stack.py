@@ -11,10 +11,9 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from pdx_common.mongo import connect_mongo
 from pdx_devstack.infra import Infra, free_port, start_infra
 from pdx_devstack.processes import Child, spawn, stop_children, wait_for_line, wait_ready
-from pdx_devstack.seed import PD_CLIENT, XERO_CLIENT, Seeded, seed
+from pdx_devstack.seed import PD_CLIENT, XERO_CLIENT, Seeded, install_through_gateway
 
 SERVICES = {  # name: (module, env prefix)
     "gateway": ("pdx_gateway", "PDX_GATEWAY_"),
@@ -45,24 +44,23 @@ class Stack:
     seeded: Seeded | None = None
     token_key: str = ""
     api_token: str = ""
+    link_key: str = ""
 
     async def start(self) -> "Stack":
         opts = self.options
         opts.data_dir.mkdir(parents=True, exist_ok=True)
         self.token_key = self._secret("token.key", lambda: Fernet.generate_key().decode())
         self.api_token = self._secret("api.token", lambda: secrets.token_urlsafe(32))
+        self.link_key = self._secret("link.key", lambda: secrets.token_urlsafe(32))
         try:
             self.infra = await start_infra(opts.data_dir / "infra")
             self._start_sandboxes()
             self.urls["gateway"] = f"http://127.0.0.1:{opts.gateway_port or free_port()}"
-            client = connect_mongo(self.infra.mongo_url)
-            try:
-                self.seeded = await seed(client[opts.mongo_db], self.token_key, self.urls["pipedrive"],
-                                         self.urls["xero"], self.urls["gateway"])
-            finally:
-                await client.close()
+            await self.start_service("gateway")
+            self.seeded = await install_through_gateway(self.urls["gateway"], self.api_token)
             for name in opts.services:
-                await self.start_service(name)
+                if name != "gateway":
+                    await self.start_service(name)
             self._write_state()
         except BaseException:
             self.stop()
@@ -99,7 +97,14 @@ class Stack:
                "KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
                "TOKEN_KEY": self.token_key, "RETRY_FIRST_DELAY": str(self.options.retry_first_delay)}
         if name == "gateway":
-            env["API_TOKEN"] = self.api_token
+            pd, xero = self.urls["pipedrive"], self.urls["xero"]
+            env.update(API_TOKEN=self.api_token, PUBLIC_URL=self.urls["gateway"], LINK_SIGNING_KEY=self.link_key,
+                       PIPEDRIVE_CLIENT_ID=PD_CLIENT[0], PIPEDRIVE_CLIENT_SECRET=PD_CLIENT[1],
+                       PIPEDRIVE_AUTHORIZE_URL=f"{pd}/oauth/authorize", PIPEDRIVE_TOKEN_URL=f"{pd}/oauth/token",
+                       XERO_CLIENT_ID=XERO_CLIENT[0], XERO_CLIENT_SECRET=XERO_CLIENT[1],
+                       XERO_AUTHORIZE_URL=f"{xero}/identity/connect/authorize",
+                       XERO_TOKEN_URL=f"{xero}/connect/token", XERO_CONNECTIONS_URL=f"{xero}/connections",
+                       XERO_REVOKE_URL=f"{xero}/connect/revocation")
         if name in ("mapper", "crm-card"):
             env.update(PIPEDRIVE_TOKEN_URL=f"{self.urls['pipedrive']}/oauth/token",
                        PIPEDRIVE_CLIENT_ID=PD_CLIENT[0], PIPEDRIVE_CLIENT_SECRET=PD_CLIENT[1])
