@@ -60,22 +60,23 @@ async def connect_pipedrive(session: aiohttp.ClientSession, store: ConnectionSto
 
 
 async def connect_xero(session: aiohttp.ClientSession, store: ConnectionStore, xero_url: str,
-                       company_id: str) -> str:
+                       company_id: str, tenant_id: str | None = None) -> str:
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     state = secrets.token_urlsafe(16)
     code = await _code(session, f"{xero_url}/identity/connect/authorize", {
         "response_type": "code", "client_id": XERO_CLIENT[0], "redirect_uri": REDIRECT, "state": state,
         "scope": "openid profile email offline_access accounting.invoices accounting.contacts accounting.settings",
-        "code_challenge": challenge, "code_challenge_method": "S256"})
+        "code_challenge": challenge, "code_challenge_method": "S256",
+        **({"sandbox_tenants": tenant_id} if tenant_id else {})})
     tokens = await _token(session, f"{xero_url}/connect/token", XERO_CLIENT, {
         "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier})
     async with session.get(f"{xero_url}/connections",
                            headers={"Authorization": f"Bearer {tokens['access_token']}"}) as resp:
         connections = await resp.json()
-    tenant_id = connections[0]["tenantId"]
-    await store.save_tokens("xero", company_id, tokens, tenant_id=tenant_id,
-                            tenant_name=connections[0].get("tenantName"))
+    chosen = next(c for c in connections if tenant_id in (None, c["tenantId"]))
+    tenant_id = chosen["tenantId"]
+    await store.save_tokens("xero", company_id, tokens, tenant_id=tenant_id, tenant_name=chosen.get("tenantName"))
     return tenant_id
 
 
