@@ -20,6 +20,7 @@ SERVICES = {  # name: (module, env prefix)
     "mapper": ("pdx_mapper", "PDX_MAPPER_"),
     "xero-writer": ("pdx_writer", "PDX_WRITER_"),
     "crm-card": ("pdx_crmcard", "PDX_CARD_"),
+    "metering": ("pdx_metering", "PDX_METERING_"),
 }
 
 
@@ -105,6 +106,8 @@ class Stack:
                        XERO_AUTHORIZE_URL=f"{xero}/identity/connect/authorize",
                        XERO_TOKEN_URL=f"{xero}/connect/token", XERO_CONNECTIONS_URL=f"{xero}/connections",
                        XERO_REVOKE_URL=f"{xero}/connect/revocation")
+        if name == "metering":
+            env["API_TOKEN"] = self.api_token
         if name in ("mapper", "crm-card"):
             env.update(PIPEDRIVE_TOKEN_URL=f"{self.urls['pipedrive']}/oauth/token",
                        PIPEDRIVE_CLIENT_ID=PD_CLIENT[0], PIPEDRIVE_CLIENT_SECRET=PD_CLIENT[1])
