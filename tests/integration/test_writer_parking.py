@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pdx_common.connections import OAuthClient, TokenProvider
 from pdx_common.contracts import COMMAND
+from pdx_common.xero import XeroClient
 from pdx_common.parking import MongoParkedCommands, resume_parked
-from pdx_devstack.seed import connect_xero
+from pdx_devstack.seed import XERO_CLIENT, connect_xero
 from pdx_sandbox.xero import NZ_TENANT_ID
 from tests.integration.writer_harness import open_rig, types
 from tests.kafka_helpers import read_until
@@ -60,3 +62,24 @@ async def test_a_429_storm_loses_nothing(rig):
     assert sum(1 for r in rig.state.requests if r.status == 429) == 4
     assert len(rig.invoices()) == 5
     assert types(await rig.results()) == ["DocumentCreated"] * 5
+
+
+async def test_a_hundred_commands_meeting_an_expired_token_cause_one_refresh(rig):
+    await expire_token(rig)
+    refreshes = rig.state.token_refreshes
+    writers = [own_tokens(rig, rig.writer()) for _ in range(4)]  # like four processes: they share only the store
+    commands = [rig.invoice(str(5300 + n)) for n in range(100)]
+    await asyncio.gather(*(writers[n % 4].execute_batch(commands[n::4][:25]) for n in range(4)))
+    assert rig.state.token_refreshes - refreshes == 1
+    assert len(rig.invoices()) == 100
+
+
+def own_tokens(rig, writer):
+    tokens = TokenProvider("xero", rig.store, OAuthClient(f"{rig.url}/connect/token", *XERO_CLIENT), rig.session)
+
+    async def xero_for(company_id: str):
+        token = await tokens.token(company_id)
+        return XeroClient(rig.session, tokens, company_id, f"{rig.url}/api.xro/2.0"), token.tenant_id or ""
+
+    writer.xero_for = xero_for
+    return writer
