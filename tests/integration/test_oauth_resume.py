@@ -78,11 +78,11 @@ class RecordingPublisher:
         self.sent.append((topic, key, message.model_dump(mode="json")))
 
 
-async def test_each_command_is_keyed_by_its_deal(mongo_db):
+async def test_each_command_is_keyed_by_its_company(mongo_db):
     payload = command("7001", "42")
     await park(mongo_db, payload, minutes_ago=1)
     fake = RecordingPublisher()
 
     await resume_parked("7001", MongoParkedCommands(mongo_db), fake)
 
-    assert fake.sent == [(topics.XERO_COMMANDS, b"7001:42", payload)]
+    assert fake.sent == [(topics.XERO_COMMANDS, b"7001", payload)]  # as the mapper keys them

@@ -8,7 +8,7 @@ import pytest
 from pdx_crmcard.adapters.documents import MongoXeroDocuments
 from pdx_devstack.seed import connect_xero
 from pdx_sandbox.xero import NZ_TENANT_ID
-from tests.integration.test_panel_rig import AROHA, DEMO_DEAL, KIWI, ORG_KIWI, PERSON_AROHA, mint, open_card
+from tests.integration.test_panel_rig import AROHA, DEMO_DEAL, ORG_KIWI, PERSON_AROHA, mint, open_card
 
 
 def docs_of(body: dict) -> list[dict]:

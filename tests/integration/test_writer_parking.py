@@ -8,8 +8,8 @@ import pytest
 
 from pdx_common.connections import OAuthClient, TokenProvider
 from pdx_common.contracts import COMMAND
-from pdx_common.xero import XeroClient
 from pdx_common.parking import MongoParkedCommands, resume_parked
+from pdx_common.xero import XeroClient
 from pdx_devstack.seed import XERO_CLIENT, connect_xero
 from pdx_sandbox.xero import NZ_TENANT_ID
 from tests.integration.writer_harness import open_rig, types

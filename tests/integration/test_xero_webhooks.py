@@ -5,13 +5,12 @@ nothing, and Xero's intent-to-receive handshake passes."""
 import asyncio
 import json
 from collections.abc import Callable
-
-import aiohttp
+from datetime import UTC, datetime, timedelta
 
 from pdx_crmcard.adapters.documents import MongoXeroDocuments
 from pdx_sandbox.xero import NZ_TENANT_ID
 from pdx_sandbox.xero.webhooks import intent_to_receive, payload, sign
-from tests.integration.test_panel_rig import KIWI, ORG_KIWI, WEBHOOK_KEY, CardRig, open_card
+from tests.integration.test_panel_rig import ORG_KIWI, WEBHOOK_KEY, CardRig, open_card
 
 
 async def eventually(check: Callable[[], object], timeout: float = 10.0) -> None:
@@ -23,7 +22,7 @@ async def eventually(check: Callable[[], object], timeout: float = 10.0) -> None
 async def settled(rig: CardRig) -> None:
     """Every delivery the sandbox queued was answered and every stored event handled."""
     async def idle() -> bool:
-        return not rig.xero.webhook_queue and await rig.res.inbox_worker._inbox.pending() == 0
+        return not rig.xero.webhook_queue and await rig.res.inbox.pending() == 0
     async with asyncio.timeout(10):
         while not await idle():
             await asyncio.sleep(0.05)
@@ -98,11 +97,12 @@ async def test_a_mis_signed_delivery_gets_401_and_changes_nothing(infra, mongo_d
 
 
 async def test_an_invoice_we_did_not_create_joins_the_panel_without_an_activity(infra, mongo_db) -> None:
+    today = datetime.now(UTC).date()
     async with open_card(infra, mongo_db) as rig:
         ours = await rig.draft(5)
         theirs = (await rig.xero_client().create_documents("Invoices", [{
             "Type": "ACCREC", "Contact": {"ContactID": ours["Contact"]["ContactID"]}, "Status": "AUTHORISED",
-            "Date": "2026-01-05", "DueDate": "2026-02-05",
+            "Date": (today - timedelta(days=60)).isoformat(), "DueDate": (today - timedelta(days=30)).isoformat(),
             "LineItems": [{"ItemCode": "WIDGET-01", "Quantity": 4}]}], "made-in-xero"))[0]
         body = payload([rig.xero.webhook_events[-1]], 7)
         assert await post(rig, body, sign(body, WEBHOOK_KEY)) == 200
@@ -135,4 +135,3 @@ async def test_a_signed_body_that_is_not_a_batch_is_a_400(infra, mongo_db) -> No
     async with open_card(infra, mongo_db) as rig:
         body = b'{"not": "events"}'
         assert await post(rig, body, sign(body, WEBHOOK_KEY)) == 400
-    assert KIWI and aiohttp

@@ -58,7 +58,7 @@ async def resume_parked(company_id: str, parked: MongoParkedCommands, publisher:
             log.error("parked command is not a valid command; left parked", company_id=company_id,
                       command_id=doc["_id"], error=str(exc)[:500])
             continue
-        await publisher.publish(command, topics.XERO_COMMANDS, topics.deal_key(command.company_id, command.deal_id))
+        await publisher.publish(command, topics.XERO_COMMANDS, topics.company_key(command.company_id))
         await parked.remove(doc["_id"])
         resumed += 1
     if resumed:

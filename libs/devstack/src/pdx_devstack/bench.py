@@ -139,7 +139,7 @@ async def run_scenario(bench: Bench, name: str, deals: int, quiet: bool) -> Row:
     try:
         started = time.monotonic()
         for n in range(deals):
-            await publisher.publish(invoice(a, n, "NZD", "15"), topics.XERO_COMMANDS, topics.deal_key(a, str(n)))
+            await publisher.publish(invoice(a, n, "NZD", "15"), topics.XERO_COMMANDS, topics.company_key(a))
         results.expect(a, deals)
         quiet_latencies = await send_quiet(bench, publisher, results, b, busy=a) if quiet else []
         await results.wait(a, deals)
@@ -163,7 +163,7 @@ async def send_quiet(bench: Bench, publisher: KafkaPublisher, results: "Results"
     while n < 3 or not results.done(busy):
         sent = time.monotonic()
         await publisher.publish(invoice(company, 10_000 + n, "GBP", "20"), topics.XERO_COMMANDS,
-                                topics.deal_key(company, str(10_000 + n)))
+                                topics.company_key(company))
         await results.wait(company, n + 1)
         latencies.append(bench.minutes(results.done_at(company, n + 1) - sent))
         n += 1

@@ -1,64 +1,118 @@
-"""The crm-card's composition root: the deal activity writer now; the JSON panel joins it."""
+"""The crm-card's composition root: the deal activity writer, the Xero read model and its JSON panel, the Xero
+webhook and its inbox worker, and the scheduled quote refresh."""
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any
 
 import aiohttp
+import structlog
 from aiohttp import web
 
 from pdx_common import topics
 from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
 from pdx_common.consumer import subscribe
-from pdx_common.contracts import RESULT
+from pdx_common.contracts import RESULT, DocumentCreated
 from pdx_common.crypto import TokenCipher
 from pdx_common.kafka import make_broker
 from pdx_common.mongo import connect_mongo, ping
 from pdx_common.pipedrive import PipedriveClient
+from pdx_common.ratelimit import ScaledClock, XeroRateLimiter
 from pdx_common.reliability import RetryPolicy
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
+from pdx_common.xero import XeroClient
 from pdx_crmcard.adapters.activity_log import MongoActivityLog
 from pdx_crmcard.adapters.deal_status import MongoDealStatus
+from pdx_crmcard.adapters.documents import MongoXeroDocuments
+from pdx_crmcard.adapters.refresh_marks import MongoRefreshMarks
+from pdx_crmcard.adapters.webhook_inbox import MongoWebhookInbox
+from pdx_crmcard.adapters.xero_connections import MongoXeroConnections
+from pdx_crmcard.adapters.xero_links import MongoContactLinks
+from pdx_crmcard.domain.documents import customer_numbers
+from pdx_crmcard.entrypoints import panel_http, xero_webhooks
+from pdx_crmcard.entrypoints.background import InboxWorker, QuoteRefresher
 from pdx_crmcard.handlers import Result, record_result
 from pdx_crmcard.settings import CardSettings
+from pdx_crmcard.sync import DocumentSync
+from pdx_crmcard.views import PanelReader
 
+log = structlog.get_logger()
 ACTIVITY_GROUP = "pdx-crm-card-activities"
 
 
 class Resources:
     db = None
+    pipedrive_api_url: str | None = None
     activity_log: MongoActivityLog
     deal_status: MongoDealStatus
     tokens: TokenProvider
     session: aiohttp.ClientSession
+    sync: DocumentSync
+    inbox: MongoWebhookInbox
+    inbox_worker: InboxWorker
+    quote_refresher: QuoteRefresher
+
+    def pipedrive(self, company_id: str) -> PipedriveClient:
+        return PipedriveClient(self.session, self.tokens, company_id, self.pipedrive_api_url)
+
+    async def write_activity(self, company_id: str, deal_id: str, subject: str, note: str) -> object:
+        return (await self.pipedrive(company_id).add_activity(deal_id, subject, note) or {}).get("id")
+
+    async def deal_customer(self, company_id: str, deal_id: str) -> list[str]:
+        return customer_numbers(await self.pipedrive(company_id).deal(deal_id) or {})
 
 
-def create_app(settings: CardSettings) -> web.Application:
+CARD: web.AppKey[Resources] = web.AppKey("crm_card", Resources)
+
+
+def create_app(settings: CardSettings, *, consume_results: bool = True, background: bool = True) -> web.Application:
+    """``consume_results=False``/``background=False`` leave out the Kafka consumer and the loops (tests drive
+    those parts directly)."""
     app = web.Application()
-    broker = make_broker(settings)
-    publisher = KafkaPublisher(broker)
-    res = Resources()
-
-    async def write_activity(company_id: str, deal_id: str, subject: str, note: str) -> object:
-        client = PipedriveClient(res.session, res.tokens, company_id, settings.pipedrive_api_url)
-        return (await client.add_activity(deal_id, subject, note) or {}).get("id")
-
-    async def handle(event: Result) -> None:
-        await record_result(event, activity_log=res.activity_log, deal_status=res.deal_status, write=write_activity,
-                            replay_hint=settings.replay_hint)
-
-    subscribe(broker, settings, topic=topics.DOCUMENT_RESULTS, group_id=ACTIVITY_GROUP, contract=RESULT,
-              handle=handle, publisher=publisher,
-              policy=RetryPolicy(settings.retry_attempts, settings.retry_first_delay))
-    app.cleanup_ctx.append(_resources(settings, res))
-    app.cleanup_ctx.append(broker_context(broker))
+    res = app[CARD] = Resources()
+    res.pipedrive_api_url = settings.pipedrive_api_url
+    panel = panel_http.PanelDeps(settings.jwt_secret)
+    hooks = xero_webhooks.WebhookDeps(settings.xero_webhook_key.get_secret_value()
+                                      if settings.xero_webhook_key else None, wakeup=asyncio.Event())
+    panel_http.add_routes(app, panel)
+    xero_webhooks.add_routes(app, hooks)
+    app.cleanup_ctx.append(_resources(settings, res, panel, hooks))
+    checks = []
+    if consume_results:
+        broker = make_broker(settings)
+        _subscribe_results(broker, settings, res)
+        app.cleanup_ctx.append(broker_context(broker))
+        checks.append(kafka_check(broker))
+    if background:
+        app.cleanup_ctx.append(_loops(settings, res, hooks))
 
     async def mongo() -> None:
         await ping(res.db)
 
-    add_health_routes(app, [mongo, kafka_check(broker)])
+    add_health_routes(app, [mongo, *checks])
     return app
 
 
-def _resources(settings: CardSettings, res: Resources):
+def result_handler(settings: CardSettings, res: Resources) -> Callable[[Result], Awaitable[None]]:
+    """One result: its activity on the deal (as before), then a created draft joins the read model."""
+    async def handle(event: Result) -> None:
+        await record_result(event, activity_log=res.activity_log, deal_status=res.deal_status,
+                            write=res.write_activity, replay_hint=settings.replay_hint)
+        if isinstance(event, DocumentCreated):
+            await res.sync.record_created(event)
+    return handle
+
+
+def _subscribe_results(broker, settings: CardSettings, res: Resources) -> None:
+    subscribe(broker, settings, topic=topics.DOCUMENT_RESULTS, group_id=ACTIVITY_GROUP, contract=RESULT,
+              handle=result_handler(settings, res), publisher=KafkaPublisher(broker),
+              policy=RetryPolicy(settings.retry_attempts, settings.retry_first_delay))
+
+
+def _resources(settings: CardSettings, res: Resources, panel: panel_http.PanelDeps,
+               hooks: xero_webhooks.WebhookDeps):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         client = connect_mongo(settings.mongo_url)
         res.db = db = client[settings.mongo_db]
@@ -69,7 +123,71 @@ def _resources(settings: CardSettings, res: Resources):
             settings.pipedrive_client_secret.get_secret_value()), res.session)
         res.activity_log = MongoActivityLog(db)
         res.deal_status = MongoDealStatus(db)
+        _read_side(settings, res, store, panel, hooks)
+        await _ensure_indexes(db)
         yield
         await res.session.close()
         await client.close()
     return ctx
+
+
+def _read_side(settings: CardSettings, res: Resources, store: ConnectionStore, panel: panel_http.PanelDeps,
+               hooks: xero_webhooks.WebhookDeps) -> None:
+    db = res.db
+    docs, marks, connections = MongoXeroDocuments(db), MongoRefreshMarks(db), MongoXeroConnections(db)
+    res.sync = DocumentSync(docs, res.activity_log, res.write_activity, _xero_for(settings, res, store), marks,
+                            app_url=settings.xero_app_url, cooldown=settings.update_cooldown)
+    panel.reader = PanelReader(docs, MongoContactLinks(db), connections, res.deal_customer, res.sync,
+                               settings_url=settings.panel_settings_url, xero_app_url=settings.xero_app_url)
+    hooks.inbox = res.inbox = MongoWebhookInbox(db)
+    res.inbox_worker = InboxWorker(hooks.inbox, connections, res.sync, attempts=settings.webhook_attempts,
+                                   first_delay=settings.retry_first_delay)
+    res.quote_refresher = QuoteRefresher(connections, docs, res.sync, marks,
+                                         every=timedelta(seconds=settings.quote_refresh_seconds),
+                                         calls=settings.quote_refresh_calls)
+
+
+def _xero_for(settings: CardSettings, res: Resources, store: ConnectionStore):
+    credentials = settings.xero_credentials
+    if credentials is None:
+        log.warning("PDX_CARD_XERO_CLIENT_ID/SECRET not set: Update and the refreshes cannot call Xero")
+    limiter = XeroRateLimiter(clock=ScaledClock(settings.xero_clock_speed))
+    tokens = TokenProvider("xero", store, OAuthClient(settings.xero_token_url, *(credentials or ("", ""))),
+                           res.session) if credentials else None
+
+    async def xero_for(company_id: str) -> XeroClient:
+        if tokens is None:
+            raise RuntimeError("Xero client credentials are not configured (PDX_CARD_XERO_CLIENT_ID/SECRET)")
+        return XeroClient(res.session, tokens, company_id, settings.xero_api_url,
+                          clock_speed=settings.xero_clock_speed, limiter=limiter)
+    return xero_for
+
+
+async def _ensure_indexes(db) -> None:
+    for adapter in (MongoXeroDocuments(db), MongoWebhookInbox(db), MongoXeroConnections(db)):
+        await adapter.ensure_indexes()
+
+
+def _loops(settings: CardSettings, res: Resources, hooks: xero_webhooks.WebhookDeps):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        assert hooks.wakeup is not None
+        tasks = [_task(res.inbox_worker.run_forever(hooks.wakeup, settings.webhook_poll_seconds), "inbox"),
+                 _task(res.quote_refresher.run_forever(), "quote refresh")]
+        yield
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    return ctx
+
+
+def _task(work: Coroutine[Any, Any, None], name: str) -> asyncio.Task:
+    task = asyncio.create_task(work, name=name)
+    task.add_done_callback(_crashed)
+    return task
+
+
+def _crashed(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background loop stopped", loop=task.get_name(), error=repr(task.exception()))

@@ -56,7 +56,7 @@ async def handle_deal_changed(event: DealChanged, *, settings_repo: SettingsRepo
             "Reinstall or reconnect the app in Pipedrive (Settings > Apps), then replay the deal."),
             topics.DOCUMENT_RESULTS, key)
         return
-    await publisher.publish(command, topics.XERO_COMMANDS, key)
+    await publisher.publish(command, topics.XERO_COMMANDS, topics.company_key(event.company_id))
     log.info("command published", command_id=command.id, kind=command.type, trigger_id=trigger_id)
 
 

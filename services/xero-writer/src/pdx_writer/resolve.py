@@ -131,6 +131,16 @@ class Resolver:
         for contact, element in zip(missing, created, strict=True):
             found[contact.contact_number] = (explain(validation_messages(element)) if _failed(element)
                                              else element["ContactID"])
+        # Another writer created the same customer a moment ago (Xero names are unique): use that contact.
+        raced = {c.contact_number: (c, False) for c in missing
+                 if isinstance(found[c.contact_number], Explanation)
+                 and found[c.contact_number].code == "duplicate_contact_name"}
+        for number in raced:
+            del found[number]
+        await self._match(xero, raced, found, "Name", lambda c: c.name)
+        for number, (contact, _) in raced.items():
+            found.setdefault(number, explain([f"The contact name {contact.name} is already assigned to another "
+                                              "contact."]))
 
     async def item_codes(self, xero: XeroClient, tenant_id: str, lines: list[LineItem],
                          idempotency_key: str) -> dict[str, str | None | Explanation]:

@@ -50,3 +50,29 @@ def skipped(event: DocumentSkipped) -> ActivityText:
 def _short(text: str, limit: int = 120) -> str:
     first = text.split(". ")[0].rstrip(".")
     return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+_NEWS = {
+    "AUTHORISED": ("approved in Xero", "was approved in Xero and now awaits payment of {due}."),
+    "PAID": ("paid", "is paid in full ({total})."),
+    "PART_PAID": ("part paid", "has a payment: {paid} paid, {due} still due."),
+    "VOIDED": ("voided in Xero", "was voided in Xero: it is no longer owed."),
+    "ACCEPTED": ("accepted", "was accepted by the customer."),
+    "DECLINED": ("declined", "was declined by the customer."),
+    "INVOICED": ("invoiced", "was turned into an invoice in Xero."),
+}
+
+
+def status_changed(doc: dict, news: str) -> ActivityText:
+    """A draft we created moved on in Xero (``news`` from ``documents.status_news``)."""
+    kind = KIND_WORDS[doc.get("kind")]
+    number = doc.get("number") or "(no number)"
+    short, sentence = _NEWS[news.split(":")[0]]
+    currency = doc.get("currency") or ""
+    sentence = sentence.format(total=f"{currency} {doc.get('total')}", due=f"{currency} {doc.get('amount_due')}",
+                               paid=f"{currency} {doc.get('amount_paid')}")
+    note = (f"<p>{kind.capitalize()} <b>{escape(number)}</b> for {escape(doc.get('contact_name') or 'the customer')} "
+            f"{escape(sentence)}</p>")
+    if doc.get("url"):
+        note += f'<p><a href="{escape(doc["url"])}">Open it in Xero</a></p>'
+    return ActivityText(f"{kind.capitalize()} {number} {short}", note)

@@ -1,0 +1,149 @@
+"""The JSON panel Pipedrive shows beside a deal, person or organisation, in Pipedrive's JSON-panel format. Pure.
+
+Answer (``FIELDS`` is the data structure registered in Developer Hub; every object uses a subset of it)::
+
+    {"data": [{"id": "summary", "header": "Xero: Kowhai Design Ltd",
+               "outstanding": {"code": "NZD", "value": 2415.0}, "overdue_total": {"code": "NZD", "value": 0.0}, ...},
+              {"id": "<InvoiceID>", "header": "Invoice INV-0042", "status": {"color": "blue", "label": "Awaiting
+               payment"}, "date": "2026-11-27", "due_date": "2026-12-17", "total": {...}, "amount_due": {...},
+               "xero_link": "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID=..."}],
+     "external_link": {"url": "https://go.xero.com/Contacts/View/<ContactID>", "label": "Open the customer in
+     Xero"}, "settings": {"url": "https://..."}}
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pdx_crmcard.domain import documents
+
+MAX_OBJECTS, MAX_FIELDS = 10, 20
+FIELDS = {  # name: Pipedrive field type
+    "status": "label", "date": "date", "due_date": "date", "expiry_date": "date", "total": "currency",
+    "amount_due": "currency", "overdue": "label", "source": "text", "xero_link": "link",
+    "outstanding": "currency", "overdue_total": "currency", "open_invoices": "numerical", "open_quotes": "numerical",
+    "note": "text", "updated_at": "date-time",
+}
+_INVOICE_LABELS = {"DRAFT": ("gray", "Draft"), "SUBMITTED": ("yellow", "Awaiting approval"),
+                   "AUTHORISED": ("blue", "Awaiting payment"), "PAID": ("green", "Paid"), "VOIDED": ("red", "Voided")}
+_QUOTE_LABELS = {"DRAFT": ("gray", "Draft"), "SENT": ("blue", "Sent"), "ACCEPTED": ("green", "Accepted"),
+                 "DECLINED": ("red", "Declined"), "INVOICED": ("purple", "Invoiced")}
+
+
+@dataclass(frozen=True)
+class PanelView:
+    """What one panel shows: ``documents`` from the read model, this deal's own first."""
+
+    title: str
+    documents: list[dict[str, Any]]
+    today: date
+    settings_url: str
+    contact_url: str | None = None
+    deal_id: str | None = None
+    refreshed_at: datetime | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def render(view: PanelView) -> dict[str, Any]:
+    shown = [d for d in view.documents if d.get("status") not in documents.HIDDEN]
+    if not shown:
+        return message("nothing", f"Nothing in Xero yet for {view.title}",
+                       "No invoices or quotes. Drafts made from deals appear here; Update checks Xero now.",
+                       view.settings_url)
+    newest_first = sorted(shown, key=lambda d: d.get("date") or "", reverse=True)
+    ordered = sorted(newest_first, key=lambda d: view.deal_id is None or d.get("deal_id") != view.deal_id)
+    kept = ordered[: MAX_OBJECTS - 1]
+    notes = list(view.notes)
+    if len(ordered) > len(kept):
+        notes.append(f"Showing {len(kept)} of {len(ordered)} documents; the rest are in Xero.")
+    body: dict[str, Any] = {"data": [summary(view, shown, notes), *(_document(d, view) for d in kept)],
+                            "settings": {"url": view.settings_url}}
+    if view.contact_url:
+        body["external_link"] = {"url": view.contact_url, "label": "Open the customer in Xero"}
+    return body
+
+
+def summary(view: PanelView, shown: list[dict[str, Any]], notes: list[str]) -> dict[str, Any]:
+    invoices = [d for d in shown if d["kind"] == "invoice" and d.get("status") == "AUTHORISED"]
+    owed = _by_currency(invoices, lambda d: True)
+    late = _by_currency(invoices, lambda d: documents.is_overdue(d, view.today))
+    main = _main_currency(owed, shown)
+    others = [f"{code} {amount:,.2f}" for code, amount in owed.items() if code != main and amount]
+    if others:
+        notes = [f"Also outstanding: {', '.join(others)}.", *notes]
+    obj: dict[str, Any] = {
+        "id": "summary", "header": f"Xero: {view.title}",
+        "outstanding": _currency(main, owed.get(main, Decimal(0))),
+        "overdue_total": _currency(main, late.get(main, Decimal(0))),
+        "open_invoices": sum(1 for d in invoices if Decimal(d.get("amount_due") or 0) > 0),
+        "open_quotes": sum(1 for d in shown if d["kind"] == "quote" and d.get("status") in documents.OPEN_QUOTES)}
+    if notes:
+        obj["note"] = " ".join(notes)
+    if view.refreshed_at:
+        obj["updated_at"] = view.refreshed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return obj
+
+
+def _document(doc: dict[str, Any], view: PanelView) -> dict[str, Any]:
+    kind = doc["kind"]
+    obj: dict[str, Any] = {"id": doc["xero_id"], "header": f"{kind.capitalize()} {doc.get('number') or '(no number)'}",
+                           "status": _status_label(doc)}
+    if doc.get("date"):
+        obj["date"] = doc["date"]
+    if doc.get("due_date"):
+        obj["due_date" if kind == "invoice" else "expiry_date"] = doc["due_date"]
+    obj["total"] = _currency(doc.get("currency"), Decimal(doc.get("total") or 0))
+    if kind == "invoice":
+        obj["amount_due"] = _currency(doc.get("currency"), Decimal(doc.get("amount_due") or 0))
+    if documents.is_overdue(doc, view.today):
+        days = documents.days_overdue(doc, view.today)
+        obj["overdue"] = {"color": "red", "label": f"Overdue {days} day{'s' if days != 1 else ''}"}
+    if doc.get("deal_id"):
+        obj["source"] = ("Drafted from this deal" if doc["deal_id"] == view.deal_id
+                         else f"Drafted from deal {doc['deal_id']}")
+    if doc.get("url"):
+        obj["xero_link"] = doc["url"]
+    return obj
+
+
+def _status_label(doc: dict[str, Any]) -> dict[str, str]:
+    if doc["kind"] == "invoice" and doc.get("status") == "AUTHORISED" and documents.part_paid(doc):
+        return {"color": "yellow", "label": "Part paid"}
+    labels = _INVOICE_LABELS if doc["kind"] == "invoice" else _QUOTE_LABELS
+    color, label = labels.get(doc.get("status") or "", ("gray", str(doc.get("status") or "Unknown").title()))
+    return {"color": color, "label": label}
+
+
+def _by_currency(docs: list[dict[str, Any]], keep) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = {}
+    for doc in docs:
+        if keep(doc):
+            code = doc.get("currency") or ""
+            totals[code] = totals.get(code, Decimal(0)) + Decimal(doc.get("amount_due") or 0)
+    return totals
+
+
+def _main_currency(owed: dict[str, Decimal], shown: list[dict[str, Any]]) -> str:
+    if owed:
+        return max(owed, key=lambda code: owed[code])
+    counts = Counter(d.get("currency") for d in shown if d.get("currency"))
+    return counts.most_common(1)[0][0] if counts else "USD"
+
+
+def _currency(code: str | None, value: Decimal) -> dict[str, Any]:
+    return {"code": code or "USD", "value": float(value)}
+
+
+def message(object_id: str, header: str, text: str, settings_url: str) -> dict[str, Any]:
+    """A plain message in the panel (not connected, not in Xero yet, nothing there)."""
+    return {"data": [{"id": object_id, "header": header, "note": text}], "settings": {"url": settings_url}}
+
+
+def error(title: str, subtitle: str, action: dict[str, str] | None = None) -> dict[str, Any]:
+    """Pipedrive's error body; it goes with a status above 300."""
+    body: dict[str, Any] = {"title": title, "subtitle": subtitle}
+    if action:
+        body["action"] = action
+    return {"error": body}

@@ -1,0 +1,112 @@
+"""The JSON panel's HTTP routes. Pipedrive calls::
+
+    GET  /panel?resource=deal&view=details&userId=1&companyId=7001&selectedIds=42&isShared=false&token=<JWT>
+    POST /panel/update?<the same query>   (the panel's "Update" action; token also as ``Authorization: Bearer``)
+
+Both answer the panel (``domain.panel``); a failure answers Pipedrive's error body with a status above 300.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pdx_common.http import ApiError, ConnectionMissing
+from pdx_crmcard.domain import panel, panel_limits
+from pdx_crmcard.entrypoints.panel_auth import PanelAuthError, verify
+from pdx_crmcard.views import PanelReader
+
+log = structlog.get_logger()
+
+
+class BadPanelRequest(Exception):
+    pass
+
+
+# One table: which failure answers which status and words (the exception's own text is the subtitle when None).
+ERRORS: dict[type[Exception], tuple[int, str, str | None]] = {
+    PanelAuthError: (401, "Not authorised", None),
+    BadPanelRequest: (400, "This panel cannot be shown here", None),
+    ConnectionMissing: (409, "Xero needs reconnecting", "Reconnect Xero in the app settings, then try again."),
+    ApiError: (502, "Xero did not answer", "Xero is busy or down; try Update again in a minute."),
+}
+
+
+class PanelQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    resource: Literal["deal", "person", "organization"]
+    selected_ids: str = Field(alias="selectedIds", pattern=r"^\d+(,\d+)*$")
+    company_id: str | None = Field(default=None, alias="companyId")
+    token: str | None = None
+
+    @property
+    def object_id(self) -> str:
+        return self.selected_ids.split(",")[0]
+
+
+@dataclass
+class PanelDeps:
+    """Filled by the composition root once the store is open."""
+
+    jwt_secret: str | None
+    reader: PanelReader | None = None
+
+
+PANEL: web.AppKey[PanelDeps] = web.AppKey("panel", PanelDeps)
+
+
+def add_routes(app: web.Application, deps: PanelDeps) -> None:
+    app[PANEL] = deps
+    app.router.add_get("/panel", _answer(lambda r, deps, q: _show(deps, q, update=False)))
+    app.router.add_post("/panel/update", _answer(lambda r, deps, q: _show(deps, q, update=True)))
+
+
+async def _show(deps: PanelDeps, query: PanelQuery, *, update: bool) -> dict[str, Any]:
+    assert deps.reader is not None
+    caller = verify(query.token, deps.jwt_secret, query.company_id)
+    with structlog.contextvars.bound_contextvars(company_id=caller.company_id, resource=query.resource,
+                                                 object_id=query.object_id):
+        body = await deps.reader.show(caller.company_id, query.resource, query.object_id, update=update)
+        log.info("panel answered", update=update, objects=len(body.get("data", [])))
+        return body
+
+
+Handler = Callable[[web.Request, PanelDeps, PanelQuery], Awaitable[dict[str, Any]]]
+
+
+def _answer(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def route(request: web.Request) -> web.Response:
+        try:
+            body, status = await handler(request, request.app[PANEL], await _query(request)), 200
+        except tuple(ERRORS) as exc:
+            status, title, subtitle = next(v for k, v in ERRORS.items() if isinstance(exc, k))
+            log.info("panel refused", status=status, reason=str(exc))
+            body = panel.error(title, subtitle or str(exc))
+        problems = panel_limits.problems(body, status)
+        if problems:
+            log.error("panel answer breaks Pipedrive's limits", problems=problems[:5])
+            body, status = panel.error("This panel could not be drawn", "Please tell the app's support."), 500
+        return web.json_response(body, status=status)
+    return route
+
+
+async def _query(request: web.Request) -> PanelQuery:
+    fields: dict[str, Any] = dict(request.query)
+    if request.method == "POST" and request.can_read_body and request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except ValueError as exc:
+            raise BadPanelRequest("the body is not JSON") from exc
+        if isinstance(body, dict):
+            fields = {**body, **fields}
+    bearer = request.headers.get("Authorization", "")
+    if not fields.get("token") and bearer.startswith("Bearer "):
+        fields["token"] = bearer.removeprefix("Bearer ").strip()
+    try:
+        return PanelQuery.model_validate(fields)
+    except ValidationError as exc:
+        raise BadPanelRequest("resource must be deal, person or organization, with one id in selectedIds") from exc

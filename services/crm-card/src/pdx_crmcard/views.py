@@ -1,0 +1,102 @@
+"""The panel's read side: whose documents a deal, person or organisation panel shows, answered from the read model
+(no Xero call on a plain view), and the Update that first refreshes that customer from Xero."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import structlog
+
+from pdx_common.http import ApiError, ConnectionMissing
+from pdx_crmcard.adapters.documents import MongoXeroDocuments
+from pdx_crmcard.adapters.xero_connections import MongoXeroConnections, XeroConnection
+from pdx_crmcard.adapters.xero_links import MongoContactLinks
+from pdx_crmcard.domain import panel
+from pdx_crmcard.sync import DocumentSync
+
+log = structlog.get_logger()
+Resource = Literal["deal", "person", "organization"]
+DealCustomer = Callable[[str, str], Awaitable[list[str]]]  # (company, deal) -> ["pd-org-12", "pd-person-7"]
+NOUN = {"deal": "this deal's customer", "person": "this person", "organization": "this organisation"}
+
+
+@dataclass
+class Target:
+    contact_ids: list[str] = field(default_factory=list)
+    deal_docs: list[dict[str, Any]] = field(default_factory=list)
+
+
+class PanelReader:
+    def __init__(self, docs: MongoXeroDocuments, links: MongoContactLinks, connections: MongoXeroConnections,
+                 deal_customer: DealCustomer, sync: DocumentSync, *,
+                 settings_url: Callable[[str], str], xero_app_url: str) -> None:
+        self._docs, self._links, self._connections = docs, links, connections
+        self._deal_customer, self._sync = deal_customer, sync
+        self._settings_url, self._app_url = settings_url, xero_app_url.rstrip("/")
+
+    async def show(self, company_id: str, resource: Resource, object_id: str, *, update: bool = False) -> dict:
+        connection = await self._connections.of(company_id)
+        settings_url = self._settings_url(company_id)
+        if connection.state != "ok":
+            return _not_connected(connection, settings_url)
+        tenant_id = connection.tenant_id or ""
+        target = await self._target(company_id, tenant_id, resource, object_id)
+        if not target.contact_ids and not target.deal_docs:
+            return panel.message("not-in-xero", f"Not in Xero yet: {NOUN[resource]}",
+                                 "No Xero contact is linked yet; the first draft made from a deal creates it.",
+                                 settings_url)
+        if update:
+            for contact_id in target.contact_ids:
+                await self._sync.refresh_customer(company_id, tenant_id, contact_id)
+            target = await self._target(company_id, tenant_id, resource, object_id)
+        return await self._render(company_id, tenant_id, resource, object_id, target, settings_url)
+
+    async def _render(self, company_id: str, tenant_id: str, resource: Resource, object_id: str, target: Target,
+                      settings_url: str) -> dict:
+        docs = {d["_id"]: d for d in [*target.deal_docs,
+                                      *await self._docs.for_contacts(company_id, tenant_id, target.contact_ids)]}
+        names = [d["contact_name"] for d in docs.values() if d.get("contact_name")]
+        contact_url = (f"{self._app_url}/Contacts/View/{target.contact_ids[0]}"
+                       if len(target.contact_ids) == 1 else None)
+        checked = await self._docs.last_checked(company_id, tenant_id, target.contact_ids)
+        view = panel.PanelView(title=names[0] if names else NOUN[resource], documents=list(docs.values()),
+                               today=datetime.now(UTC).date(), settings_url=settings_url, contact_url=contact_url,
+                               deal_id=object_id if resource == "deal" else None, refreshed_at=checked)
+        return panel.render(view)
+
+    async def _target(self, company_id: str, tenant_id: str, resource: Resource, object_id: str) -> Target:
+        if resource != "deal":
+            number = f"pd-{'org' if resource == 'organization' else 'person'}-{object_id}"
+            contact_id = await self._contact(company_id, tenant_id, number)
+            return Target([contact_id] if contact_id else [])
+        deal_docs = await self._docs.for_deal(company_id, tenant_id, object_id)
+        contact_ids = sorted({d["contact_id"] for d in deal_docs if d.get("contact_id")})
+        if not contact_ids:
+            contact_ids = await self._deal_contacts(company_id, tenant_id, object_id)
+        return Target(contact_ids, deal_docs)
+
+    async def _contact(self, company_id: str, tenant_id: str, number: str) -> str | None:
+        return (await self._links.contact_id(company_id, tenant_id, number)
+                or await self._docs.contact_for_number(company_id, tenant_id, number))
+
+    async def _deal_contacts(self, company_id: str, tenant_id: str, deal_id: str) -> list[str]:
+        """No draft yet for this deal: one Pipedrive read says who its customer is."""
+        try:
+            numbers = await self._deal_customer(company_id, deal_id)
+        except (ApiError, ConnectionMissing) as exc:
+            log.warning("could not read the deal's customer from Pipedrive", deal_id=deal_id, error=str(exc))
+            return []
+        for number in numbers:
+            if contact_id := await self._contact(company_id, tenant_id, number):
+                return [contact_id]
+        return []
+
+
+def _not_connected(connection: XeroConnection, settings_url: str) -> dict:
+    if connection.state == "missing":
+        return panel.message("xero-not-connected", "Xero is not connected",
+                             "Connect Xero in the app settings to see invoices and quotes here.", settings_url)
+    return panel.message("xero-disconnected", "Xero needs reconnecting",
+                         f"The Xero connection stopped working ({connection.reason or 'access was refused'}). "
+                         "Reconnect Xero in the app settings.", settings_url)
