@@ -7,11 +7,13 @@ from typing import Any
 import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter, ValidationError
 
 from pdx_common import topics
 from pdx_common.contracts import DeadLettered
 from pdx_common.kafka import consumer_options
+from pdx_common.metrics import MESSAGES_FAILED, MESSAGES_HANDLED, observe_lag
 from pdx_common.reliability import RetryPolicy, run_with_retries
 from pdx_common.settings import ServiceSettings
 
@@ -24,11 +26,13 @@ def subscribe(broker: KafkaBroker, settings: ServiceSettings, *, topic: str, gro
               **options: Any) -> None:
     adapter = contract if isinstance(contract, TypeAdapter) else TypeAdapter(contract)
 
-    async def on_message(body: dict[str, Any]) -> None:
+    async def on_message(body: dict[str, Any], raw: KafkaMessage) -> None:
+        observe_lag(raw, group_id)
         try:
             message = adapter.validate_python(body)
         except ValidationError as exc:
             await _dead_letter_invalid(publisher, topic, group_id, body, exc)
+            MESSAGES_FAILED.labels(topic, group_id).inc()
             return
         context = {"company_id": message.company_id, "deal_id": message.deal_id, "message_id": message.id}
         with structlog.contextvars.bound_contextvars(**context):
@@ -36,6 +40,7 @@ def subscribe(broker: KafkaBroker, settings: ServiceSettings, *, topic: str, gro
             await run_with_retries(lambda: handle(message), policy=policy, publisher=publisher, consumer=group_id,
                                    source_topic=topic, company_id=message.company_id, deal_id=message.deal_id,
                                    payload=body, on_dead_letter=callback)
+        MESSAGES_HANDLED.labels(topic, group_id).inc()
 
     on_message.__name__ = f"on_{topic.replace('.', '_').replace('-', '_')}"
     broker.subscriber(topic, **consumer_options(settings, group_id), ack_policy=AckPolicy.ACK, **options)(on_message)

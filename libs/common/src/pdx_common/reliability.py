@@ -13,6 +13,7 @@ import structlog
 
 from pdx_common import topics
 from pdx_common.contracts import DeadLettered
+from pdx_common.metrics import HANDLER_RETRIES, MESSAGES_FAILED
 
 log = structlog.get_logger()
 
@@ -41,10 +42,12 @@ async def run_with_retries(
         except Exception as exc:  # noqa: BLE001 - every failure is retried, then dead-lettered with its reason
             error = f"{type(exc).__name__}: {exc}"[:2000]
             if attempt < policy.attempts:
+                HANDLER_RETRIES.labels(source_topic, consumer).inc()
                 log.warning("handler failed, will retry", attempt=attempt, error=error)
                 await asyncio.sleep(policy.delay(attempt))
                 continue
             log.error("handler failed every retry, dead-lettering", attempts=attempt, error=error)
+            MESSAGES_FAILED.labels(source_topic, consumer).inc()
             dead = DeadLettered(company_id=company_id, deal_id=deal_id, source_topic=source_topic,
                                 consumer=consumer, payload=payload, error=error, attempts=attempt)
             await publisher.publish(dead, topics.DEAD_LETTER, topics.deal_key(company_id, deal_id))

@@ -10,6 +10,8 @@ from aiohttp import web
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
+from pdx_common.metrics import metrics_view
+
 log = structlog.get_logger()
 ReadinessCheck = Callable[[], Awaitable[None]]
 CHECKS = web.AppKey("readiness_checks", list)
@@ -44,10 +46,12 @@ def broker_context(broker: KafkaBroker, *, before_stop: Callable[[], Awaitable[N
 
 
 def add_health_routes(app: web.Application, checks: list[ReadinessCheck]) -> None:
-    """``/healthz``: the process answers. ``/readyz``: every dependency answers (503 with the failing ones)."""
+    """``/healthz``: the process answers. ``/readyz``: every dependency answers (503 with the failing ones).
+    ``/metrics``: Prometheus metrics."""
     app[CHECKS] = checks
     app.router.add_get("/healthz", _live)
     app.router.add_get("/readyz", _ready)
+    app.router.add_get("/metrics", metrics_view)
 
 
 async def _live(_: web.Request) -> web.Response:

@@ -11,6 +11,7 @@ import structlog
 
 from pdx_common.connections import TokenProvider
 from pdx_common.http import ApiError, ConnectionMissing
+from pdx_common.metrics import XERO_CALLS, XERO_THROTTLED
 from pdx_common.ratelimit import XeroRateLimiter
 
 log = structlog.get_logger()
@@ -28,10 +29,14 @@ class XeroClient:
     async def _send(self, tenant_id: str, method: str, url: str, params: Any, json: Any,
                     headers: dict[str, str]) -> tuple[int, Any, Any]:
         if self._limiter is None:
-            return await self._http(method, url, params, json, headers)
-        async with self._limiter.slot(tenant_id):
             status, body, resp_headers = await self._http(method, url, params, json, headers)
-        self._limiter.observe(tenant_id, resp_headers)
+        else:
+            async with self._limiter.slot(tenant_id):
+                status, body, resp_headers = await self._http(method, url, params, json, headers)
+            self._limiter.observe(tenant_id, resp_headers)
+        XERO_CALLS.labels(tenant_id, str(status)).inc()
+        if status == 429:
+            XERO_THROTTLED.labels(tenant_id).inc()
         return status, body, resp_headers
 
     async def _http(self, method: str, url: str, params: Any, json: Any, headers: dict[str, str]):

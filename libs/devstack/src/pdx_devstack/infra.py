@@ -72,10 +72,11 @@ def _start_tansu(port: int, log_path: Path) -> subprocess.Popen:
             env={**os.environ, "RUST_LOG": "warn"}, start_new_session=True)
 
 
-def _start_secantus(data_dir: Path, cache_size: str) -> tuple[subprocess.Popen, int]:
+def start_secantus(data_dir: Path, cache_size: str = "128M", port: int = 0) -> tuple[subprocess.Popen, int]:
     exe = Path(sys.executable).with_name("secantusd-py")
     proc = subprocess.Popen(
-        [str(exe), "--host", "127.0.0.1", "--port", "0", "--storage-path", str(data_dir), "--cache-size", cache_size],
+        [str(exe), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(data_dir),
+         "--cache-size", cache_size],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, start_new_session=True)
     assert proc.stdout is not None
     for line in proc.stdout:  # prints "secantus listening on 127.0.0.1:PORT"
@@ -115,7 +116,7 @@ async def start_infra(data_dir: Path, *, partitions: int = topics.DEFAULT_PARTIT
     infra = Infra(kafka_port=free_port(), mongo_port=0, data_dir=data_dir)
     try:
         infra.processes.append(_start_tansu(infra.kafka_port, data_dir / "tansu.log"))
-        secantus, infra.mongo_port = await asyncio.to_thread(_start_secantus, data_dir / "mongo", cache_size)
+        secantus, infra.mongo_port = await asyncio.to_thread(start_secantus, data_dir / "mongo", cache_size)
         infra.processes.append(secantus)
         deadline = time.monotonic() + timeout
         admin = await _wait_kafka(infra.kafka_bootstrap, deadline)

@@ -30,6 +30,7 @@ class StackOptions:
     gateway_port: int | None = None
     pipedrive_retry_delays: str = "3,30,150"
     pipedrive_duplicate_deliveries: int = 1
+    pipedrive_burst_limit: int = 80  # Pipedrive's lowest plan: 80 requests per 2 s per token
     xero_clock_speed: float = 1.0
     services: tuple[str, ...] = tuple(SERVICES)
     mongo_db: str = "pdx"
@@ -80,7 +81,8 @@ class Stack:
         logs = self.options.data_dir / "logs"
         pd = spawn("pipedrive-sandbox", ["-m", "pdx_sandbox.pipedrive", "serve", "--port", "0",
                                          "--retry-delays", self.options.pipedrive_retry_delays,
-                                         "--duplicate-deliveries", str(self.options.pipedrive_duplicate_deliveries)],
+                                         "--duplicate-deliveries", str(self.options.pipedrive_duplicate_deliveries),
+                                         "--burst-limit", str(self.options.pipedrive_burst_limit)],
                    logs)
         self.children.append(pd)
         xero = spawn("xero-sandbox", ["-m", "pdx_sandbox.xero", "--port", "0",

@@ -224,7 +224,11 @@ class DocumentWriter:
 
     async def _publish_created(self, command: Command, document: dict[str, Any]) -> None:
         warning = total_warning(command, Decimal(document["total"]))
-        event = DocumentCreated(company_id=command.company_id, deal_id=command.deal_id, command_id=command.id,
+        # The same id however often it is announced (a crash before "published" was noted announces it again), so
+        # consumers that deduplicate by id (the deal's activity) see one draft once.
+        same_id = hashlib.sha256(f"{command.ledger_key}|{document['xero_id']}".encode()).hexdigest()[:32]
+        event = DocumentCreated(id=same_id, company_id=command.company_id, deal_id=command.deal_id,
+                                command_id=command.id,
                                 trigger_id=command.trigger_id, warnings=(warning,) if warning else (), **document)
         await self.publisher.publish(event, topics.DOCUMENT_RESULTS,
                                      topics.deal_key(command.company_id, command.deal_id))

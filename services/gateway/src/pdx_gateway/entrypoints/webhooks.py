@@ -13,9 +13,10 @@ import structlog
 from aiohttp import web
 from pydantic import ValidationError
 
+from pdx_common.metrics import WEBHOOKS
 from pdx_gateway.domain.webhook import PipedriveWebhook
 from pdx_gateway.entrypoints.basic_auth import basic_credentials
-from pdx_gateway.errors import BadRequest, PayloadTooLarge, Unauthorized
+from pdx_gateway.errors import BadRequest, GatewayError, PayloadTooLarge, Unauthorized
 from pdx_gateway.handlers import accept_deal_webhook
 from pdx_gateway.keys import CREDENTIALS, PUBLISHER, SEEN_EVENTS, SETTINGS, STAGE_EVENTS
 
@@ -23,6 +24,16 @@ routes = web.RouteTableDef()
 
 
 @routes.post("/webhooks/pipedrive/{company_id}")
+async def counted_pipedrive_webhook(request: web.Request) -> web.Response:
+    try:
+        response = await pipedrive_webhook(request)
+    except GatewayError as exc:
+        WEBHOOKS.labels("pipedrive", exc.code).inc()
+        raise
+    WEBHOOKS.labels("pipedrive", "accepted").inc()
+    return response
+
+
 async def pipedrive_webhook(request: web.Request) -> web.Response:
     company_id = request.match_info["company_id"]
     # Authenticated before anything of the body is read or parsed.

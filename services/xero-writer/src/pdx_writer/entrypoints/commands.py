@@ -17,6 +17,7 @@ from pdx_common import topics
 from pdx_common.contracts import COMMAND, DeadLettered, DocumentFailed
 from pdx_common.http import ApiError
 from pdx_common.kafka import consumer_options
+from pdx_common.metrics import HANDLER_RETRIES, MESSAGES_FAILED, MESSAGES_HANDLED, observe_lag
 from pdx_common.reliability import RetryPolicy
 from pdx_writer.dispatch import CompanyQueues, OffsetTracker, Pending
 from pdx_writer.handlers import Command
@@ -50,11 +51,13 @@ def subscribe_commands(broker: KafkaBroker, settings: WriterSettings, publisher:
         if queues.closing:
             return  # shutting down: left uncommitted, so the next owner of the partition takes it
         record = message.raw_message
+        observe_lag(message, GROUP)
         done = tracker.started((message.consumer, TopicPartition(record.topic, record.partition)), record.offset)
         try:
             command = COMMAND.validate_python(body)
         except ValidationError as exc:
             await _dead_letter(publisher, body, f"invalid message: {exc}", 1)
+            MESSAGES_FAILED.labels(topics.XERO_COMMANDS, GROUP).inc()
             await done()
             return
         await queues.put(command.company_id, Pending(command, done))
@@ -68,6 +71,7 @@ async def _with_retries(commands: list[Command], execute_batch, policy: RetryPol
     for attempt in range(1, policy.attempts + 1):
         try:
             await execute_batch(commands)
+            MESSAGES_HANDLED.labels(topics.XERO_COMMANDS, GROUP).inc(len(commands))
             return
         except asyncio.CancelledError:
             raise
@@ -75,10 +79,12 @@ async def _with_retries(commands: list[Command], execute_batch, policy: RetryPol
             error = f"{type(exc).__name__}: {exc}"[:2000]
             permanent = isinstance(exc, ApiError) and not exc.transient
             if attempt < policy.attempts and not permanent:
+                HANDLER_RETRIES.labels(topics.XERO_COMMANDS, GROUP).inc()
                 log.warning("batch failed, will retry", attempt=attempt, error=error)
                 await asyncio.sleep(policy.delay(attempt))
                 continue
             log.error("batch failed for good, dead-lettering", attempts=attempt, error=error)
+            MESSAGES_FAILED.labels(topics.XERO_COMMANDS, GROUP).inc(len(commands))
             for command in commands:
                 await _dead_letter(publisher, command.model_dump(mode="json"), error, attempt, command)
             return
