@@ -172,3 +172,13 @@ async def test_a_bad_request_is_answered_in_pipedrives_error_format(infra, mongo
         status, body = await rig.panel("product", 1)
 
     assert status == 400 and body["error"]["title"] == "This panel cannot be shown here"
+
+
+async def test_update_without_xero_credentials_fails_in_pipedrives_error_format(infra, mongo_db) -> None:
+    async with open_card(infra, mongo_db, xero_client_id=None) as rig:
+        await rig.draft(5)
+        status, body = await rig.update("organization", ORG_KIWI)
+        _, view = await rig.panel("organization", ORG_KIWI)  # the plain view still answers from the read model
+
+    assert status == 500 and body["error"]["title"] == "The Xero panel failed"
+    assert view["data"][0]["header"] == "Xero: Kiwi Widgets Ltd"

@@ -106,7 +106,8 @@ def test_which_xero_states_are_news_for_the_deal(fields, news) -> None:
 def test_a_xero_element_becomes_a_read_model_document() -> None:
     element = {"InvoiceID": "abc", "InvoiceNumber": "INV-7", "Type": "ACCREC", "Status": "AUTHORISED",
                "Date": "/Date(1764201600000+0000)/", "DueDate": "2026-12-17T00:00:00", "Total": 2415,
-               "AmountDue": 2415, "AmountPaid": 0, "CurrencyCode": "NZD", "UpdatedDateUTC": "/Date(1764201600000+0000)/",
+               "AmountDue": 2415, "AmountPaid": 0, "CurrencyCode": "NZD",
+               "UpdatedDateUTC": "/Date(1764201600000+0000)/",
                "Contact": {"ContactID": "c1", "Name": "Kowhai"}}
     got = documents.from_xero("invoice", element, company_id="1", tenant_id="t", app_url="https://go.xero.com/")
     assert (got["date"], got["due_date"], got["total"], got["amount_due"]) == ("2025-11-27", "2026-12-17", "2415.00",

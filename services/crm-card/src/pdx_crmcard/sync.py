@@ -77,6 +77,7 @@ class DocumentSync:
                 await self.ingest(company_id, tenant_id, "invoice", element)
         for element in await _pages(xero, "Quotes", {"ContactID": contact_id}):
             await self.ingest(company_id, tenant_id, "quote", element)
+        await self._docs.mark_checked(company_id, tenant_id, contact_id)  # also those Xero no longer lists
         return True
 
 

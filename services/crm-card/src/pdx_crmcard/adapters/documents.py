@@ -7,7 +7,7 @@ overwrites a newer one. What only we know (which deal a draft came from) is set 
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -32,26 +32,31 @@ class MongoXeroDocuments:
         query: dict[str, Any] = {"_id": key}
         if doc.get("xero_updated") is not None:
             query["$or"] = [{"xero_updated": {"$lte": doc["xero_updated"]}}, {"xero_updated": None}]
-        try:
-            return await self._col.find_one_and_update(
-                query, {"$set": {**doc, "updated_at": now, "checked_at": now}}, upsert=True,
-                return_document=ReturnDocument.AFTER)
-        except DuplicateKeyError:
+        if not await self._upsert(query, {"$set": {**doc, "updated_at": now, "checked_at": now}}):
             return None
+        return await self._col.find_one({"_id": key})
 
     async def record_created(self, ours: dict[str, Any], first: dict[str, Any]) -> dict[str, Any]:
         """A draft we created: the deal link is ours for good; the rest only fills a document not seen yet."""
         key = documents.key(ours["company_id"], ours["tenant_id"], ours["kind"], ours["xero_id"])
         now = datetime.now(UTC)
-        for _ in range(2):  # two first writers race on the upsert: the loser updates the winner's document
+        if not await self._upsert({"_id": key}, {"$set": {**ours, "updated_at": now},
+                                                 "$setOnInsert": {**first, "checked_at": now}}):
+            raise RuntimeError(f"could not record draft {key}")
+        stored = await self._col.find_one({"_id": key})
+        assert stored is not None
+        return stored
+
+    async def _upsert(self, query: dict[str, Any], update: dict[str, Any]) -> bool:
+        """False when the query misses an existing document (a newer copy). A collision may also be a first writer
+        racing us, so it is tried twice: the second try finds and updates that writer's document."""
+        for _ in range(2):
             try:
-                return await self._col.find_one_and_update(
-                    {"_id": key}, {"$set": {**ours, "updated_at": now},
-                                   "$setOnInsert": {**first, "checked_at": now}},
-                    upsert=True, return_document=ReturnDocument.AFTER)
+                await self._col.update_one(query, update, upsert=True)
+                return True
             except DuplicateKeyError:
                 continue
-        raise RuntimeError(f"could not record draft {key}")
+        return False
 
     async def for_contacts(self, company_id: str, tenant_id: str, contact_ids: list[str]) -> list[dict[str, Any]]:
         if not contact_ids:
@@ -81,6 +86,10 @@ class MongoXeroDocuments:
                 if len(found) >= limit:
                     break
         return found
+
+    async def mark_checked(self, company_id: str, tenant_id: str, contact_id: str) -> None:
+        await self._col.update_many({"company_id": company_id, "tenant_id": tenant_id, "contact_id": contact_id},
+                                    {"$set": {"checked_at": datetime.now(UTC)}})
 
     async def last_checked(self, company_id: str, tenant_id: str, contact_ids: list[str]) -> datetime | None:
         doc = await self._col.find_one({"company_id": company_id, "tenant_id": tenant_id,

@@ -86,6 +86,9 @@ def _answer(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]
             status, title, subtitle = next(v for k, v in ERRORS.items() if isinstance(exc, k))
             log.info("panel refused", status=status, reason=str(exc))
             body = panel.error(title, subtitle or str(exc))
+        except Exception as exc:  # noqa: BLE001 - logged at ERROR and shown in Pipedrive's error format
+            log.error("panel failed", error=f"{type(exc).__name__}: {exc}"[:500])
+            body, status = panel.error("The Xero panel failed", "Please try again; if it persists, tell support."), 500
         problems = panel_limits.problems(body, status)
         if problems:
             log.error("panel answer breaks Pipedrive's limits", problems=problems[:5])
