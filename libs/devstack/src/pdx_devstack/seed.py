@@ -16,6 +16,7 @@ from pdx_common.connections import ConnectionStore
 
 PD_CLIENT = ("sandbox-pd-client", "sandbox-pd-secret")
 XERO_CLIENT = ("sandbox-xero-client", "sandbox-xero-secret")
+XERO_WEBHOOK_KEY = "sandbox-xero-webhook-key"  # the Xero sandbox's default signing key
 REDIRECT = "http://127.0.0.1/callback"
 DEMO_SETTINGS = CompanySettings(triggers=(Trigger(pipeline_id=1, stage_id=5, action="invoice"),
                                           Trigger(pipeline_id=2, stage_id=7, action="quote")))

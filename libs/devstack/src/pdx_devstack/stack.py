@@ -12,8 +12,9 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from pdx_devstack.infra import Infra, free_port, start_infra
+from pdx_devstack.peek import sandbox_post
 from pdx_devstack.processes import Child, spawn, stop_children, wait_for_line, wait_ready
-from pdx_devstack.seed import PD_CLIENT, XERO_CLIENT, Seeded, install_through_gateway
+from pdx_devstack.seed import PD_CLIENT, XERO_CLIENT, XERO_WEBHOOK_KEY, Seeded, install_through_gateway
 
 SERVICES = {  # name: (module, env prefix)
     "gateway": ("pdx_gateway", "PDX_GATEWAY_"),
@@ -47,6 +48,7 @@ class Stack:
     token_key: str = ""
     api_token: str = ""
     link_key: str = ""
+    panel_secret: str = ""
 
     async def start(self) -> "Stack":
         opts = self.options
@@ -54,6 +56,8 @@ class Stack:
         self.token_key = self._secret("token.key", lambda: Fernet.generate_key().decode())
         self.api_token = self._secret("api.token", lambda: secrets.token_urlsafe(32))
         self.link_key = self._secret("link.key", lambda: secrets.token_urlsafe(32))
+        # Pipedrive signs panel requests with the app's JWT secret (the client secret unless set otherwise).
+        self.panel_secret = self._secret("panel.secret", lambda: secrets.token_urlsafe(32))
         try:
             self.infra = await start_infra(opts.data_dir / "infra")
             self._start_sandboxes()
@@ -63,6 +67,12 @@ class Stack:
             for name in opts.services:
                 if name != "gateway":
                     await self.start_service(name)
+            if "crm-card" in opts.services:
+                # As a Xero app's webhook is configured in Xero's developer portal: with the handshake.
+                hook = await sandbox_post(self.urls["xero"], "/_sandbox/webhook",
+                                          {"url": f"{self.urls['crm-card']}/webhooks/xero"})
+                if not hook.get("intent_to_receive"):
+                    raise RuntimeError(f"the crm-card failed Xero's intent-to-receive handshake: {hook}")
             self._write_state()
         except BaseException:
             self.stop()
@@ -113,6 +123,12 @@ class Stack:
         if name in ("mapper", "crm-card"):
             env.update(PIPEDRIVE_TOKEN_URL=f"{self.urls['pipedrive']}/oauth/token",
                        PIPEDRIVE_CLIENT_ID=PD_CLIENT[0], PIPEDRIVE_CLIENT_SECRET=PD_CLIENT[1])
+        if name == "crm-card":
+            xero = self.urls["xero"]
+            env.update(XERO_API_URL=f"{xero}/api.xro/2.0", XERO_TOKEN_URL=f"{xero}/connect/token",
+                       XERO_CLIENT_ID=XERO_CLIENT[0], XERO_CLIENT_SECRET=XERO_CLIENT[1],
+                       XERO_WEBHOOK_KEY=XERO_WEBHOOK_KEY, XERO_CLOCK_SPEED=str(self.options.xero_clock_speed),
+                       PANEL_JWT_SECRET=self.panel_secret)
         if name == "xero-writer":
             xero = self.urls["xero"]
             env.update(XERO_API_URL=f"{xero}/api.xro/2.0", XERO_TOKEN_URL=f"{xero}/connect/token",
