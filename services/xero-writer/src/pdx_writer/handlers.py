@@ -98,6 +98,10 @@ class DocumentWriter:
     async def _write(self, batch: "Batch") -> None:
         xero, tenant_id = await self.xero_for(batch.company_id)
         facts = await self.facts.get(xero, tenant_id)
+        if not all(_fits(facts, c) for c in batch.open) and self.facts.cached(tenant_id):
+            # The company may just have added the currency or tax rate in Xero: ask again before refusing.
+            self.facts.forget(tenant_id)
+            facts = await self.facts.get(xero, tenant_id)
         taxes = {c.id: await self._refusing(batch, c, lambda c=c: _tax_types(facts, c)) for c in list(batch.open)}
         idem = batch_idempotency_key(batch.open)
         contacts = await self.resolver.contact_ids(
@@ -139,7 +143,10 @@ class DocumentWriter:
                                                        f"{idem}-{collection}-{start}")
                 for command, element in zip(chunk, elements, strict=True):
                     if element.get("StatusAttributeString") == "ERROR" or element.get("HasErrors"):
-                        await self._fail_explained(batch, command, explain(validation_messages(element)))
+                        exp = explain(validation_messages(element))
+                        # A contact or item we remembered may be gone from Xero: look it up afresh next time.
+                        await self.resolver.forget(xero.company_id, tenant_id, command, exp.code)
+                        await self._fail_explained(batch, command, exp)
                     else:
                         await self._record(command, tenant_id, element)
                         batch.settle(command)
@@ -262,6 +269,14 @@ class Batch:
     def settle(self, command: Command) -> None:
         if command in self.open:
             self.open.remove(command)
+
+
+def _fits(facts: dict[str, Any], command: Command) -> bool:
+    try:
+        _tax_types(facts, command)
+    except Refused:
+        return False
+    return True
 
 
 def _tax_types(facts: dict[str, Any], command: Command) -> list[str | None]:

@@ -45,6 +45,9 @@ class OrganisationFacts:
     def forget(self, tenant_id: str) -> None:
         self._cache.pop(tenant_id, None)
 
+    def cached(self, tenant_id: str) -> bool:
+        return tenant_id in self._cache
+
 
 def check_currency(facts: dict[str, Any], currency: str) -> None:
     if currency not in facts["currencies"]:
@@ -141,6 +144,14 @@ class Resolver:
         for number, (contact, _) in raced.items():
             found.setdefault(number, explain([f"The contact name {contact.name} is already assigned to another "
                                               "contact."]))
+
+    async def forget(self, company_id: str, tenant_id: str, command: Any, code: str) -> None:
+        if code in ("unknown_contact", "duplicate_contact_name"):
+            await self._links.forget(company_id, tenant_id, "contact", command.contact.contact_number)
+        elif code == "unknown_item":
+            for line in command.line_items:
+                if line.item_code:
+                    await self._links.forget(company_id, tenant_id, "item", line.item_code)
 
     async def item_codes(self, xero: XeroClient, tenant_id: str, lines: list[LineItem],
                          idempotency_key: str) -> dict[str, str | None | Explanation]:

@@ -13,18 +13,18 @@ class Explanation:
 
 RULES: list[tuple[re.Pattern[str], str, str, str]] = [
     (re.compile(r"TaxType code '([^']*)' does not exist", re.IGNORECASE), "unknown_tax_type",
-     "Xero has no tax rate '{0}' that can be used on sales.",
+     "Xero has no tax rate {0} that can be used on sales.",
      "Pick one of Xero's sales tax rates in the app settings (money.tax_types), then replay the deal."),
     (re.compile(r"Account code '([^']*)'|Account must be valid", re.IGNORECASE), "unknown_account",
-     "Xero has no sales account '{0}'.",
+     "Xero does not accept the sales account {0}.",  # {0}: 'code', or the words below when Xero names none
      "Set money.sales_account_code in the app settings to one of Xero's revenue accounts, then replay the deal."),
     (re.compile(r"[Ii]tem code '([^']*)'"), "unknown_item",
-     "Xero has no item with code '{0}'.",
+     "Xero has no item with code {0}.",
      "Create the item in Xero, fix the product code in Pipedrive, or choose another rule for unmatched products "
      "in the app settings, then replay the deal."),
     (re.compile(r"not subscribed to currency '?([A-Z]{3})|currency '?([A-Z]{3})'? has not been (?:set up|enabled)",
                 re.IGNORECASE),
-     "currency_not_enabled", "Xero's organisation does not have the deal's currency ({0}).",
+     "currency_not_enabled", "Xero's organisation does not have the deal's currency {0}.",
      "Add the currency in Xero (Settings > Currencies), or change the deal's currency in Pipedrive, then replay."),
     (re.compile(r"contact.*(must be specified|not found|could not be found)", re.IGNORECASE), "unknown_contact",
      "Xero could not find the customer for this deal.",
@@ -40,8 +40,9 @@ def explain(messages: list[str]) -> Explanation:
         for pattern, code, message, fix in RULES:
             match = pattern.search(text)
             if match:
-                groups = [g for g in match.groups() if g] or [""]
-                return Explanation(code, message.format(groups[0]) + f' (Xero said: "{text}")', fix)
+                value = next((g for g in match.groups() if g), None)
+                named = f"'{value}'" if value else "named in the settings"
+                return Explanation(code, message.format(named) + f' (Xero said: "{text}")', fix)
     joined = "; ".join(messages) or "no reason given"
     return Explanation("xero_rejected", f'Xero refused the draft: "{joined}".',
                        "Correct the deal in Pipedrive or the app settings as Xero's message says, "
