@@ -10,13 +10,13 @@
 and the connection routes of ``connections_api``.
 """
 
-import hmac
 import json
 from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
 
+from pdx_common.auth import bearer_matches
 from pdx_common.company_settings import CompanySettings
 from pdx_gateway.adapters.settings_repo import VersionConflict
 from pdx_gateway.entrypoints import connections_api
@@ -29,9 +29,8 @@ routes = web.RouteTableDef()
 
 @web.middleware
 async def bearer_auth(request: web.Request, handler):
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     expected = request.config_dict[SETTINGS].api_token.get_secret_value()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+    if not bearer_matches(request.headers.get("Authorization", ""), expected):
         raise Unauthorized("a valid API bearer token is required")
     return await handler(request)
 

@@ -8,10 +8,10 @@
 Only months with at least one draft are listed, oldest first.
 """
 
-import hmac
 
 from aiohttp import web
 
+from pdx_common.auth import bearer_matches
 from pdx_metering.domain.usage import InvalidMonth, month_range
 from pdx_metering.errors import BadRequest, Unauthorized, error_middleware
 from pdx_metering.keys import SETTINGS, USAGE
@@ -21,9 +21,8 @@ routes = web.RouteTableDef()
 
 @web.middleware
 async def bearer_auth(request: web.Request, handler):
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     expected = request.config_dict[SETTINGS].api_token.get_secret_value()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+    if not bearer_matches(request.headers.get("Authorization", ""), expected):
         raise Unauthorized("a valid API bearer token is required")
     return await handler(request)
 
