@@ -1,6 +1,7 @@
 """The whole stack as a user runs it: broker, store, sandboxes and every service as separate processes."""
 
 import asyncio
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -8,14 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from pdx_devstack.stack import Stack, StackOptions
+from pdx_devstack.stack import SERVICES, Stack, StackOptions
+
+# Proving a service matters: PDX_E2E_WITHOUT=mapper runs the stack without it, and the flow tests must fail.
+WITHOUT = {name for name in os.environ.get("PDX_E2E_WITHOUT", "").split(",") if name}
 
 
 @pytest.fixture(scope="package")
 def stack() -> Iterator[Stack]:
     data_dir = Path(tempfile.mkdtemp(prefix="pdx-e2e-"))
     running = Stack(StackOptions(data_dir=data_dir, pipedrive_retry_delays="0.5,1,2", retry_first_delay=0.2,
-                                 pipedrive_burst_limit=2000))
+                                 pipedrive_burst_limit=2000,
+                                 services=tuple(s for s in SERVICES if s not in WITHOUT)))
     asyncio.run(running.start())
     try:
         yield running

@@ -8,6 +8,7 @@ import jwt
 from pdx_devstack.peek import sandbox_post
 from tests.e2e.helpers import activities, create_deal, eventually, invoices_for_deal, move, subjects
 
+
 async def panel(stack, deal_id: int) -> dict:
     company = stack.seeded.company_id
     token = jwt.encode({"companyId": int(company), "userId": 12001, "exp": int(time.time()) + 300},
