@@ -59,3 +59,12 @@ async def test_the_draft_is_dated_in_the_company_time_zone():
     [(topic, command)] = publisher.published
     assert topic == topics.XERO_COMMANDS and command.date == date(2026, 11, 27)
     assert command.source_event_id == "e1" and command.trigger_id == "p1-s5"
+
+
+def test_stored_settings_from_an_older_version_still_read():
+    from pdx_common.company_settings import stored_settings
+
+    old = {"_id": "7", "updated_at": "x", "version": 3, "money": {"sales_account_code": "260", "retired": []},
+           "triggers": [{"pipeline_id": 1, "stage_id": 5, "action": "invoice"}], "retired_setting": True}
+    settings = stored_settings(old)
+    assert settings.version == 3 and settings.money.sales_account_code == "260" and settings.triggers[0].id == "p1-s5"

@@ -50,7 +50,6 @@ class MoneyRules(Strict):
     # Pipedrive tax percentage (as text, e.g. "15") -> Xero TaxType; "0" covers untaxed lines.
     tax_types: dict[str, str] = Field(default_factory=dict)
     default_tax_type: str | None = None
-    allowed_currencies: tuple[str, ...] = ()  # empty: the organisation's currencies, checked by the writer
 
     @field_validator("tax_types")
     @classmethod
@@ -128,3 +127,22 @@ class CompanySettings(Strict):
             if trigger.stage_id == stage_id and (pipeline_id is None or trigger.pipeline_id == pipeline_id):
                 return trigger
         return None
+
+
+def _known(model: type[BaseModel], data: dict) -> dict:
+    """Only the keys ``model`` knows, nested models included (a stored document may predate a removed setting)."""
+    known = {}
+    for name, value in data.items():
+        field = model.model_fields.get(name)
+        if field is None:
+            continue
+        annotation = field.annotation
+        if isinstance(value, dict) and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            value = _known(annotation, value)
+        known[name] = value
+    return known
+
+
+def stored_settings(document: dict) -> CompanySettings:
+    """Settings read back from the store: validated, ignoring keys an older version wrote. The API stays strict."""
+    return CompanySettings.model_validate(_known(CompanySettings, document))

@@ -6,7 +6,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from pdx_common.company_settings import CompanySettings
+from pdx_common.company_settings import CompanySettings, stored_settings
 
 
 class VersionConflict(Exception):
@@ -24,7 +24,7 @@ class MongoSettingsStore:
         doc = await self._col.find_one({"_id": company_id})
         if doc is None:
             return CompanySettings(version=1)
-        return CompanySettings.model_validate({k: v for k, v in doc.items() if k not in ("_id", "updated_at")})
+        return stored_settings(doc)
 
     async def replace(self, company_id: str, new: CompanySettings, expected_version: int) -> CompanySettings:
         """Store ``new`` as version ``expected_version + 1``, only if the stored version is still the expected one."""

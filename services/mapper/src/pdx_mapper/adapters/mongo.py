@@ -1,6 +1,6 @@
 from pymongo.asynchronous.database import AsyncDatabase
 
-from pdx_common.company_settings import CompanySettings
+from pdx_common.company_settings import CompanySettings, stored_settings
 
 
 class MongoSettingsRepository:
@@ -13,6 +13,4 @@ class MongoSettingsRepository:
         doc = await self._col.find_one({"_id": company_id})
         if doc is None:
             return CompanySettings()
-        doc.pop("_id", None)
-        doc.pop("updated_at", None)
-        return CompanySettings.model_validate(doc)
+        return stored_settings(doc)
