@@ -4,6 +4,7 @@ loopback, the real store and the real broker. The test's HTTP session plays the 
 import asyncio
 import json
 import random
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from aiohttp.test_utils import TestServer
 from cryptography.fernet import Fernet
 from yarl import URL
 
+from pdx_common import topics
 from pdx_common.connections import ConnectionStore
 from pdx_common.crypto import TokenCipher
 from pdx_devstack.infra import free_port
@@ -25,6 +27,7 @@ from pdx_sandbox.pipedrive import DEMO_DEAL_ID, STAGE_WON, PipedriveState
 from pdx_sandbox.pipedrive import create_app as pipedrive_app
 from pdx_sandbox.xero import XeroState
 from pdx_sandbox.xero import create_app as xero_app
+from tests.kafka_helpers import read_until
 
 API_TOKEN = "test-api-token-0123456789abcdef"
 LINK_KEY = "test-link-signing-key-0123456789abcdef"
@@ -295,3 +298,18 @@ def test_half_configured_oauth_is_refused_at_start_up_without_echoing_secrets(gi
     with pytest.raises(ValueError, match=missing) as refused:
         GatewaySettings(api_token=API_TOKEN, **given)
     assert API_TOKEN not in str(refused.value) and "not-a-fernet-key" not in str(refused.value)
+
+
+async def test_uninstall_dead_letters_the_drafts_still_waiting_for_xero(oauth_stack, infra):
+    s = oauth_stack
+    await s.install()
+    payload = {"id": uuid.uuid4().hex, "company_id": s.company_id, "deal_id": "77", "waiting": True}
+    await s.db.parked_commands.insert_one({"_id": payload["id"], "company_id": s.company_id, "deal_id": "77",
+                                           "payload": payload, "parked_at": datetime.now(UTC)})
+
+    assert await uninstall(s, PD_CLIENT) == 200
+
+    assert await s.db.parked_commands.count_documents({}) == 0
+    [dead] = await read_until(infra.kafka_bootstrap, topics.DEAD_LETTER, lambda got: len(got) >= 1,
+                              match=lambda m: m["company_id"] == s.company_id)
+    assert dead["payload"] == payload and "uninstalled" in dead["error"]

@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from pdx_common import topics
-from pdx_common.contracts import COMMAND, CreateInvoice, CreateQuote
+from pdx_common.contracts import COMMAND, CreateInvoice, CreateQuote, DeadLettered
 
 log = structlog.get_logger()
 
@@ -44,6 +44,21 @@ class MongoParkedCommands:
 
     async def remove(self, command_id: str) -> None:
         await self._col.delete_one({"_id": command_id})
+
+
+async def dead_letter_parked(company_id: str, parked: MongoParkedCommands, publisher: Publisher, reason: str) -> int:
+    """The company left (uninstalled): its parked commands can never become drafts. They go to the dead-letter topic
+    with the reason, so nothing is dropped silently and an operator can still replay them."""
+    moved = 0
+    for doc in await parked.of_company(company_id):
+        payload = doc.get("payload") or {}
+        dead = DeadLettered(company_id=company_id, deal_id=str(doc.get("deal_id") or payload.get("deal_id") or "?"),
+                            source_topic=topics.XERO_COMMANDS, consumer="parking", payload=payload, error=reason,
+                            attempts=0)
+        await publisher.publish(dead, topics.DEAD_LETTER, topics.deal_key(dead.company_id, dead.deal_id))
+        await parked.remove(doc["_id"])
+        moved += 1
+    return moved
 
 
 async def resume_parked(company_id: str, parked: MongoParkedCommands, publisher: Publisher) -> int:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import structlog
 
 from pdx_common.http import ApiError
+from pdx_common.parking import dead_letter_parked
 from pdx_common.pipedrive import PipedriveClient
 from pdx_gateway.connector import Connector
 
@@ -65,7 +66,9 @@ async def uninstall_pipedrive(c: Connector, company_id: str) -> None:
         await c.connections.delete("pipedrive", company_id)
         await c.credentials.forget(company_id)
         await c.company_settings.delete(company_id)
-        log.info("pipedrive uninstalled")
+        moved = await dead_letter_parked(company_id, c.parked, c.publisher, "the company uninstalled the app while "
+                                         "this draft waited for Xero to be reconnected")
+        log.info("pipedrive uninstalled", parked_dead_lettered=moved)
 
 
 async def _revoke_xero_if_possible(c: Connector, company_id: str) -> None:
