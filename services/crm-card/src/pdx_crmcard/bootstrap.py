@@ -12,6 +12,7 @@ import structlog
 from aiohttp import web
 
 from pdx_common import topics
+from pdx_common.company_settings import stored_settings
 from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
 from pdx_common.consumer import subscribe
 from pdx_common.contracts import RESULT, DocumentCreated
@@ -138,7 +139,8 @@ def _read_side(settings: CardSettings, res: Resources, store: ConnectionStore, p
     res.sync = DocumentSync(docs, res.activity_log, res.write_activity, _xero_for(settings, res, store), marks,
                             app_url=settings.xero_app_url, cooldown=settings.update_cooldown)
     panel.reader = PanelReader(docs, MongoContactLinks(db), connections, res.deal_customer, res.sync,
-                               settings_url=settings.panel_settings_url, xero_app_url=settings.xero_app_url)
+                               settings_url=settings.panel_settings_url, xero_app_url=settings.xero_app_url,
+                               timezone_of=_timezone_reader(db))
     hooks.inbox = res.inbox = MongoWebhookInbox(db)
     res.inbox_worker = InboxWorker(hooks.inbox, connections, res.sync, attempts=settings.webhook_attempts,
                                    first_delay=settings.retry_first_delay)
@@ -191,3 +193,10 @@ def _task(work: Coroutine[Any, Any, None], name: str) -> asyncio.Task:
 def _crashed(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("background loop stopped", loop=task.get_name(), error=repr(task.exception()))
+
+
+def _timezone_reader(db):
+    async def timezone_of(company_id: str) -> str:
+        doc = await db.company_settings.find_one({"_id": company_id}) or {}
+        return stored_settings(doc).timezone if doc else "UTC"
+    return timezone_of

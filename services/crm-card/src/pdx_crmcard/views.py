@@ -3,8 +3,9 @@
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import date, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -30,8 +31,10 @@ class Target:
 class PanelReader:
     def __init__(self, docs: MongoXeroDocuments, links: MongoContactLinks, connections: MongoXeroConnections,
                  deal_customer: DealCustomer, sync: DocumentSync, *,
-                 settings_url: Callable[[str], str], xero_app_url: str) -> None:
+                 settings_url: Callable[[str], str], xero_app_url: str,
+                 timezone_of: Callable[[str], Awaitable[str]] | None = None) -> None:
         self._docs, self._links, self._connections = docs, links, connections
+        self._timezone_of = timezone_of
         self._deal_customer, self._sync = deal_customer, sync
         self._settings_url, self._app_url = settings_url, xero_app_url.rstrip("/")
 
@@ -61,9 +64,14 @@ class PanelReader:
                        if len(target.contact_ids) == 1 else None)
         checked = await self._docs.last_checked(company_id, tenant_id, target.contact_ids)
         view = panel.PanelView(title=names[0] if names else NOUN[resource], documents=list(docs.values()),
-                               today=datetime.now(UTC).date(), settings_url=settings_url, contact_url=contact_url,
+                               today=await self._today(company_id), settings_url=settings_url, contact_url=contact_url,
                                deal_id=object_id if resource == "deal" else None, refreshed_at=checked)
         return panel.render(view)
+
+    async def _today(self, company_id: str) -> date:
+        """Overdue is judged on the company's own calendar day (its time zone setting), not UTC's."""
+        zone = await self._timezone_of(company_id) if self._timezone_of else "UTC"
+        return datetime.now(ZoneInfo(zone)).date()
 
     async def _target(self, company_id: str, tenant_id: str, resource: Resource, object_id: str) -> Target:
         if resource != "deal":
