@@ -1,8 +1,11 @@
-"""docker-compose.yml, offline: its structure against our Compose schema (tests/deploy/compose_schema.py, written
-after the Compose Specification since no installed package ships the specification's schema), and what the
-product needs from it: health-gated start-up, the topics, secrets from an untracked .env, the sandboxes profile."""
+"""docker-compose.yml, offline: against the Compose Specification's own JSON schema (the copy check-jsonschema
+ships, vendored from compose-spec/compose-spec), against our stricter schema of the keys we use
+(tests/deploy/compose_schema.py), and for what the product needs from it: health-gated start-up, the topics, secrets
+from an untracked .env, the sandboxes profile."""
 
+import json
 import re
+from importlib.resources import files
 
 import jsonschema
 import pytest
@@ -22,6 +25,19 @@ from tests.deploy.project import (
 EXAMPLE = REPO / "deploy" / "compose.env.example"
 SANDBOXES = REPO / "deploy" / "compose.sandboxes.env"
 INFRA = ("kafka", "topic-init", "mongo")
+
+
+def compose_specification() -> dict:
+    return json.loads(files("check_jsonschema").joinpath("builtin_schemas/vendor/compose-spec.json").read_text())
+
+
+def test_compose_file_matches_the_compose_specification():
+    spec = compose_specification()
+    validator = jsonschema.validators.validator_for(spec)(spec)
+    errors = sorted(validator.iter_errors(compose()), key=str)
+    assert not errors, "\n".join(f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors)
+    broken = {"services": {"a": {"image": "x", "depends_on": {"b": {"condition": "service_ready"}}}}}
+    assert list(validator.iter_errors(broken))  # the check can fail
 
 
 def test_compose_file_matches_the_schema():
