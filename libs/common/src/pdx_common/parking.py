@@ -27,6 +27,10 @@ class MongoParkedCommands:
     def __init__(self, db: AsyncDatabase) -> None:
         self._col = db.parked_commands
 
+    async def ensure_indexes(self) -> None:
+        await self._col.create_index([("company_id", 1), ("parked_at", 1)])
+        await self._col.create_index([("company_id", 1), ("deal_id", 1)])
+
     async def park(self, command: CreateInvoice | CreateQuote) -> bool:
         """Park the command; True when it is the deal's first parked command (so the deal hears of it once)."""
         first = await self._col.find_one({"company_id": command.company_id, "deal_id": command.deal_id}) is None

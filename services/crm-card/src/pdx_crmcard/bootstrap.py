@@ -166,7 +166,7 @@ def _xero_for(settings: CardSettings, res: Resources, store: ConnectionStore):
 
 
 async def _ensure_indexes(db) -> None:
-    for adapter in (MongoXeroDocuments(db), MongoWebhookInbox(db), MongoXeroConnections(db)):
+    for adapter in (MongoXeroDocuments(db), MongoWebhookInbox(db), MongoXeroConnections(db), MongoDealStatus(db)):
         await adapter.ensure_indexes()
 
 

@@ -59,7 +59,8 @@ def _mongo_context(settings: GatewaySettings):
         db = client[settings.mongo_db]
         app[DB] = db
         app[CREDENTIALS] = MongoWebhookCredentials(db)
-        app[SEEN_EVENTS] = MongoSeenEvents(db)
+        app[SEEN_EVENTS] = seen = MongoSeenEvents(db)
+        await seen.ensure_indexes()
         app[STAGE_EVENTS] = MongoDealEvents(db)
         app[SETTINGS_STORE] = MongoSettingsStore(db)
         app[CONNECTIONS] = MongoConnections(db)

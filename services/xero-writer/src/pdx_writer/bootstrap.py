@@ -67,9 +67,12 @@ def _resources(settings: WriterSettings, res: Resources, publisher: KafkaPublish
             doc = await store.get("xero", company_id)
             return bool(doc and doc.get("status") == "ok" and doc.get("tenant_id"))
 
-        res.writer = DocumentWriter(MongoLedger(db, settings.ledger_lease_seconds), Resolver(MongoXeroLinks(db)),
+        ledger, parking = MongoLedger(db, settings.ledger_lease_seconds), MongoParkedCommands(db)
+        await ledger.ensure_indexes()
+        await parking.ensure_indexes()
+        res.writer = DocumentWriter(ledger, Resolver(MongoXeroLinks(db)),
                                     OrganisationFacts(), xero_for, publisher, settings.xero_app_url,
-                                    parking=MongoParkedCommands(db), connection_usable=usable)
+                                    parking=parking, connection_usable=usable)
         yield
         await session.close()
         await client.close()

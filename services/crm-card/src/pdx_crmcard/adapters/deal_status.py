@@ -13,6 +13,10 @@ class MongoDealStatus:
     def __init__(self, db: AsyncDatabase) -> None:
         self._col = db.deal_status
 
+    async def ensure_indexes(self) -> None:
+        await self._col.create_index([("company_id", 1), ("state", 1)])  # replay-failed
+        await self._col.create_index([("company_id", 1), ("deal_id", 1)])
+
     async def record(self, event: DocumentCreated | DocumentFailed | DocumentSkipped | DocumentParked) -> None:
         key = f"{event.company_id}:{event.deal_id}:{event.trigger_id or 'unknown'}"
         doc = {"company_id": event.company_id, "deal_id": event.deal_id, "trigger_id": event.trigger_id,

@@ -51,6 +51,10 @@ class MongoSeenEvents:
     def __init__(self, db: AsyncDatabase) -> None:
         self._col = db.webhook_events
 
+    async def ensure_indexes(self) -> None:
+        # Pipedrive retries an event for at most 3 days: a week of memory is plenty, and the collection stays small.
+        await self._col.create_index("at", expireAfterSeconds=7 * 86_400)
+
     async def claim(self, company_id: str, event_id: str, deal_id: str) -> bool:
         """True for the first delivery of an event; False for every retry, even one arriving at the same time."""
         try:

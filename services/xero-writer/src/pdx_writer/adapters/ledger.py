@@ -29,6 +29,10 @@ class MongoLedger:
         self._col = db.ledger
         self._lease = timedelta(seconds=lease_seconds)
 
+    async def ensure_indexes(self) -> None:
+        # The look-up after an unclear outcome asks which entries hold given Xero documents.
+        await self._col.create_index("document.xero_id", sparse=True)
+
     async def claim(self, key: str, command_id: str, company_id: str, deal_id: str) -> Claim:
         now = datetime.now(UTC)
         lease = {"state": "in_progress", "owner": command_id, "lease_until": now + self._lease, "updated_at": now}
