@@ -130,7 +130,7 @@ async def _until(condition: Any, timeout: float = 5.0) -> None:
             await asyncio.sleep(0.01)
 
 
-# --- OAuth -----------------------------------------------------------------------------------------------------------
+# --- OAuth ------------------------------------------------------------------------------------------------------------
 async def _authorize(sandbox: Sandbox, redirect_uri: str = "http://app.example/callback") -> str:
     params = {"client_id": "sandbox-pd-client", "redirect_uri": redirect_uri, "state": "st-42"}
     async with sandbox.http.get(f"{sandbox.url}/oauth/authorize", params=params, allow_redirects=False) as resp:
@@ -200,7 +200,7 @@ async def test_api_token_in_query_works(sandbox: Sandbox) -> None:
     assert status == 200
 
 
-# --- reads -------------------------------------------------------------------------------------------------------------
+# --- reads ------------------------------------------------------------------------------------------------------------
 async def test_deal_read_in_v2_shape_with_custom_fields(sandbox: Sandbox) -> None:
     async with sandbox.http.get(f"{sandbox.url}/api/v2/deals/{DEMO_DEAL_ID}", headers=API_TOKEN) as resp:
         assert resp.headers["x-token-cost"] == "1"
@@ -229,7 +229,8 @@ async def test_deal_products_discounts_and_contacts(sandbox: Sandbox) -> None:
         (301, 10, 180, 10, "percentage", 15, "exclusive", True, 1863.0),
         (302, 50, 25, 0, "percentage", 15, "exclusive", True, 1437.5)]
     product = (await sandbox.call("GET", "/api/v2/products/301"))[1]["data"]
-    assert product["code"] == "CONSULT-HR" and {"currency": "NZD", "price": 180} .items() <= product["prices"][0].items()
+    assert product["code"] == "CONSULT-HR"
+    assert {"currency": "NZD", "price": 180}.items() <= product["prices"][0].items()
 
     discounts = (await sandbox.call("GET", f"/api/v2/deals/{DEAL_USD_ID}/discounts"))[1]["data"]
     assert [(d["amount"], d["type"], d["deal_id"]) for d in discounts] == [(5, "percentage", DEAL_USD_ID)]
@@ -273,7 +274,7 @@ async def test_search_stages_pipelines_currencies_and_deal_filters(sandbox: Sand
     assert [d["id"] for d in recent] == [DEAL_USD_ID]
 
 
-# --- webhooks ----------------------------------------------------------------------------------------------------------
+# --- webhooks ---------------------------------------------------------------------------------------------------------
 async def test_stage_move_fires_a_v2_webhook(sandbox: Sandbox, receiver: Receiver) -> None:
     webhook = await sandbox.register_webhook(receiver)
     before = sandbox.state.deals[DEMO_DEAL_ID]["stage_change_time"]
@@ -380,7 +381,7 @@ async def test_webhook_list_and_delete(sandbox: Sandbox, receiver: Receiver) -> 
     assert (await sandbox.call("GET", "/api/v1/webhooks"))[1]["data"] == []
 
 
-# --- writes, costs, limits ---------------------------------------------------------------------------------------------
+# --- writes, costs, limits --------------------------------------------------------------------------------------------
 async def test_activity_and_note_create(sandbox: Sandbox) -> None:
     activity = {"subject": "Xero draft invoice INV-0042", "type": "task", "deal_id": DEMO_DEAL_ID, "done": True,
                 "note": "Created by the Xero integration"}
@@ -420,7 +421,7 @@ async def test_burst_limit_answers_429_with_headers(make_sandbox: Any) -> None:
     assert (await sandbox.call("GET", "/api/v2/deals/1"))[0] == 200
 
 
-# --- CLI ---------------------------------------------------------------------------------------------------------------
+# --- CLI --------------------------------------------------------------------------------------------------------------
 def test_cli_serve_and_move() -> None:
     command = [sys.executable, "-m", "pdx_sandbox.pipedrive"]
     with subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", "0", "--retry-delays", "0.1,0.1,0.1"],

@@ -28,7 +28,8 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the sandbox server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=0)
-    serve.add_argument("--retry-delays", type=_delays, default=(3.0, 30.0, 150.0), help="sandbox seconds, e.g. 3,30,150")
+    serve.add_argument("--retry-delays", type=_delays, default=(3.0, 30.0, 150.0),
+                       help="sandbox seconds, e.g. 3,30,150")
     serve.add_argument("--clock-speed", type=float, default=1.0, help="sandbox seconds per wall-clock second")
     serve.add_argument("--burst-limit", type=int, default=80)
     serve.add_argument("--duplicate-deliveries", type=int, default=1, help="send every webhook event n times")

@@ -2,7 +2,8 @@
 
 ``GET /oauth/authorize?client_id=sandbox-pd-client&redirect_uri=http://app/cb&state=xyz``
 -> 302 ``http://app/cb?code=sbx-code-...&state=xyz``.
-``POST /oauth/token`` (form, HTTP Basic client_id:client_secret) ``grant_type=authorization_code&code=..&redirect_uri=..``
+``POST /oauth/token`` (form, HTTP Basic client_id:client_secret)
+``grant_type=authorization_code&code=..&redirect_uri=..``
 or ``grant_type=refresh_token&refresh_token=..`` -> ``{access_token, token_type, refresh_token, scope, expires_in,
 api_domain}``. Codes live 5 minutes and work once; access tokens 60 minutes; refresh tokens 60 days from last use.
 """

@@ -103,7 +103,8 @@ async def set_latency(request: web.Request) -> web.Response:
 async def invoice_action(request: web.Request) -> web.Response:
     """POST /_sandbox/invoices/<id>/pay {"tenant_id": "...", "amount": 10.0}; also /approve and /void."""
     state, data = _state(request), await _json(request)
-    tenant_id, invoice_id, action = data.get("tenant_id"), request.match_info["invoice_id"], request.match_info["action"]
+    tenant_id = data.get("tenant_id")
+    invoice_id, action = request.match_info["invoice_id"], request.match_info["action"]
     if tenant_id not in state.tenants or invoice_id not in state.tenants[tenant_id].invoices:
         raise XeroError(404, {"error": "unknown tenant or invoice"})
     if action == "approve":

@@ -55,7 +55,8 @@ def build(kind: str, tenant: Tenant, raw: dict, existing: dict | None, now: floa
     doc.update(Contact=contact, LineItems=[b.line for b in lines], Status=status, CurrencyCode=currency,
                LineAmountTypes=amount_types.upper() if kind == "quote" else amount_types,
                UpdatedDateUTC=stamp(now), **totals(lines, amount_types))
-    doc["CurrencyRate"] = float(to_decimal(merged.get("CurrencyRate")) or 1) if currency != tenant.base_currency else 1.0
+    foreign = currency != tenant.base_currency
+    doc["CurrencyRate"] = float(to_decimal(merged.get("CurrencyRate")) or 1) if foreign else 1.0
     _dates(kind, doc, merged, now, approved, errors)
     _numbers(kind, tenant, doc, existing, errors)
     if kind == "invoice":

@@ -15,7 +15,8 @@ _TITLES = {
     503: "Service Unavailable",
 }
 _DETAILS = {
-    500: "An error occurred in Xero. Check the API Status page http://status.developer.xero.com for current service status.",
+    500: ("An error occurred in Xero. Check the API Status page http://status.developer.xero.com for current "
+          "service status."),
     503: "The Xero API is currently unavailable. Please try again later.",
     404: "The resource you're looking for cannot be found",
 }
