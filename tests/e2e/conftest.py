@@ -26,4 +26,7 @@ def stack() -> Iterator[Stack]:
         yield running
     finally:
         running.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if os.environ.get("PDX_E2E_KEEP"):  # keep the services' logs to read after a failure
+            print(f"e2e logs kept in {data_dir / 'logs'}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)

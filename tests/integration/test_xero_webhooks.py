@@ -135,3 +135,19 @@ async def test_a_signed_body_that_is_not_a_batch_is_a_400(infra, mongo_db) -> No
     async with open_card(infra, mongo_db) as rig:
         body = b'{"not": "events"}'
         assert await post(rig, body, sign(body, WEBHOOK_KEY)) == 400
+
+
+async def test_a_burst_of_events_costs_one_call_and_our_own_new_drafts_cost_none(infra, mongo_db) -> None:
+    async with open_card(infra, mongo_db) as rig:
+        drafts = [await rig.draft(deal) for deal in range(1, 9)]  # the seeded deals
+        created = [e for e in rig.xero.webhook_events if e["eventType"] == "CREATE" and e["eventCategory"] == "INVOICE"]
+        updates = [{**e, "eventType": "UPDATE", "eventDateUtc": "2026-11-27T10:00:00.000"} for e in created]
+        assert len(created) >= len(drafts)
+        calls = rig.xero_calls()
+        body = payload(created + updates, 1)
+        assert await post(rig, body, sign(body, WEBHOOK_KEY)) == 200
+        await rig.res.inbox_worker.drain()
+        outcomes = sorted({d["outcome"] async for d in rig.db.xero_webhook_inbox.find()})
+
+    assert rig.xero_calls() - calls == 1  # eight changed invoices in one GET /Invoices?IDs=...
+    assert outcomes == ["applied", "known"]

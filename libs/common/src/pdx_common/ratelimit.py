@@ -12,6 +12,10 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import structlog
+
+log = structlog.get_logger()
+
 MINUTE, DAY = 60.0, 86_400.0
 
 
@@ -86,6 +90,8 @@ class XeroRateLimiter:
         tenant = self._tenant(tenant_id)
         async with tenant.gate:
             while (wait := self._wait(tenant)) > 0:
+                if wait > 1.0:
+                    log.info("waiting for the organisation's Xero budget", tenant_id=tenant_id, wait_s=round(wait, 1))
                 await self.clock.sleep(wait)
             now = self.clock.now()
             tenant.minute.calls.append(now)

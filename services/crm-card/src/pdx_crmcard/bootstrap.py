@@ -142,7 +142,7 @@ def _read_side(settings: CardSettings, res: Resources, store: ConnectionStore, p
                                settings_url=settings.panel_settings_url, xero_app_url=settings.xero_app_url,
                                timezone_of=_timezone_reader(db))
     hooks.inbox = res.inbox = MongoWebhookInbox(db)
-    res.inbox_worker = InboxWorker(hooks.inbox, connections, res.sync, attempts=settings.webhook_attempts,
+    res.inbox_worker = InboxWorker(hooks.inbox, connections, res.sync, docs=docs, attempts=settings.webhook_attempts,
                                    first_delay=settings.retry_first_delay)
     res.quote_refresher = QuoteRefresher(connections, docs, res.sync, marks,
                                          every=timedelta(seconds=settings.quote_refresh_seconds),

@@ -18,6 +18,7 @@ from pdx_crmcard.handlers import ActivityWriter
 
 log = structlog.get_logger()
 PAGE_SIZE, MAX_PAGES = 100, 10
+IDS_PER_CALL = 40  # invoice ids in one GET: keeps the URL well under common limits
 XeroFor = Callable[[str], Awaitable[XeroClient]]
 
 
@@ -59,10 +60,15 @@ class DocumentSync:
         log.info("status activity written on the deal", deal_id=deal_id, news=news, number=doc.get("number"))
 
     async def refresh_invoice(self, company_id: str, tenant_id: str, invoice_id: str) -> None:
+        await self.refresh_invoices(company_id, tenant_id, [invoice_id])
+
+    async def refresh_invoices(self, company_id: str, tenant_id: str, invoice_ids: list[str]) -> None:
+        """Many invoices in one call (``GET /Invoices?IDs=a,b,...``): a burst of Xero events costs a few calls."""
         xero = await self._xero_for(company_id)
-        body = await xero.request("GET", f"/Invoices/{invoice_id}")
-        for element in body.get("Invoices", []):
-            await self.ingest(company_id, tenant_id, "invoice", element)
+        for start in range(0, len(invoice_ids), IDS_PER_CALL):
+            ids = ",".join(invoice_ids[start:start + IDS_PER_CALL])
+            for element in await xero.documents("Invoices", {"IDs": ids}):
+                await self.ingest(company_id, tenant_id, "invoice", element)
 
     async def refresh_customer(self, company_id: str, tenant_id: str, contact_id: str, *,
                                quotes_only: bool = False) -> bool:

@@ -22,8 +22,15 @@ class MongoXeroDocuments:
     async def ensure_indexes(self) -> None:
         await self._col.create_index([("company_id", ASCENDING), ("tenant_id", ASCENDING), ("contact_id", ASCENDING)])
         await self._col.create_index([("company_id", ASCENDING), ("deal_id", ASCENDING)])
+        await self._col.create_index([("tenant_id", ASCENDING), ("xero_id", ASCENDING)])
         await self._col.create_index([("company_id", ASCENDING), ("tenant_id", ASCENDING), ("kind", ASCENDING),
                                       ("status", ASCENDING), ("checked_at", ASCENDING)])
+
+    async def known_invoices(self, tenant_id: str, invoice_ids: list[str]) -> set[str]:
+        """Which of these invoices the read model holds already (in any company connected to the organisation)."""
+        cursor = self._col.find({"tenant_id": tenant_id, "kind": "invoice", "xero_id": {"$in": invoice_ids}},
+                                {"xero_id": 1})
+        return {doc["xero_id"] async for doc in cursor}
 
     async def save(self, doc: dict[str, Any]) -> dict[str, Any] | None:
         """Store what Xero said; the stored document, or None when a newer copy is already there."""

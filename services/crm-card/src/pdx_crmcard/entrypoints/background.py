@@ -18,12 +18,13 @@ from pdx_crmcard.sync import DocumentSync
 
 log = structlog.get_logger()
 LEASE = timedelta(seconds=60)
+BATCH = 200  # events taken at once from the inbox
 
 
 class InboxWorker:
     def __init__(self, inbox: MongoWebhookInbox, connections: MongoXeroConnections, sync: DocumentSync, *,
-                 attempts: int, first_delay: float) -> None:
-        self._inbox, self._connections, self._sync = inbox, connections, sync
+                 docs: MongoXeroDocuments, attempts: int, first_delay: float) -> None:
+        self._inbox, self._connections, self._sync, self._docs = inbox, connections, sync, docs
         self._attempts, self._first_delay = attempts, first_delay
 
     async def run_forever(self, wakeup: asyncio.Event, poll_seconds: float) -> None:
@@ -34,24 +35,58 @@ class InboxWorker:
                 await asyncio.wait_for(wakeup.wait(), poll_seconds)
 
     async def drain(self) -> int:
+        """Work through the due events in batches: one Xero call fetches up to 40 changed invoices."""
         handled = 0
-        while (item := await self._inbox.take(LEASE)) is not None:
-            await self._process(item)
-            handled += 1
+        while batch := await self._take(BATCH):
+            invoices: dict[str, list[dict[str, Any]]] = {}
+            for item in batch:
+                event = item["event"]
+                if event.get("eventCategory") == "INVOICE" and event.get("tenantId") and event.get("resourceId"):
+                    invoices.setdefault(event["tenantId"], []).append(item)
+                else:
+                    await self._inbox.done(item["_id"], "ignored")  # contacts: refreshed with the next invoice
+            for tenant_id, items in invoices.items():
+                await self._apply(tenant_id, items)
+            handled += len(batch)
         return handled
 
-    async def _process(self, item: dict[str, Any]) -> None:
-        event, key = item["event"], item["_id"]
-        with structlog.contextvars.bound_contextvars(xero_event=event.get("eventCategory"),
-                                                     resource_id=event.get("resourceId")):
-            try:
-                outcome = await self._handle(event)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - retried later, then parked as failed with the reason, logged
+    async def _take(self, limit: int) -> list[dict[str, Any]]:
+        batch = []
+        while len(batch) < limit and (item := await self._inbox.take(LEASE)) is not None:
+            batch.append(item)
+        return batch
+
+    async def _apply(self, tenant_id: str, items: list[dict[str, Any]]) -> None:
+        # A CREATE of a draft we made ourselves is no news: the read model has it from DocumentCreated.
+        created = [i["event"]["resourceId"] for i in items if i["event"].get("eventType") == "CREATE"]
+        known = await self._docs.known_invoices(tenant_id, created) if created else set()
+        fetch = [i for i in items if not (i["event"].get("eventType") == "CREATE"
+                                          and i["event"]["resourceId"] in known)]
+        for item in items:
+            if item not in fetch:
+                await self._inbox.done(item["_id"], "known")
+        if not fetch:
+            return
+        try:
+            outcome = await self._refresh(tenant_id, sorted({i["event"]["resourceId"] for i in fetch}))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - retried later, then parked as failed with the reason, logged
+            for item in fetch:
                 await self._failed(item, exc)
-                return
-            await self._inbox.done(key, outcome)
+            return
+        for item in fetch:
+            await self._inbox.done(item["_id"], outcome)
+
+    async def _refresh(self, tenant_id: str, invoice_ids: list[str]) -> str:
+        companies = await self._connections.companies_for_tenant(tenant_id)
+        for company_id in companies:
+            with structlog.contextvars.bound_contextvars(company_id=company_id, invoices=len(invoice_ids)):
+                try:
+                    await self._sync.refresh_invoices(company_id, tenant_id, invoice_ids)
+                except ConnectionMissing as exc:
+                    log.warning("xero events skipped: the company's connection is not usable", reason=str(exc))
+        return "applied" if companies else "no company"
 
     async def _failed(self, item: dict[str, Any], exc: Exception) -> None:
         error, attempt = f"{type(exc).__name__}: {exc}"[:2000], item.get("attempts", 0) + 1
@@ -62,19 +97,6 @@ class InboxWorker:
             return
         log.warning("xero event failed, will retry", attempt=attempt, error=error)
         await self._inbox.retry(item["_id"], timedelta(seconds=self._first_delay * 2 ** (attempt - 1)), error)
-
-    async def _handle(self, event: dict[str, Any]) -> str:
-        if event.get("eventCategory") != "INVOICE":
-            return "ignored"  # contacts: the name refreshes with the contact's next invoice or Update
-        tenant_id, invoice_id = event["tenantId"], event["resourceId"]
-        companies = await self._connections.companies_for_tenant(tenant_id)
-        for company_id in companies:
-            with structlog.contextvars.bound_contextvars(company_id=company_id):
-                try:
-                    await self._sync.refresh_invoice(company_id, tenant_id, invoice_id)
-                except ConnectionMissing as exc:
-                    log.warning("xero event skipped: the company's connection is not usable", reason=str(exc))
-        return "applied" if companies else "no company"
 
 
 class QuoteRefresher:
