@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pdx_common.http import ApiError, ConnectionMissing
+from pdx_common.metrics import PANEL_LATENCY
 from pdx_crmcard.domain import panel, panel_limits
 from pdx_crmcard.entrypoints.panel_auth import PanelAuthError, verify
 from pdx_crmcard.views import PanelReader
@@ -80,6 +81,11 @@ Handler = Callable[[web.Request, PanelDeps, PanelQuery], Awaitable[dict[str, Any
 
 def _answer(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def route(request: web.Request) -> web.Response:
+        resource = request.query.get("resource", "unknown")
+        with PANEL_LATENCY.labels(resource if resource in ("deal", "person", "organization") else "other").time():
+            return await _respond(request)
+
+    async def _respond(request: web.Request) -> web.Response:
         try:
             body, status = await handler(request, request.app[PANEL], await _query(request)), 200
         except tuple(ERRORS) as exc:

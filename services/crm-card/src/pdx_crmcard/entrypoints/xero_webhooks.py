@@ -20,6 +20,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pdx_common.metrics import WEBHOOKS as METRIC_WEBHOOKS
 from pdx_crmcard.adapters.webhook_inbox import MongoWebhookInbox
 
 log = structlog.get_logger()
@@ -69,15 +70,18 @@ async def receive(request: web.Request) -> web.Response:
     body = await request.read()  # the raw bytes Xero signed; aiohttp refuses bodies over client_max_size (1 MiB)
     if not signature_ok(body, request.headers.get("x-xero-signature"), deps.key):
         log.warning("xero webhook refused: bad signature")
+        METRIC_WEBHOOKS.labels("xero", "unauthorized").inc()
         return web.Response(status=401)
     try:
         batch = XeroBatch.model_validate_json(body)
     except ValidationError as exc:
         log.warning("xero webhook signed but not understood", errors=exc.errors()[:3])
+        METRIC_WEBHOOKS.labels("xero", "bad_request").inc()
         return web.Response(status=400)
     assert deps.inbox is not None
     stored = await deps.inbox.add([e.model_dump(exclude_none=True) for e in batch.events])
     if stored and deps.wakeup is not None:
         deps.wakeup.set()
     log.info("xero webhook accepted", events=len(batch.events), new=stored)
+    METRIC_WEBHOOKS.labels("xero", "accepted").inc()
     return web.Response(status=200)
