@@ -33,6 +33,19 @@ async def test_every_service_exposes_the_named_series(stack):
             assert f"# TYPE {name.removesuffix('_total')}" in text, f"{service} lacks {name}"
     writer = await metrics(stack.urls["xero-writer"])
     assert f'pdx_xero_calls_total{{status="200",tenant="{stack.seeded.tenant_id}"}}' in writer
+    samples = {  # counted, not only declared
+        "gateway": 'pdx_webhooks_total{outcome="accepted",source="pipedrive"}',
+        "mapper": 'pdx_messages_handled_total{consumer="pdx-mapper",topic="pdx.deal-events"}',
+        "xero-writer": 'pdx_messages_handled_total{consumer="pdx-xero-writer",topic="pdx.xero-commands"}',
+        "crm-card": 'pdx_messages_handled_total{consumer="pdx-crm-card-activities",topic="pdx.document-results"}',
+        "metering": 'pdx_messages_handled_total{consumer="pdx-metering",topic="pdx.document-results"}',
+    }
+    for service, sample in samples.items():  # the consumers after the writer count a moment later
+        await eventually(lambda s=service, m=sample: _has(stack.urls[s], m), timeout=30)
+
+
+async def _has(url: str, sample: str) -> bool:
+    return sample in await metrics(url)
 
 
 async def test_sigterm_during_a_burst_of_200_deals_loses_none_and_duplicates_none(stack):
