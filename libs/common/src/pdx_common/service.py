@@ -4,12 +4,14 @@ stops its FastStream broker and its MongoDB client, so SIGTERM stops taking work
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import structlog
 from aiohttp import web
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
+from pdx_common.logging import configure_logging
 from pdx_common.metrics import metrics_view
 
 log = structlog.get_logger()
@@ -75,6 +77,14 @@ def kafka_check(broker: KafkaBroker) -> ReadinessCheck:
         if not await broker.ping(timeout=2.0):
             raise ConnectionError("the broker does not answer")
     return kafka
+
+
+def serve(name: str, settings_class: type, create_app: Callable[[Any], web.Application]) -> None:
+    """Every service's ``main()``: settings from the environment (refused with a message when wrong), logging,
+    then the app until SIGTERM or SIGINT."""
+    settings = settings_class()
+    configure_logging(name, settings.log_level, settings.log_json)
+    run_service(create_app(settings), settings.host, settings.port, name)
 
 
 def run_service(app: web.Application, host: str, port: int, name: str) -> None:

@@ -92,9 +92,6 @@ class XeroClient:
                                   params={"summarizeErrors": "false"}, idempotency_key=idempotency_key)
         return body["Contacts"]
 
-    async def find_items(self, code: str) -> list[dict[str, Any]]:
-        return (await self.request("GET", "/Items", params={"where": f'Code=="{_quote(code)}"'}))["Items"]
-
     async def find_items_any(self, codes: list[str]) -> list[dict[str, Any]]:
         where = " OR ".join(where_equals("Code", code) for code in codes)
         return (await self.request("GET", "/Items", params={"where": where}))["Items"]

@@ -59,9 +59,6 @@ class DocumentSync:
         await self._log.written(claim, activity_id)
         log.info("status activity written on the deal", deal_id=deal_id, news=news, number=doc.get("number"))
 
-    async def refresh_invoice(self, company_id: str, tenant_id: str, invoice_id: str) -> None:
-        await self.refresh_invoices(company_id, tenant_id, [invoice_id])
-
     async def refresh_invoices(self, company_id: str, tenant_id: str, invoice_ids: list[str]) -> None:
         """Many invoices in one call (``GET /Invoices?IDs=a,b,...``): a burst of Xero events costs a few calls."""
         xero = await self._xero_for(company_id)

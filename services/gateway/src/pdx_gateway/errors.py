@@ -22,6 +22,12 @@ class Unauthorized(GatewayError):
     challenge: str | None = 'Basic realm="pdx"'
 
 
+class TokenRequired(Unauthorized):
+    """The operators' API: a bearer token, not Basic credentials."""
+
+    challenge = 'Bearer realm="pdx-api"'
+
+
 class LinkRefused(Unauthorized):
     """A signed connect or choose link that is forged, edited or expired (a browser, so no Basic prompt)."""
 

@@ -16,23 +16,20 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from pdx_common.auth import bearer_matches
+from pdx_common.auth import bearer_middleware
 from pdx_common.company_settings import CompanySettings
 from pdx_gateway.adapters.settings_repo import VersionConflict
 from pdx_gateway.entrypoints import connections_api
-from pdx_gateway.errors import BadRequest, Conflict, Unauthorized, error_middleware
+from pdx_gateway.errors import BadRequest, Conflict, TokenRequired, error_middleware
 from pdx_gateway.handlers import replay_deal
 from pdx_gateway.keys import PUBLISHER, SETTINGS, SETTINGS_STORE, STAGE_EVENTS
 
 routes = web.RouteTableDef()
 
 
-@web.middleware
-async def bearer_auth(request: web.Request, handler):
-    expected = request.config_dict[SETTINGS].api_token.get_secret_value()
-    if not bearer_matches(request.headers.get("Authorization", ""), expected):
-        raise Unauthorized("a valid API bearer token is required")
-    return await handler(request)
+bearer_auth = bearer_middleware(
+    lambda request: request.config_dict[SETTINGS].api_token.get_secret_value(),
+    lambda: TokenRequired("a valid API bearer token is required"))
 
 
 def create_api() -> web.Application:

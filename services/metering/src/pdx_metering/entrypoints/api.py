@@ -11,7 +11,7 @@ Only months with at least one draft are listed, oldest first.
 
 from aiohttp import web
 
-from pdx_common.auth import bearer_matches
+from pdx_common.auth import bearer_middleware
 from pdx_metering.domain.usage import InvalidMonth, month_range
 from pdx_metering.errors import BadRequest, Unauthorized, error_middleware
 from pdx_metering.keys import SETTINGS, USAGE
@@ -19,12 +19,8 @@ from pdx_metering.keys import SETTINGS, USAGE
 routes = web.RouteTableDef()
 
 
-@web.middleware
-async def bearer_auth(request: web.Request, handler):
-    expected = request.config_dict[SETTINGS].api_token.get_secret_value()
-    if not bearer_matches(request.headers.get("Authorization", ""), expected):
-        raise Unauthorized("a valid API bearer token is required")
-    return await handler(request)
+bearer_auth = bearer_middleware(lambda request: request.config_dict[SETTINGS].api_token.get_secret_value(),
+                                lambda: Unauthorized("a valid API bearer token is required"))
 
 
 def create_api() -> web.Application:
