@@ -1,55 +1,189 @@
-"""Bounded automatic retries, then the dead-letter topic: no message is dropped and none blocks its partition forever.
+"""Waiting out what passes, dead-lettering only what will never work.
 
-A handler raises; ``run_with_retries`` tries again after a growing pause; after ``attempts`` tries the message is
-published to ``pdx.dead-letter`` with the error, and the caller tells the deal (``on_dead_letter``).
+A failure is *transient* when the store or the broker cannot be reached, an API answers 5xx or 429, or a call
+times out: it is waited out with capped exponential backoff and jitter for as long as it lasts, never dead-lettered,
+and the caller keeps its place (the partition or the company's queue waits behind it, so one deal stays in order).
+Any other failure is *deterministic* once it repeats identically ``attempts`` times; only then does the caller
+dead-letter the message. Publishing a dead letter is itself waited out until the broker confirms it (acks=all):
+an offset is committed only after its message was handled or durably dead-lettered.
+
+During shutdown a wait ends at once with ``Stopped`` and nothing is committed; the next owner redelivers.
 """
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import structlog
+from aiokafka import errors as kafka_errors
+from pymongo import errors as mongo_errors
 
 from pdx_common import topics
 from pdx_common.contracts import DeadLettered
-from pdx_common.metrics import HANDLER_RETRIES, MESSAGES_FAILED
+from pdx_common.http import ApiError
+from pdx_common.metrics import HANDLER_RETRIES
 
 log = structlog.get_logger()
+Stopping = Callable[[], bool]
+STOP_POLL_SECONDS = 0.2
+
+_TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
+    mongo_errors.ConnectionFailure,  # AutoReconnect, NotPrimaryError, NetworkTimeout, ServerSelectionTimeoutError
+    mongo_errors.WTimeoutError,
+    kafka_errors.KafkaConnectionError,
+    kafka_errors.KafkaTimeoutError,
+    kafka_errors.RequestTimedOutError,
+    kafka_errors.NotLeaderForPartitionError,
+    kafka_errors.LeaderNotAvailableError,
+    kafka_errors.NodeNotReadyError,
+    kafka_errors.NotEnoughReplicasError,
+    kafka_errors.NotEnoughReplicasAfterAppendError,
+    kafka_errors.CoordinatorNotAvailableError,
+    kafka_errors.NotCoordinatorError,
+    aiohttp.ClientConnectionError,  # also ServerDisconnectedError, ServerTimeoutError
+    TimeoutError,  # asyncio.TimeoutError is the same class on Python 3.11
+    ConnectionError,
+    OSError,
+)
+_TRANSIENT_MONGO_LABELS = ("RetryableWriteError", "TransientTransactionError", "NetworkError")
+
+
+class Stopped(Exception):  # noqa: N818 - a state, not an error: the service is shutting down
+    """The service is stopping while this work waits out a failure: leave it uncommitted."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when the failure is about reaching something (store, broker, API, network), not about the message."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:  # wrappers (faststream, pydantic) keep the cause
+        seen.add(id(current))
+        if _transient_itself(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _transient_itself(exc: BaseException) -> bool:
+    if isinstance(exc, ApiError):
+        return exc.transient
+    if isinstance(exc, BaseExceptionGroup):
+        return all(is_transient(inner) for inner in exc.exceptions)
+    if isinstance(exc, kafka_errors.KafkaError) and getattr(exc, "retriable", False):
+        return True
+    if isinstance(exc, mongo_errors.PyMongoError) and any(map(exc.has_error_label, _TRANSIENT_MONGO_LABELS)):
+        return True
+    return isinstance(exc, _TRANSIENT_TYPES)
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 5
+    attempts: int = 5  # identical deterministic failures before dead-lettering
     first_delay: float = 0.5
-    max_delay: float = 30.0
+    max_delay: float = 15.0
 
-    def delay(self, attempt: int) -> float:
-        return min(self.first_delay * 2 ** (attempt - 1), self.max_delay)
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Capped exponential backoff with jitter (half to all of the step); never sooner than ``Retry-After``."""
+        step = min(self.first_delay * 2 ** min(attempt - 1, 30), self.max_delay)
+        return max(random.uniform(step / 2, step), retry_after or 0.0)  # noqa: S311 - jitter, not a secret
 
 
-async def run_with_retries(
-    work: Callable[[], Awaitable[None]], *, policy: RetryPolicy, publisher: Any, consumer: str, source_topic: str,
-    company_id: str, deal_id: str, payload: dict[str, Any],
-    on_dead_letter: Callable[[DeadLettered], Awaitable[None]] | None = None,
-) -> None:
-    for attempt in range(1, policy.attempts + 1):
+def describe(exc: BaseException) -> str:
+    """The error as logs and dead letters carry it (never shown to a salesperson)."""
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+async def pause(seconds: float, stopping: Stopping | None) -> None:
+    """Sleep, but raise ``Stopped`` soon after the service starts stopping."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        if stopping is not None and stopping():
+            raise Stopped
+        await asyncio.sleep(min(left, STOP_POLL_SECONDS) if stopping is not None else left)
+    if stopping is not None and stopping():
+        raise Stopped
+
+
+async def unless_stopping(work: Awaitable[Any], stopping: Stopping | None) -> Any:
+    """Await ``work``; if the service starts stopping first, cancel it and raise ``Stopped``."""
+    if stopping is None:
+        return await work
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=STOP_POLL_SECONDS)
+            if done:
+                return task.result()
+            if stopping():
+                raise Stopped
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def run_reliably(work: Callable[[], Awaitable[Any]], *, policy: RetryPolicy, topic: str, consumer: str,
+                       stopping: Stopping | None = None) -> BaseException | None:
+    """Run ``work`` until it succeeds (``None``) or fails identically ``policy.attempts`` times (that error).
+
+    Transient failures are waited out without limit. The first attempt runs undisturbed (a graceful stop lets it
+    finish); once the work is waiting out a failure, stopping the service interrupts it with ``Stopped``.
+    """
+    waits, repeats, last = 0, 0, ""
+    while True:
         try:
-            await work()
-            return
-        except asyncio.CancelledError:
+            await (work() if waits == 0 and repeats == 0 else unless_stopping(work(), stopping))
+            return None
+        except (asyncio.CancelledError, Stopped):
             raise
-        except Exception as exc:  # noqa: BLE001 - every failure is retried, then dead-lettered with its reason
-            error = f"{type(exc).__name__}: {exc}"[:2000]
-            if attempt < policy.attempts:
-                HANDLER_RETRIES.labels(source_topic, consumer).inc()
-                log.warning("handler failed, will retry", attempt=attempt, error=error)
-                await asyncio.sleep(policy.delay(attempt))
+        except Exception as exc:  # noqa: BLE001 - classified: waited out, retried, or returned for dead-lettering
+            error = describe(exc)
+            HANDLER_RETRIES.labels(topic, consumer).inc()
+            if is_transient(exc):
+                waits += 1
+                delay = policy.delay(waits, getattr(exc, "retry_after", None))
+                log.warning("transient failure, waiting it out", waits=waits, delay=round(delay, 2), error=error)
+                await pause(delay, stopping)
                 continue
-            log.error("handler failed every retry, dead-lettering", attempts=attempt, error=error)
-            MESSAGES_FAILED.labels(source_topic, consumer).inc()
-            dead = DeadLettered(company_id=company_id, deal_id=deal_id, source_topic=source_topic,
-                                consumer=consumer, payload=payload, error=error, attempts=attempt)
-            await publisher.publish(dead, topics.DEAD_LETTER, topics.deal_key(company_id, deal_id))
-            if on_dead_letter is not None:
-                await on_dead_letter(dead)
+            repeats, last = (repeats + 1 if error == last else 1), error
+            if repeats >= policy.attempts:
+                return exc
+            log.warning("handler failed, will retry", attempt=repeats, error=error)
+            await pause(policy.delay(repeats), stopping)
+
+
+async def publish_durably(publisher: Any, message: Any, topic: str, key: bytes, *, policy: RetryPolicy,
+                          stopping: Stopping | None = None) -> None:
+    """Publish until the broker confirms (the producer uses acks=all); every failure is waited out."""
+    waits = 0
+    while True:
+        try:
+            await (publisher.publish(message, topic, key) if waits == 0
+                   else unless_stopping(publisher.publish(message, topic, key), stopping))
+            return
+        except (asyncio.CancelledError, Stopped):
+            raise
+        except Exception as exc:  # noqa: BLE001 - never given up: the offset stays uncommitted meanwhile
+            waits += 1
+            delay = policy.delay(waits)
+            log.warning("publish failed, waiting before trying again", topic=topic, waits=waits, error=describe(exc))
+            await pause(delay, stopping)
+
+
+def dead_letter_for(exc_text: str, *, company_id: str, deal_id: str, source_topic: str, consumer: str,
+                    payload: dict[str, Any], attempts: int) -> DeadLettered:
+    return DeadLettered(company_id=company_id, deal_id=deal_id, source_topic=source_topic, consumer=consumer,
+                        payload=payload, error=exc_text[:2000], attempts=attempts)
+
+
+async def dead_letter(publisher: Any, dead: DeadLettered, *, policy: RetryPolicy,
+                      stopping: Stopping | None = None) -> None:
+    """Publish ``dead`` to ``pdx.dead-letter`` durably, keyed like its deal."""
+    log.error("dead-lettering", dead_letter_id=dead.id, source_topic=dead.source_topic, attempts=dead.attempts,
+              error=dead.error)
+    await publish_durably(publisher, dead, topics.DEAD_LETTER, topics.deal_key(dead.company_id, dead.deal_id),
+                          policy=policy, stopping=stopping)
