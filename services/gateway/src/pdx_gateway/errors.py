@@ -1,9 +1,14 @@
-"""One table maps every error the gateway raises to an HTTP status and a stable error code."""
+"""One table maps every error the gateway raises to an HTTP status and a stable error code: its own errors carry
+theirs, ``FOREIGN`` translates the ones raised by shared code, and anything else is a logged 500 with a reference."""
+
+import uuid
+from collections.abc import Callable
 
 import structlog
 from aiohttp import web
 
 from pdx_common.http import ApiError
+from pdx_common.json_body import BodyRefused, BodyTooLarge
 
 log = structlog.get_logger()
 
@@ -46,6 +51,12 @@ class Conflict(GatewayError):
     status, code = 409, "conflict"
 
 
+class NothingToReplay(Conflict):
+    """A replay of a deal whose syncs did not fail: nothing is re-run, and the answer says so."""
+
+    code = "nothing_to_replay"
+
+
 class PayloadTooLarge(GatewayError):
     status, code = 413, "payload_too_large"
 
@@ -60,9 +71,36 @@ class BadGateway(GatewayError):
     status, code = 502, "upstream_failed"
 
 
+class Internal(GatewayError):
+    """Anything unforeseen: the details go to the log under ``reference``, never into the answer."""
+
+    status, code = 500, "internal_error"
+
+
 def upstream(exc: ApiError) -> BadGateway:
+    log.warning("upstream call failed", system=exc.system, status=exc.status, url=exc.url, body=str(exc.body)[:300])
     return BadGateway(f"{exc.system} answered {exc.status}, so this step did not finish; try again", system=exc.system,
                       upstream_status=exc.status, retryable=exc.transient)
+
+
+# Most specific first: the first entry the exception is an instance of translates it.
+FOREIGN: dict[type[Exception], Callable[[Exception], GatewayError]] = {
+    BodyTooLarge: lambda exc: PayloadTooLarge(exc.message),
+    BodyRefused: lambda exc: BadRequest(exc.message),
+    ApiError: upstream,
+}
+
+
+def as_gateway_error(exc: Exception) -> GatewayError:
+    if isinstance(exc, GatewayError):
+        return exc
+    for kind, translate in FOREIGN.items():
+        if isinstance(exc, kind):
+            return translate(exc)
+    reference = uuid.uuid4().hex[:12]
+    log.error("request failed", reference=reference, error=f"{type(exc).__name__}: {exc}"[:500], exc_info=exc)
+    return Internal("the request failed on our side; try again, and quote the reference if it keeps failing",
+                    reference=reference)
 
 
 def error_response(exc: GatewayError) -> web.Response:
@@ -76,9 +114,7 @@ def error_response(exc: GatewayError) -> web.Response:
 async def error_middleware(request: web.Request, handler):
     try:
         return await handler(request)
-    except GatewayError as exc:
-        return error_response(exc)
-    except ApiError as exc:
-        log.warning("upstream call failed", system=exc.system, status=exc.status, url=exc.url,
-                    body=str(exc.body)[:300])
-        return error_response(upstream(exc))
+    except web.HTTPException:
+        raise  # aiohttp's own answers: 404 and 405 from the router, 413 over client_max_size
+    except Exception as exc:
+        return error_response(as_gateway_error(exc))

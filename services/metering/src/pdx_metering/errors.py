@@ -1,6 +1,16 @@
-"""One table maps every error the metering API raises to an HTTP status and a stable error code."""
+"""One table maps every error the metering API raises to an HTTP status and a stable error code: its own errors
+carry theirs, ``FOREIGN`` translates the ones raised by shared code, anything else is a logged 500 with a reference
+(the same shape as the gateway's ``errors``)."""
 
+import uuid
+from collections.abc import Callable
+
+import structlog
 from aiohttp import web
+
+from pdx_common.json_body import BodyRefused, BodyTooLarge
+
+log = structlog.get_logger()
 
 
 class MeteringError(Exception):
@@ -22,6 +32,33 @@ class BadRequest(MeteringError):
     status, code = 400, "bad_request"
 
 
+class PayloadTooLarge(MeteringError):
+    status, code = 413, "payload_too_large"
+
+
+class Internal(MeteringError):
+    """Anything unforeseen: the details go to the log under ``reference``, never into the answer."""
+
+
+# Most specific first: the first entry the exception is an instance of translates it.
+FOREIGN: dict[type[Exception], Callable[[Exception], MeteringError]] = {
+    BodyTooLarge: lambda exc: PayloadTooLarge(exc.message),
+    BodyRefused: lambda exc: BadRequest(exc.message),
+}
+
+
+def as_metering_error(exc: Exception) -> MeteringError:
+    if isinstance(exc, MeteringError):
+        return exc
+    for kind, translate in FOREIGN.items():
+        if isinstance(exc, kind):
+            return translate(exc)
+    reference = uuid.uuid4().hex[:12]
+    log.error("request failed", reference=reference, error=f"{type(exc).__name__}: {exc}"[:500], exc_info=exc)
+    return Internal("the request failed on our side; try again, and quote the reference if it keeps failing",
+                    reference=reference)
+
+
 def error_response(exc: MeteringError) -> web.Response:
     body = {"error": {"code": exc.code, "message": exc.message, **exc.details}}
     return web.json_response(body, status=exc.status, headers=exc.headers)
@@ -31,5 +68,7 @@ def error_response(exc: MeteringError) -> web.Response:
 async def error_middleware(request: web.Request, handler):
     try:
         return await handler(request)
-    except MeteringError as exc:
-        return error_response(exc)
+    except web.HTTPException:
+        raise  # aiohttp's own answers: 404 and 405 from the router, 413 over client_max_size
+    except Exception as exc:
+        return error_response(as_metering_error(exc))

@@ -3,7 +3,9 @@
     GET  /panel?resource=deal&view=details&userId=1&companyId=7001&selectedIds=42&isShared=false&token=<JWT>
     POST /panel/update?<the same query>   (the panel's "Update" action; token also as ``Authorization: Bearer``)
 
-Both answer the panel (``domain.panel``); a failure answers Pipedrive's error body with a status above 300.
+Both answer the panel (``domain.panel``); a failure answers Pipedrive's error body with a status above 300. The
+token is verified before anything else of the request is read; a JSON body (the action's) is read within the limits
+of ``pdx_common.json_body``; ids are positive integers.
 """
 
 from collections.abc import Awaitable, Callable
@@ -15,9 +17,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pdx_common.http import ApiError, ConnectionMissing
+from pdx_common.json_body import BodyRefused, BodyTooLarge, read_json_object
 from pdx_common.metrics import PANEL_LATENCY
 from pdx_crmcard.domain import panel, panel_limits
-from pdx_crmcard.entrypoints.panel_auth import PanelAuthError, verify
+from pdx_crmcard.entrypoints.panel_auth import PanelAuthError, PanelCaller, verify
 from pdx_crmcard.views import PanelReader
 
 log = structlog.get_logger()
@@ -28,19 +31,27 @@ class BadPanelRequest(Exception):
 
 
 # One table: which failure answers which status and words (the exception's own text is the subtitle when None).
+# Most specific first: the first entry the exception is an instance of answers it.
 ERRORS: dict[type[Exception], tuple[int, str, str | None]] = {
     PanelAuthError: (401, "Not authorised", None),
     BadPanelRequest: (400, "This panel cannot be shown here", None),
+    BodyTooLarge: (413, "This panel cannot be shown here", None),
+    BodyRefused: (400, "This panel cannot be shown here", None),
     ConnectionMissing: (409, "Xero needs reconnecting", "Reconnect Xero in the app settings, then try again."),
     ApiError: (502, "Xero did not answer", "Xero is busy or down; try Update again in a minute."),
 }
+
+
+# Pipedrive's ids: positive integers, comma-separated when a list view selects several (at most 100 here).
+SELECTED_IDS = r"^[1-9][0-9]{0,17}(,[1-9][0-9]{0,17}){0,99}$"
+MAX_BODY_BYTES = 65_536  # an action's body is a handful of ids
 
 
 class PanelQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     resource: Literal["deal", "person", "organization"]
-    selected_ids: str = Field(alias="selectedIds", pattern=r"^\d+(,\d+)*$")
+    selected_ids: str = Field(alias="selectedIds", pattern=SELECTED_IDS, max_length=2000)
     company_id: str | None = Field(default=None, alias="companyId")
     token: str | None = None
 
@@ -62,13 +73,12 @@ PANEL: web.AppKey[PanelDeps] = web.AppKey("panel", PanelDeps)
 
 def add_routes(app: web.Application, deps: PanelDeps) -> None:
     app[PANEL] = deps
-    app.router.add_get("/panel", _answer(lambda r, deps, q: _show(deps, q, update=False)))
-    app.router.add_post("/panel/update", _answer(lambda r, deps, q: _show(deps, q, update=True)))
+    app.router.add_get("/panel", _answer(lambda deps, caller, q: _show(deps, caller, q, update=False)))
+    app.router.add_post("/panel/update", _answer(lambda deps, caller, q: _show(deps, caller, q, update=True)))
 
 
-async def _show(deps: PanelDeps, query: PanelQuery, *, update: bool) -> dict[str, Any]:
+async def _show(deps: PanelDeps, caller: PanelCaller, query: PanelQuery, *, update: bool) -> dict[str, Any]:
     assert deps.reader is not None
-    caller = verify(query.token, deps.jwt_secret, query.company_id)
     with structlog.contextvars.bound_contextvars(company_id=caller.company_id, resource=query.resource,
                                                  object_id=query.object_id):
         body = await deps.reader.show(caller.company_id, query.resource, query.object_id, update=update)
@@ -76,7 +86,7 @@ async def _show(deps: PanelDeps, query: PanelQuery, *, update: bool) -> dict[str
         return body
 
 
-Handler = Callable[[web.Request, PanelDeps, PanelQuery], Awaitable[dict[str, Any]]]
+Handler = Callable[[PanelDeps, PanelCaller, PanelQuery], Awaitable[dict[str, Any]]]
 
 
 def _answer(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -87,7 +97,9 @@ def _answer(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]
 
     async def _respond(request: web.Request) -> web.Response:
         try:
-            body, status = await handler(request, request.app[PANEL], await _query(request)), 200
+            deps = request.app[PANEL]
+            caller = verify(_token(request), deps.jwt_secret, request.query.get("companyId"))
+            body, status = await handler(deps, caller, await _query(request)), 200
         except tuple(ERRORS) as exc:
             status, title, subtitle = next(v for k, v in ERRORS.items() if isinstance(exc, k))
             log.info("panel refused", status=status, reason=str(exc))
@@ -103,19 +115,20 @@ def _answer(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]
     return route
 
 
+def _token(request: web.Request) -> str | None:
+    """The panel's JWT: in the query (Pipedrive's panel calls) or as a bearer token (its actions), never the body."""
+    bearer = request.headers.get("Authorization", "")
+    return request.query.get("token") or (bearer.removeprefix("Bearer ").strip() if bearer.startswith("Bearer ")
+                                          else None)
+
+
 async def _query(request: web.Request) -> PanelQuery:
+    """Called once the caller is verified: the query, with an action's JSON body under it (the query wins)."""
     fields: dict[str, Any] = dict(request.query)
     if request.method == "POST" and request.can_read_body and request.content_type == "application/json":
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise BadPanelRequest("the body is not JSON") from exc
-        if isinstance(body, dict):
-            fields = {**body, **fields}
-    bearer = request.headers.get("Authorization", "")
-    if not fields.get("token") and bearer.startswith("Bearer "):
-        fields["token"] = bearer.removeprefix("Bearer ").strip()
+        fields = {**await read_json_object(request, max_bytes=MAX_BODY_BYTES), **fields}
     try:
         return PanelQuery.model_validate(fields)
     except ValidationError as exc:
-        raise BadPanelRequest("resource must be deal, person or organization, with one id in selectedIds") from exc
+        raise BadPanelRequest("resource must be deal, person or organization, and selectedIds positive "
+                              "integer ids") from exc

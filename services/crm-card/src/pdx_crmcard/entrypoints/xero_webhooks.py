@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pdx_common.json_body import BodyRefused, parse_object, read_limited
 from pdx_common.metrics import WEBHOOKS as METRIC_WEBHOOKS
 from pdx_crmcard.adapters.webhook_inbox import MongoWebhookInbox
 
@@ -29,18 +30,18 @@ log = structlog.get_logger()
 class XeroEvent(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    resourceId: str  # noqa: N815 - Xero's field names
-    eventCategory: str  # noqa: N815
-    eventType: str  # noqa: N815
-    tenantId: str  # noqa: N815
-    eventDateUtc: str | None = None  # noqa: N815
-    resourceUrl: str | None = None  # noqa: N815
+    resourceId: str = Field(min_length=1, max_length=64)  # noqa: N815 - Xero's field names
+    eventCategory: str = Field(max_length=64)  # noqa: N815
+    eventType: str = Field(max_length=64)  # noqa: N815
+    tenantId: str = Field(min_length=1, max_length=64)  # noqa: N815
+    eventDateUtc: str | None = Field(default=None, max_length=64)  # noqa: N815
+    resourceUrl: str | None = Field(default=None, max_length=2000)  # noqa: N815
 
 
 class XeroBatch(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    events: list[XeroEvent]
+    events: list[XeroEvent] = Field(max_length=1000)
 
 
 @dataclass
@@ -65,17 +66,28 @@ def signature_ok(body: bytes, signature: str | None, key: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), signature.encode())
 
 
+MAX_BODY_BYTES = 1_048_576
+
+
 async def receive(request: web.Request) -> web.Response:
     deps = request.app[WEBHOOKS]
-    body = await request.read()  # the raw bytes Xero signed; aiohttp refuses bodies over client_max_size (1 MiB)
+    try:
+        body = await read_limited(request, MAX_BODY_BYTES)  # the raw bytes Xero signed, bounded before reading
+    except BodyRefused:
+        METRIC_WEBHOOKS.labels("xero", "payload_too_large").inc()
+        return web.Response(status=413)
     if not signature_ok(body, request.headers.get("x-xero-signature"), deps.key):
         log.warning("xero webhook refused: bad signature")
         METRIC_WEBHOOKS.labels("xero", "unauthorized").inc()
         return web.Response(status=401)
     try:
-        batch = XeroBatch.model_validate_json(body)
+        batch = XeroBatch.model_validate(parse_object(body, max_bytes=MAX_BODY_BYTES))
+    except BodyRefused as exc:
+        log.warning("xero webhook signed but not JSON within limits", reason=exc.message)
+        METRIC_WEBHOOKS.labels("xero", "bad_request").inc()
+        return web.Response(status=400)
     except ValidationError as exc:
-        log.warning("xero webhook signed but not understood", errors=exc.errors()[:3])
+        log.warning("xero webhook signed but not understood", errors=exc.errors(include_input=False)[:3])
         METRIC_WEBHOOKS.labels("xero", "bad_request").inc()
         return web.Response(status=400)
     assert deps.inbox is not None

@@ -1,11 +1,15 @@
 """Pipedrive webhook v2 payloads, validated, and turned into ``DealChanged``. Pure."""
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pdx_common.contracts import DealChanged
+
+# Pipedrive's ids are positive integers (64-bit); a webhook naming anything else is not Pipedrive's.
+ENTITY_ID = r"^[1-9][0-9]{0,17}$"
 
 
 class WebhookMeta(BaseModel):
@@ -14,7 +18,7 @@ class WebhookMeta(BaseModel):
     id: str = Field(min_length=1, max_length=128)
     action: Literal["create", "change", "delete"]
     entity: str
-    entity_id: str = Field(min_length=1)
+    entity_id: str = Field(pattern=ENTITY_ID)
     company_id: str = Field(min_length=1)
     user_id: str | None = None
     timestamp: datetime | None = None
@@ -30,6 +34,22 @@ class PipedriveWebhook(BaseModel):
     meta: WebhookMeta
     data: dict[str, Any] | None = None
     previous: dict[str, Any] | None = None
+
+    @field_validator("data")
+    @classmethod
+    def _positive_id(cls, data: dict[str, Any] | None) -> dict[str, Any] | None:
+        if data and "id" in data and not positive_id(data["id"]):
+            raise ValueError("data.id must be a positive integer")
+        return data
+
+
+def positive_id(value: Any) -> bool:
+    """A Pipedrive id: a positive integer, as a JSON number or its decimal digits (never a bool or a float)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return 0 < value < 10**18
+    return isinstance(value, str) and re.fullmatch(ENTITY_ID, value) is not None
 
 
 def to_deal_changed(hook: PipedriveWebhook) -> DealChanged:

@@ -6,11 +6,11 @@
 ``DELETE /api/companies/{company_id}/xero``               disconnect at Xero, revoke the grant, forget it
 """
 
-import json
 from datetime import UTC, datetime
 
 from aiohttp import web
 
+from pdx_common.json_body import read_json_object
 from pdx_gateway.domain.connections import connection_view
 from pdx_gateway.entrypoints.linking import connect_link, connector_for
 from pdx_gateway.errors import BadRequest
@@ -49,11 +49,8 @@ async def xero_disconnect(request: web.Request) -> web.Response:
 
 
 async def _tenant_id(request: web.Request) -> str:
-    try:
-        body = json.loads(await request.read())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("the body is not JSON") from None
-    tenant_id = body.get("tenant_id") if isinstance(body, dict) else None
-    if not isinstance(tenant_id, str) or not tenant_id:
+    body = await read_json_object(request, max_bytes=request.config_dict[SETTINGS].max_body_bytes)
+    tenant_id = body.get("tenant_id")
+    if not isinstance(tenant_id, str) or not 0 < len(tenant_id) <= 64:
         raise BadRequest('send {"tenant_id": "<organisation id>"}')
     return tenant_id

@@ -7,16 +7,15 @@ Example body::
      "data": {"id": 42, "stage_id": 5, "pipeline_id": 1, ...}, "previous": {"stage_id": 4}}
 """
 
-import json
-
 import structlog
 from aiohttp import web
 from pydantic import ValidationError
 
+from pdx_common.json_body import parse_object, read_limited
 from pdx_common.metrics import WEBHOOKS
 from pdx_gateway.domain.webhook import PipedriveWebhook
 from pdx_gateway.entrypoints.basic_auth import basic_credentials
-from pdx_gateway.errors import BadRequest, GatewayError, PayloadTooLarge, Unauthorized
+from pdx_gateway.errors import BadRequest, Unauthorized, as_gateway_error
 from pdx_gateway.handlers import accept_deal_webhook
 from pdx_gateway.keys import CREDENTIALS, PUBLISHER, SEEN_EVENTS, SETTINGS, STAGE_EVENTS
 
@@ -27,9 +26,14 @@ routes = web.RouteTableDef()
 async def counted_pipedrive_webhook(request: web.Request) -> web.Response:
     try:
         response = await pipedrive_webhook(request)
-    except GatewayError as exc:
-        WEBHOOKS.labels("pipedrive", exc.code).inc()
+    except web.HTTPException:
         raise
+    except Exception as exc:
+        error = as_gateway_error(exc)
+        WEBHOOKS.labels("pipedrive", error.code).inc()
+        if error is exc:
+            raise
+        raise error from None
     WEBHOOKS.labels("pipedrive", "accepted").inc()
     return response
 
@@ -40,9 +44,8 @@ async def pipedrive_webhook(request: web.Request) -> web.Response:
     user, password = basic_credentials(request)
     if not await request.app[CREDENTIALS].verify(company_id, user, password):
         raise Unauthorized("wrong webhook credentials")
-    if (request.content_length or 0) > request.app[SETTINGS].max_body_bytes:
-        raise PayloadTooLarge("webhook body too large")
-    hook = _parse(await request.read(), company_id)
+    limit = request.app[SETTINGS].max_body_bytes
+    hook = _parse(await read_limited(request, limit), company_id, limit)
     with structlog.contextvars.bound_contextvars(company_id=company_id, deal_id=hook.meta.entity_id,
                                                  event_id=hook.meta.id):
         status = await accept_deal_webhook(hook, request.app[PUBLISHER], request.app[SEEN_EVENTS],
@@ -50,11 +53,10 @@ async def pipedrive_webhook(request: web.Request) -> web.Response:
     return web.json_response({"status": status})
 
 
-def _parse(raw: bytes, company_id: str) -> PipedriveWebhook:
+def _parse(raw: bytes, company_id: str, limit: int) -> PipedriveWebhook:
+    body = parse_object(raw, max_bytes=limit)  # size, nesting and "an object": a 413 or 400 from the error table
     try:
-        hook = PipedriveWebhook.model_validate(json.loads(raw))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("the body is not JSON") from None
+        hook = PipedriveWebhook.model_validate(body)
     except ValidationError as exc:
         errors = [{"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in exc.errors()[:10]]
         raise BadRequest("the body is not a Pipedrive webhook v2 payload", errors=errors) from None

@@ -8,6 +8,7 @@
 Only months with at least one draft are listed, oldest first.
 """
 
+import re
 
 from aiohttp import web
 
@@ -17,6 +18,7 @@ from pdx_metering.errors import BadRequest, Unauthorized, error_middleware
 from pdx_metering.keys import SETTINGS, USAGE
 
 routes = web.RouteTableDef()
+COMPANY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # Pipedrive's company ids are digits; operators' tests use names
 
 
 bearer_auth = bearer_middleware(lambda request: request.config_dict[SETTINGS].api_token.get_secret_value(),
@@ -32,9 +34,11 @@ def create_api() -> web.Application:
 @routes.get("/companies/{company_id}/usage")
 async def usage(request: web.Request) -> web.Response:
     company_id = request.match_info["company_id"]
+    if not COMPANY_ID.fullmatch(company_id):
+        raise BadRequest("the company id is letters, digits, - or _ (at most 64)")
     try:
         first, last = month_range(request.query.get("from"), request.query.get("to"))
     except InvalidMonth as exc:
-        raise BadRequest(str(exc)) from None
+        raise BadRequest(str(exc)[:200]) from None
     months = await request.config_dict[USAGE].usage(company_id, first, last)
     return web.json_response({"company_id": company_id, "months": [m.to_json() for m in months]})
