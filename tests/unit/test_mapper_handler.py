@@ -25,6 +25,9 @@ class FakeReader:
     async def read(self, company_id: str, deal_id: str) -> DealSnapshot:
         return DealSnapshot(deal=DEAL, org={"id": 1, "name": "Kiwi Ltd"})
 
+    async def company_domain(self, company_id: str) -> str | None:
+        return "kiwi"
+
 
 class FakePublisher:
     def __init__(self) -> None:
@@ -68,3 +71,32 @@ def test_stored_settings_from_an_older_version_still_read():
            "triggers": [{"pipeline_id": 1, "stage_id": 5, "action": "invoice"}], "retired_setting": True}
     settings = stored_settings(old)
     assert settings.version == 3 and settings.money.sales_account_code == "260" and settings.triggers[0].id == "p1-s5"
+
+
+async def test_the_deal_link_is_built_from_the_company_domain_saved_at_install_not_from_the_event():
+    hostile = event({"stage_id": 4}).model_copy(update={"host": "evil.example"})
+    publisher = FakePublisher()
+    await handle_deal_changed(hostile, settings_repo=FakeSettings(SETTINGS), reader=FakeReader(), publisher=publisher,
+                              now=datetime.now(UTC))
+    [(_, command)] = publisher.published
+    assert command.deal_url == "https://kiwi.pipedrive.com/deal/9"
+
+
+async def test_a_replay_re_runs_exactly_the_failed_triggers_with_the_deal_as_it_is_now():
+    # An edit event (no stage move) carrying the replayed trigger: the trigger is re-run although nothing "entered".
+    replay = event({"title": "old"}).model_copy(update={"replay_of": "r0", "replay_triggers": ("p1-s5@2026-11-01",)})
+    publisher = FakePublisher()
+    await handle_deal_changed(replay, settings_repo=FakeSettings(SETTINGS), reader=FakeReader(), publisher=publisher,
+                              now=datetime.now(UTC))
+    [(topic, command)] = publisher.published
+    assert topic == topics.XERO_COMMANDS and command.trigger_id == "p1-s5@2026-11-01"
+    assert command.source_event_id == replay.id  # a replay is a new request, not Pipedrive's old event
+
+
+async def test_a_replay_of_a_trigger_no_longer_configured_is_explained():
+    replay = event({"stage_id": 4}).model_copy(update={"replay_of": "r0", "replay_triggers": ("p1-s9",)})
+    publisher = FakePublisher()
+    await handle_deal_changed(replay, settings_repo=FakeSettings(SETTINGS), reader=FakeReader(), publisher=publisher,
+                              now=datetime.now(UTC))
+    [(topic, failure)] = publisher.published
+    assert topic == topics.DOCUMENT_RESULTS and failure.code == "trigger_removed" and failure.trigger_id == "p1-s9"

@@ -89,6 +89,10 @@ class TokenProvider:
         self._locks: dict[str, asyncio.Lock] = {}
         self._owner = uuid.uuid4().hex
 
+    async def connection(self, company_id: str) -> dict[str, Any] | None:
+        """The stored connection document (tokens still encrypted), e.g. for the company domain saved at install."""
+        return await self._store.get(self.system, company_id)
+
     async def token(self, company_id: str, *, force_refresh: bool = False) -> AccessToken:
         doc = await self._valid_doc(company_id)
         stale = doc["expires_at"] if force_refresh else None

@@ -46,6 +46,8 @@ class DealChanged(Message):
     data: dict[str, Any] | None = None
     previous: dict[str, Any] | None = None
     replay_of: str | None = None  # the DealChanged id this one re-publishes, when replayed
+    # A replay of failed triggers: the mapper re-runs exactly these, with the deal as Pipedrive has it now.
+    replay_triggers: tuple[str, ...] = ()
 
     @property
     def origin_id(self) -> str:

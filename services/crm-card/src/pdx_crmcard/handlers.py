@@ -19,7 +19,9 @@ class ActivityWriter(Protocol):
 
 async def record_result(event: Result, *, activity_log: MongoActivityLog, deal_status: MongoDealStatus,
                         write: ActivityWriter, replay_hint: str) -> None:
-    await deal_status.record(event)
+    if not await deal_status.record(event):
+        log.info("outcome for a trigger whose draft exists; the draft stands, nothing to tell", type=event.type)
+        return
     if not await activity_log.claim(event.id, event.company_id, event.deal_id):
         log.info("activity already written for this result")
         return

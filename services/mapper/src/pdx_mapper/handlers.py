@@ -1,5 +1,7 @@
 """The mapper's use case: a deal event in; a Xero command, a failure the salesperson sees, or nothing out."""
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -7,13 +9,14 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from pdx_common import topics
-from pdx_common.company_settings import CompanySettings
+from pdx_common.company_settings import CompanySettings, Trigger
 from pdx_common.contracts import DealChanged, DocumentFailed
 from pdx_common.http import ConnectionMissing
 from pdx_mapper.domain.mapping import DealSnapshot, MappingProblem, build_command
 from pdx_mapper.domain.triggers import entered_stage, fired_trigger
 
 log = structlog.get_logger()
+_DOMAIN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 class SettingsRepository(Protocol):
@@ -23,41 +26,89 @@ class SettingsRepository(Protocol):
 class DealReader(Protocol):
     async def read(self, company_id: str, deal_id: str) -> DealSnapshot: ...
 
+    async def company_domain(self, company_id: str) -> str | None: ...
+
 
 class Publisher(Protocol):
     async def publish(self, message, topic: str, key: bytes) -> None: ...
 
 
+@dataclass(frozen=True)
+class Ports:
+    settings_repo: SettingsRepository
+    reader: DealReader
+    publisher: Publisher
+
+
 async def handle_deal_changed(event: DealChanged, *, settings_repo: SettingsRepository, reader: DealReader,
                               publisher: Publisher, now: datetime) -> None:
+    """A deal event: the trigger it fired, if any; or a replay: exactly the triggers it names.
+
+    Example replay (published by the gateway for a deal whose "Won" trigger failed)::
+
+        {"type": "DealChanged", "company_id": "7001", "deal_id": "42", "action": "change",
+         "event_id": "replay-5f0c...", "replay_of": "a1b2...", "replay_triggers": ["p1-s5"], ...}
+    """
+    ports = Ports(settings_repo, reader, publisher)
+    if event.replay_triggers:
+        await _replay(event, ports, now)
+        return
     if entered_stage(event) is None:
         return  # most deal events are edits: no settings read, no Pipedrive call
     settings = await settings_repo.get(event.company_id)
-    today = now.astimezone(ZoneInfo(settings.timezone)).date()
     trigger = fired_trigger(event, settings)
     if trigger is None:
         log.info("no trigger fired", action=event.action)
         return
-    trigger_id = _entry_trigger_id(trigger.id, event, settings)
+    await _run_trigger(event, settings, trigger, _entry_trigger_id(trigger.id, event, settings), ports, now)
+
+
+async def _replay(event: DealChanged, ports: Ports, now: datetime) -> None:
+    """Re-runs each named trigger with the deal as it is in Pipedrive now, whatever order its events arrived in."""
+    settings = await ports.settings_repo.get(event.company_id)
+    for trigger_id in event.replay_triggers:
+        trigger = next((t for t in settings.triggers if t.id == trigger_id.split("@", 1)[0]), None)
+        if trigger is None or trigger.action == "none":
+            await ports.publisher.publish(_failed(
+                event, trigger_id, "none", "mapping", "trigger_removed",
+                "The stage that made this draft is no longer set to make one, so the replay made nothing.",
+                "Set the stage up again in the app settings (Triggers) if it should make a draft, then replay."),
+                topics.DOCUMENT_RESULTS, topics.deal_key(event.company_id, event.deal_id))
+            continue
+        await _run_trigger(event, settings, trigger, trigger_id, ports, now)
+
+
+async def _run_trigger(event: DealChanged, settings: CompanySettings, trigger: Trigger, trigger_id: str,
+                       ports: Ports, now: datetime) -> None:
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
     key = topics.deal_key(event.company_id, event.deal_id)
     try:
-        snapshot = await reader.read(event.company_id, event.deal_id)
+        snapshot = await ports.reader.read(event.company_id, event.deal_id)
         command = build_command(snapshot, settings, trigger, event, today)
-        command = command.model_copy(update={"trigger_id": trigger_id})
+        domain = await ports.reader.company_domain(event.company_id)
+        command = command.model_copy(update={"trigger_id": trigger_id,
+                                             "deal_url": deal_url(domain, event.deal_id)})
     except MappingProblem as problem:
-        await publisher.publish(_failed(event, trigger_id, trigger.action, "mapping", problem.code, problem.message,
-                                        problem.fix), topics.DOCUMENT_RESULTS, key)
+        await ports.publisher.publish(_failed(event, trigger_id, trigger.action, "mapping", problem.code,
+                                              problem.message, problem.fix), topics.DOCUMENT_RESULTS, key)
         log.info("deal cannot become a draft", code=problem.code)
         return
     except ConnectionMissing as missing:
-        await publisher.publish(_failed(
+        await ports.publisher.publish(_failed(
             event, trigger_id, trigger.action, "connection", "pipedrive_not_connected",
             f"We could not read the deal from Pipedrive: Pipedrive is {missing.reason}.",
             "Reinstall or reconnect the app in Pipedrive (Settings > Apps), then replay the deal."),
             topics.DOCUMENT_RESULTS, key)
         return
-    await publisher.publish(command, topics.XERO_COMMANDS, topics.company_key(event.company_id))
+    await ports.publisher.publish(command, topics.XERO_COMMANDS, topics.company_key(event.company_id))
     log.info("command published", command_id=command.id, kind=command.type, trigger_id=trigger_id)
+
+
+def deal_url(company_domain: str | None, deal_id: str) -> str:
+    """The deal's page in Pipedrive, on the company's own domain saved at install (never a host an event names)."""
+    if company_domain and _DOMAIN.fullmatch(company_domain):
+        return f"https://{company_domain}.pipedrive.com/deal/{deal_id}"
+    return f"https://app.pipedrive.com/deal/{deal_id}"
 
 
 def _entry_trigger_id(trigger_id: str, event: DealChanged, settings: CompanySettings) -> str:

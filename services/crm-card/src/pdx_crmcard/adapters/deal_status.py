@@ -17,7 +17,9 @@ class MongoDealStatus:
         await self._col.create_index([("company_id", 1), ("state", 1)])  # replay-failed
         await self._col.create_index([("company_id", 1), ("deal_id", 1)])
 
-    async def record(self, event: DocumentCreated | DocumentFailed | DocumentSkipped | DocumentParked) -> None:
+    async def record(self, event: DocumentCreated | DocumentFailed | DocumentSkipped | DocumentParked) -> bool:
+        """Stores the outcome unless a newer one is stored. False when the outcome is moot: a failure or a skip
+        for a trigger that already made its draft (a late or re-delivered event cannot un-make a draft)."""
         key = f"{event.company_id}:{event.deal_id}:{event.trigger_id or 'unknown'}"
         doc = {"company_id": event.company_id, "deal_id": event.deal_id, "trigger_id": event.trigger_id,
                "state": STATES[event.type], "at": event.occurred_at, "result_id": event.id}
@@ -25,16 +27,20 @@ class MongoDealStatus:
             doc.update(code=event.code, message=event.message, fix=event.fix)
         elif isinstance(event, DocumentCreated):
             doc.update(kind=event.kind, number=event.number, xero_id=event.xero_id, total=str(event.total))
-        if isinstance(event, DocumentSkipped) and await self._col.find_one({"_id": key, "state": "created"}):
-            return  # a skip after a creation leaves the deal "created"
+        if not isinstance(event, DocumentCreated) and event.trigger_id is not None and \
+                await self._col.find_one({"_id": key, "state": "created"}):
+            # A skip after a creation leaves the deal "created"; a failure for a trigger whose draft exists (an
+            # older event arriving late, a re-entry that cannot map) changes nothing: the draft stands.
+            return isinstance(event, DocumentSkipped)
         try:
             await self._col.update_one({"_id": key, "$or": [{"at": {"$lt": event.occurred_at}},
                                                             {"at": {"$exists": False}}]},
                                        {"$set": doc}, upsert=True)
         except DuplicateKeyError:
-            return  # a newer outcome is already stored
+            return True  # a newer outcome is already stored; this one still happened and is told
         if doc["state"] == "created":
             # A failure that came before any trigger was known (e.g. dead-lettered) is settled by this draft.
             await self._col.update_many({"company_id": event.company_id, "deal_id": event.deal_id,
                                          "trigger_id": None, "state": "failed", "at": {"$lt": event.occurred_at}},
                                         {"$set": {"state": "superseded"}})
+        return True

@@ -2,10 +2,13 @@
 
 import hashlib
 import hmac
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+
+Claim = Literal["claimed", "published", "busy"]
 
 # Compared against when the company is unknown, so a wrong company id costs the same time as a wrong password.
 _DUMMY = hashlib.sha256(b"no such company").hexdigest()
@@ -46,23 +49,44 @@ class MongoWebhookCredentials:
 
 
 class MongoSeenEvents:
-    """Pipedrive event ids already published, so its retries of one event publish it once."""
+    """Pipedrive event ids and how far their publishing got, so Pipedrive's retries of one event publish it once and
+    an event is never called a duplicate before it is durably published.
 
-    def __init__(self, db: AsyncDatabase) -> None:
+    A claim is ``publishing`` (with an owner and a lease) until its publish succeeds, then ``published``. A claim
+    whose owner died (kill -9 between the claim and the publish) is taken over once its lease has run out.
+    """
+
+    def __init__(self, db: AsyncDatabase, lease_seconds: float = 30.0) -> None:
         self._col = db.webhook_events
+        self._lease = timedelta(seconds=lease_seconds)
 
     async def ensure_indexes(self) -> None:
         # Pipedrive retries an event for at most 3 days: a week of memory is plenty, and the collection stays small.
         await self._col.create_index("at", expireAfterSeconds=7 * 86_400)
 
-    async def claim(self, company_id: str, event_id: str, deal_id: str) -> bool:
-        """True for the first delivery of an event; False for every retry, even one arriving at the same time."""
+    async def claim(self, company_id: str, event_id: str, deal_id: str, owner: str) -> Claim:
+        """``claimed`` for the delivery that must publish; ``published`` for a retry of a published event;
+        ``busy`` while another delivery holds a live claim."""
+        key, now = f"{company_id}:{event_id}", datetime.now(UTC)
         try:
-            await self._col.insert_one({"_id": f"{company_id}:{event_id}", "deal_id": deal_id,
-                                        "at": datetime.now(UTC)})
-            return True
+            await self._col.insert_one({"_id": key, "deal_id": deal_id, "state": "publishing", "owner": owner,
+                                        "lease_until": now + self._lease, "at": now})
+            return "claimed"
         except DuplicateKeyError:
-            return False
+            pass
+        taken = await self._col.find_one_and_update(
+            {"_id": key, "state": "publishing", "lease_until": {"$lt": now}},
+            {"$set": {"owner": owner, "lease_until": now + self._lease}})
+        if taken is not None:
+            return "claimed"
+        doc = await self._col.find_one({"_id": key}, {"state": 1})
+        if doc is None:  # released between our insert and our read: try again as a first delivery
+            return await self.claim(company_id, event_id, deal_id, owner)
+        return "published" if doc.get("state", "published") == "published" else "busy"
 
-    async def release(self, company_id: str, event_id: str) -> None:
-        await self._col.delete_one({"_id": f"{company_id}:{event_id}"})
+    async def published(self, company_id: str, event_id: str, owner: str) -> None:
+        await self._col.update_one({"_id": f"{company_id}:{event_id}", "owner": owner},
+                                   {"$set": {"state": "published"}, "$unset": {"lease_until": ""}})
+
+    async def release(self, company_id: str, event_id: str, owner: str) -> None:
+        await self._col.delete_one({"_id": f"{company_id}:{event_id}", "owner": owner, "state": "publishing"})

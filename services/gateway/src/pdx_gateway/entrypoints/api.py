@@ -3,7 +3,7 @@
 ``GET  /api/companies/{company_id}/settings``               -> the settings with their ``version``
 ``PUT  /api/companies/{company_id}/settings``               full settings; ``version`` must be the stored one
 ``PATCH /api/companies/{company_id}/settings``              ``{"version": 3, "money": {"sales_account_code": "260"}}``
-``POST /api/companies/{company_id}/deals/{deal_id}/replay`` re-publish the deal's last stage event
+``POST /api/companies/{company_id}/deals/{deal_id}/replay`` re-run the deal's failed triggers, as the deal is now
 ``POST /api/companies/{company_id}/replay-failed``          replay every deal whose last outcome was a failure
 ``GET  /api/companies/{company_id}/deals/{deal_id}/status`` each trigger's last outcome for the deal
 
@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from pdx_common.auth import bearer_middleware
 from pdx_common.company_settings import CompanySettings
 from pdx_gateway.adapters.settings_repo import VersionConflict
-from pdx_gateway.entrypoints import connections_api
-from pdx_gateway.errors import BadRequest, Conflict, TokenRequired, error_middleware
+from pdx_gateway.entrypoints import connections_api, erase_api
+from pdx_gateway.errors import BadRequest, Conflict, NotFound, NothingToReplay, TokenRequired, error_middleware
 from pdx_gateway.handlers import replay_deal
 from pdx_gateway.keys import PUBLISHER, SETTINGS, SETTINGS_STORE, STAGE_EVENTS
 
@@ -36,6 +36,7 @@ def create_api() -> web.Application:
     api = web.Application(middlewares=[error_middleware, bearer_auth])
     api.add_routes(routes)
     api.add_routes(connections_api.routes)
+    api.add_routes(erase_api.routes)
     return api
 
 
@@ -108,9 +109,11 @@ async def patch_settings(request: web.Request) -> web.Response:
 
 @routes.post("/companies/{company_id}/deals/{deal_id}/replay")
 async def replay(request: web.Request) -> web.Response:
+    """Re-runs the deal's failed triggers with the deal as it is now; 409 ``nothing_to_replay`` when none failed."""
     company_id, deal_id = request.match_info["company_id"], request.match_info["deal_id"]
     event = await replay_deal(company_id, deal_id, request.config_dict[PUBLISHER], request.config_dict[STAGE_EVENTS])
-    return web.json_response({"replayed": deal_id, "event_id": event.id, "replay_of": event.replay_of}, status=202)
+    return web.json_response({"replayed": deal_id, "event_id": event.id, "replay_of": event.replay_of,
+                              "triggers": list(event.replay_triggers)}, status=202)
 
 
 @routes.post("/companies/{company_id}/replay-failed")
@@ -119,10 +122,11 @@ async def replay_failed(request: web.Request) -> web.Response:
     stage_events = request.config_dict[STAGE_EVENTS]
     replayed, unknown = [], []
     for deal_id in await stage_events.failed_deals(company_id):
-        if await stage_events.last_stage_event(company_id, deal_id) is None:
-            unknown.append(deal_id)
+        try:
+            await replay_deal(company_id, deal_id, request.config_dict[PUBLISHER], stage_events)
+        except (NotFound, NothingToReplay):
+            unknown.append(deal_id)  # settled meanwhile, or failed before any stage move we know of
             continue
-        await replay_deal(company_id, deal_id, request.config_dict[PUBLISHER], stage_events)
         replayed.append(deal_id)
     return web.json_response({"replayed": replayed, "without_known_event": unknown}, status=202)
 

@@ -29,6 +29,12 @@ class PipedriveDealReader:
                             deal_fields=fields or [])
 
 
+    async def company_domain(self, company_id: str) -> str | None:
+        """The company's Pipedrive domain ("acme" for acme.pipedrive.com), saved at install."""
+        doc = await self._tokens.connection(company_id) or {}
+        return doc.get("company_domain")
+
+
 def _id(value: object) -> int | None:
     if isinstance(value, dict):
         value = value.get("value") or value.get("id")
