@@ -34,7 +34,8 @@ async def test_a_payment_in_xero_reaches_the_deal_and_its_panel(stack):
     body = await eventually(lambda: _panel_shows_paid(stack, deal["id"], invoice["InvoiceNumber"]))
     assert len(body["data"]) <= 10
     async with aiohttp.ClientSession() as session:  # what it cost and what came in, as operators see it
-        async with session.get(f"{stack.urls['crm-card']}/metrics") as resp:
+        async with session.get(f"{stack.urls['crm-card']}/metrics",
+                               headers={"Authorization": f"Bearer {stack.api_token}"}) as resp:
             metrics = await resp.text()
     assert 'pdx_panel_latency_seconds_count{resource="deal"}' in metrics
     assert 'pdx_webhooks_total{outcome="accepted",source="xero"}' in metrics

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from pdx_common.service import set_metrics_token
 from pdx_devstack.infra import start_secantus, stop_process
 from pdx_gateway.bootstrap import create_app
 from pdx_gateway.settings import GatewaySettings
@@ -27,9 +28,10 @@ def own_store():
         shutil.rmtree(data, ignore_errors=True)
 
 
-async def ready(server: TestServer) -> tuple[int, dict]:
+async def ready(server: TestServer, token: str = API_TOKEN) -> tuple[int, dict]:
+    """As the operators read it (the metrics token shows which check fails)."""
     async with aiohttp.ClientSession() as session:
-        async with session.get(server.make_url("/readyz")) as resp:
+        async with session.get(server.make_url("/readyz"), headers={"Authorization": f"Bearer {token}"}) as resp:
             return resp.status, await resp.json()
 
 
@@ -46,13 +48,16 @@ async def eventually_status(server: TestServer, status: int, timeout: float = 20
 async def test_readiness_fails_while_the_store_is_down_and_recovers(infra, own_store):
     url = f"mongodb://127.0.0.1:{own_store['port']}/?directConnection=true&retryWrites=false"
     settings = GatewaySettings(kafka_bootstrap=infra.kafka_bootstrap, mongo_url=url, api_token=API_TOKEN)
-    server = TestServer(create_app(settings), host="127.0.0.1")
+    app = create_app(settings)
+    set_metrics_token(app, API_TOKEN)
+    server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
         await eventually_status(server, 200)
         stop_process(own_store["proc"])
         body = await eventually_status(server, 503)
         assert any(f.startswith("mongo") for f in body["failures"]), body
+        assert await ready(server, token="someone-else") == (503, {"status": "not ready"})  # no host, no error
         own_store["proc"], _ = start_secantus(own_store["data"], port=own_store["port"])
         assert (await eventually_status(server, 200, timeout=40.0))["status"] == "ready"
     finally:

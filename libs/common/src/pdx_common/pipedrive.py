@@ -33,9 +33,9 @@ class PipedriveClient:
             async with self._session.request(method, url, params=params, json=json, headers=headers,
                                              timeout=self._timeout) as resp:
                 body = await resp.json(content_type=None) if resp.content_length != 0 else None
-                PIPEDRIVE_CALLS.labels(self.company_id, str(resp.status)).inc()
+                PIPEDRIVE_CALLS.labels(str(resp.status)).inc()
                 if resp.status == 429:
-                    PIPEDRIVE_THROTTLED.labels(self.company_id).inc()
+                    PIPEDRIVE_THROTTLED.inc()
                     wait = _retry_after(resp.headers)
                     log.warning("pipedrive throttled", wait_s=wait, path=path)
                     await asyncio.sleep(wait)

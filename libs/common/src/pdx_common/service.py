@@ -9,14 +9,17 @@ from typing import Any
 import structlog
 from aiohttp import web
 from faststream.kafka import KafkaBroker
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
+from pdx_common.auth import bearer_matches
 from pdx_common.logging import configure_logging
 from pdx_common.metrics import metrics_view
 
 log = structlog.get_logger()
 ReadinessCheck = Callable[[], Awaitable[None]]
 CHECKS = web.AppKey("readiness_checks", list)
+# The metrics token (the service's METRICS_TOKEN setting); empty: /metrics is refused to everyone.
+METRICS_TOKEN = web.AppKey("metrics_token", str)
 
 
 class KafkaPublisher:
@@ -48,12 +51,26 @@ def broker_context(broker: KafkaBroker, *, before_stop: Callable[[], Awaitable[N
 
 
 def add_health_routes(app: web.Application, checks: list[ReadinessCheck]) -> None:
-    """``/healthz``: the process answers. ``/readyz``: every dependency answers (503 with the failing ones).
-    ``/metrics``: Prometheus metrics."""
+    """``/healthz``: the process answers. ``/readyz``: every dependency answers (200, or 503 with the failing checks
+    named only to a bearer of the metrics token, and logged). ``/metrics``: Prometheus metrics, to a bearer of the
+    metrics token only.
+
+    The gateway and the crm-card face the internet: what anyone may read here (``{"status": "ready"}``) names no
+    company, organisation, host or volume. Probes need nothing more; Prometheus presents the token."""
     app[CHECKS] = checks
     app.router.add_get("/healthz", _live)
     app.router.add_get("/readyz", _ready)
-    app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/metrics", _metrics)
+
+
+def set_metrics_token(app: web.Application, token: SecretStr | str | None) -> None:
+    """Let the bearer of ``token`` read ``/metrics`` and the readiness details (``serve()`` sets the setting's)."""
+    app[METRICS_TOKEN] = token.get_secret_value() if isinstance(token, SecretStr) else (token or "")
+
+
+def _operator(request: web.Request) -> bool:
+    expected = request.config_dict.get(METRICS_TOKEN, "")
+    return bool(expected) and bearer_matches(request.headers.get("Authorization", ""), expected)
 
 
 async def _live(_: web.Request) -> web.Response:
@@ -67,9 +84,19 @@ async def _ready(request: web.Request) -> web.Response:
             await asyncio.wait_for(check(), 2.0)
         except Exception as exc:  # noqa: BLE001 - any failure means not ready; it is reported, not swallowed
             failures.append(f"{getattr(check, '__name__', 'check')}: {type(exc).__name__}: {exc}"[:300])
-    if failures:
-        return web.json_response({"status": "not ready", "failures": failures}, status=503)
-    return web.json_response({"status": "ready"})
+    if not failures:
+        return web.json_response({"status": "ready"})
+    log.warning("not ready", failures=failures)
+    # Host names and error texts are for operators: anyone else learns only that the service is not ready.
+    details = {"failures": failures} if _operator(request) else {}
+    return web.json_response({"status": "not ready", **details}, status=503)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    if not _operator(request):
+        return web.json_response({"error": {"code": "unauthorized", "message": "a metrics bearer token is required"}},
+                                 status=401, headers={"WWW-Authenticate": 'Bearer realm="pdx-metrics"'})
+    return await metrics_view(request)
 
 
 def kafka_check(broker: KafkaBroker) -> ReadinessCheck:
@@ -84,7 +111,11 @@ def serve(name: str, settings_class: type, create_app: Callable[[Any], web.Appli
     then the app until SIGTERM or SIGINT."""
     settings = settings_class()
     configure_logging(name, settings.log_level, settings.log_json)
-    run_service(create_app(settings), settings.host, settings.port, name)
+    app = create_app(settings)
+    set_metrics_token(app, settings.metrics_token)
+    if settings.metrics_token is None:
+        log.warning("metrics token not set: /metrics refuses every request", name=name)
+    run_service(app, settings.host, settings.port, name)
 
 
 def run_service(app: web.Application, host: str, port: int, name: str) -> None:

@@ -20,6 +20,8 @@ class ServiceSettings(BaseSettings):
     # A group consumer's join takes session_timeout/2 on Tansu; production Kafka keeps the defaults.
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     kafka_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    # Bearer token for /metrics and /readyz's failure details (Prometheus holds it); unset, /metrics answers 401.
+    metrics_token: SecretStr | None = Field(default=None, min_length=24)
 
 
 class TokenKeySettings(BaseSettings):

@@ -34,9 +34,9 @@ class XeroClient:
             async with self._limiter.slot(tenant_id):
                 status, body, resp_headers = await self._http(method, url, params, json, headers)
             self._limiter.observe(tenant_id, resp_headers)
-        XERO_CALLS.labels(tenant_id, str(status)).inc()
+        XERO_CALLS.labels(str(status)).inc()
         if status == 429:
-            XERO_THROTTLED.labels(tenant_id).inc()
+            XERO_THROTTLED.inc()
         return status, body, resp_headers
 
     async def _http(self, method: str, url: str, params: Any, json: Any, headers: dict[str, str]):

@@ -108,7 +108,8 @@ class Stack:
                "MONGO_URL": self.infra.mongo_url, "MONGO_DB": self.options.mongo_db, "LOG_JSON": "true",
                # Tansu: a group join takes session_timeout/2, so keep it short locally.
                "KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-               "TOKEN_KEY": self.token_key, "RETRY_FIRST_DELAY": str(self.options.retry_first_delay)}
+               "TOKEN_KEY": self.token_key, "RETRY_FIRST_DELAY": str(self.options.retry_first_delay),
+               "METRICS_TOKEN": self.api_token}  # locally the operators' token also reads /metrics
         if name == "gateway":
             pd, xero = self.urls["pipedrive"], self.urls["xero"]
             env.update(API_TOKEN=self.api_token, PUBLIC_URL=self.urls["gateway"], LINK_SIGNING_KEY=self.link_key,

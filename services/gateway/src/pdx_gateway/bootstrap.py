@@ -9,6 +9,7 @@ from pdx_common.kafka import make_broker
 from pdx_common.mongo import connect_mongo, ping
 from pdx_common.parking import MongoParkedCommands
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
+from pdx_gateway import erase
 from pdx_gateway.adapters.connections import MongoConnections
 from pdx_gateway.adapters.deal_events import MongoDealEvents
 from pdx_gateway.adapters.mongo import MongoSeenEvents, MongoWebhookCredentials
@@ -41,6 +42,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.cleanup_ctx.append(_mongo_context(settings))
     app.cleanup_ctx.append(broker_context(broker))
     app.cleanup_ctx.append(_oauth_context(settings))
+    app.cleanup_ctx.append(erase.purge_context(settings.erase_check_seconds))
     app.add_routes(webhooks.routes)
     app.add_routes(oauth_pipedrive.routes)
     app.add_routes(oauth_xero.routes)

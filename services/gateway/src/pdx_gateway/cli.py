@@ -6,6 +6,8 @@
     replay          --company 7001 --deal 42
     replay-failed   --company 7001
     status          --company 7001 --deal 42
+    erase           --company 7001 --yes    erase the company's personal data now (irreversible; docs/deploy.md)
+    erasure         --company 7001          the company's scheduled or done erasure
 
 The API address and token come from --url/--token or PDX_API_URL/PDX_API_TOKEN (``./dev admin`` sets both).
 """
@@ -49,6 +51,8 @@ async def run(args: argparse.Namespace) -> tuple[int, Any]:
         return await _call(args, "POST", f"/deals/{args.deal}/replay")
     if args.command == "replay-failed":
         return await _call(args, "POST", "/replay-failed")
+    if args.command in ("erase", "erasure"):
+        return await _call(args, "POST" if args.command == "erase" else "GET", f"/{args.command}")
     return await _call(args, "GET", f"/deals/{args.deal}/status")
 
 
@@ -66,6 +70,10 @@ def parser() -> argparse.ArgumentParser:
         target.add_argument("--company", required=True)
         if name in ("replay", "status"):
             target.add_argument("--deal", required=True)
+    erase = sub.add_parser("erase", help="erase a company's personal data now (irreversible)")
+    erase.add_argument("--company", required=True)
+    erase.add_argument("--yes", action="store_true", required=True, help="confirm: nothing can bring it back")
+    sub.add_parser("erasure", help="a company's scheduled or done erasure").add_argument("--company", required=True)
     return p
 
 

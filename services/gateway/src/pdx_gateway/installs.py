@@ -2,6 +2,7 @@
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -9,6 +10,7 @@ from pdx_common.http import ApiError
 from pdx_common.parking import dead_letter_parked
 from pdx_common.pipedrive import PipedriveClient
 from pdx_gateway.connector import Connector
+from pdx_gateway.erase import MongoErasures, schedule_after_uninstall
 
 log = structlog.get_logger()
 
@@ -20,9 +22,10 @@ class Installed:
     settings_created: bool
 
 
-async def install_pipedrive(c: Connector, code: str) -> Installed:
+async def install_pipedrive(c: Connector, code: str, erasures: MongoErasures) -> Installed:
     """Exchange the code, store the tokens encrypted, register the deal webhook with fresh per-company Basic
-    credentials, and store default settings (no triggers) for a company that has none."""
+    credentials, and store default settings (no triggers) for a company that has none. A company back within the
+    grace period after an uninstall keeps its history: its erasure is cancelled."""
     tokens = await c.pipedrive.exchange(code)
     me = await c.pipedrive.me(tokens)
     company_id, domain = str(me["company_id"]), me.get("company_domain")
@@ -30,7 +33,8 @@ async def install_pipedrive(c: Connector, code: str) -> Installed:
         await c.store.save_tokens("pipedrive", company_id, tokens, company_domain=domain, broken_reason=None)
         await replace_webhook(c, c.pipedrive_api(company_id))
         created = await c.company_settings.create_default(company_id)
-        log.info("pipedrive installed", company_domain=domain, settings_created=created)
+        cancelled = await erasures.cancel(company_id)
+        log.info("pipedrive installed", company_domain=domain, settings_created=created, erasure_cancelled=cancelled)
     return Installed(company_id, domain, created)
 
 
@@ -57,9 +61,10 @@ async def _delete_webhook(api: PipedriveClient, webhook_id: int | str) -> None:
         log.info("old pipedrive webhook already gone", webhook_id=webhook_id)
 
 
-async def uninstall_pipedrive(c: Connector, company_id: str) -> None:
+async def uninstall_pipedrive(c: Connector, company_id: str, erasures: MongoErasures) -> datetime:
     """Forget the company: both connections (the Xero grant revoked when Xero answers), the webhook credentials and
-    the settings. Pipedrive itself removes the app's webhooks and tokens."""
+    the settings; the rest of its personal data is erased after the grace period (returned: when). Pipedrive itself
+    removes the app's webhooks and tokens."""
     with structlog.contextvars.bound_contextvars(company_id=company_id):
         await _revoke_xero_if_possible(c, company_id)
         await c.connections.delete("xero", company_id)
@@ -69,6 +74,7 @@ async def uninstall_pipedrive(c: Connector, company_id: str) -> None:
         moved = await dead_letter_parked(company_id, c.parked, c.publisher, "the company uninstalled the app while "
                                          "this draft waited for Xero to be reconnected")
         log.info("pipedrive uninstalled", parked_dead_lettered=moved)
+        return await schedule_after_uninstall(erasures, company_id, timedelta(days=c.settings.erase_after_days))
 
 
 async def _revoke_xero_if_possible(c: Connector, company_id: str) -> None:
@@ -77,6 +83,6 @@ async def _revoke_xero_if_possible(c: Connector, company_id: str) -> None:
         return
     try:
         await c.xero.revoke(c.store.decrypt(doc, "refresh_token"))
-    except (ApiError, ValueError) as exc:
+    except (ApiError, ValueError, KeyError) as exc:
         # The uninstall goes on: the company asked for its data to go; the grant lapses unused after 60 days.
         log.warning("xero grant not revoked on uninstall", error=str(exc)[:300])

@@ -28,6 +28,10 @@ class GatewaySettings(ServiceSettings):
     link_signing_key: SecretStr | None = Field(default=None, min_length=32)
     link_ttl_seconds: int = Field(default=3 * 86400, ge=60)
     oauth_state_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    # After an uninstall the company's personal data is erased this many days later (a reinstall before keeps it);
+    # the gateway looks for due erasures every erase_check_seconds (docs/deploy.md, "Erasing a company's data").
+    erase_after_days: float = Field(default=30, ge=0)
+    erase_check_seconds: float = Field(default=3600, gt=0)
 
     pipedrive_client_id: str | None = None
     pipedrive_client_secret: SecretStr | None = None

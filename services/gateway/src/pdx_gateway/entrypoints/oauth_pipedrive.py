@@ -5,6 +5,9 @@
 ``DELETE /oauth/pipedrive/callback``             Pipedrive's uninstall, HTTP Basic client_id:client_secret::
 
     {"client_id": "b4e1...", "company_id": 7001, "user_id": 12001, "timestamp": "2026-11-27T10:00:00Z"}
+
+  answered ``{"status": "uninstalled", "company_id": "7001", "erase_after": "2026-12-27T10:00:00+00:00"}``: the
+  company's personal data goes after the grace period (pdx_gateway.erase).
 """
 
 import hmac
@@ -15,6 +18,7 @@ from aiohttp import web
 from pdx_gateway.entrypoints import pages
 from pdx_gateway.entrypoints.basic_auth import basic_credentials
 from pdx_gateway.entrypoints.linking import connect_link, connector_for, redirect_bound, same_browser, unbind
+from pdx_gateway.erase import ERASURES
 from pdx_gateway.errors import BadRequest, Unauthorized
 from pdx_gateway.installs import install_pipedrive, uninstall_pipedrive
 
@@ -39,7 +43,7 @@ async def callback(request: web.Request) -> web.Response:
     code = request.query.get("code")
     if not code:
         raise BadRequest(f"Pipedrive did not authorise the app ({request.query.get('error', 'no code')})")
-    installed = await install_pipedrive(c, code)
+    installed = await install_pipedrive(c, code, request.app[ERASURES])
     link = connect_link(c.settings, installed.company_id)[0] if c.settings.oauth_configured("xero") else None
     return unbind(pages.installed(installed.company_domain, link), "pipedrive")
 
@@ -56,8 +60,9 @@ async def uninstall(request: web.Request) -> web.Response:
     if not (user_ok and password_ok):
         raise Unauthorized("wrong client credentials")
     company_id = _company_id(await request.read())
-    await uninstall_pipedrive(c, company_id)
-    return web.json_response({"status": "uninstalled", "company_id": company_id})
+    erase_after = await uninstall_pipedrive(c, company_id, request.app[ERASURES])
+    return web.json_response({"status": "uninstalled", "company_id": company_id,
+                              "erase_after": erase_after.isoformat()})
 
 
 def _company_id(raw: bytes) -> str:
