@@ -3,7 +3,8 @@ each company's worker drains its own queue in batches under its own rate limit. 
 waits on its own queue, never in front of another's deal. One deal's commands keep their order (one queue, FIFO).
 
 Offsets are committed per partition only up to the oldest command not yet finished, so a crash redelivers what
-was in flight (the ledger makes that harmless) and loses nothing.
+was in flight (the ledger makes that harmless) and loses nothing. A company waiting out an outage when the service
+stops leaves its queue uncommitted (``Stopped``), so shutdown is prompt and the next owner redelivers.
 """
 
 import asyncio
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+
+from pdx_common.reliability import Stopped
 
 log = structlog.get_logger()
 BATCH_LIMIT = 50  # Xero creates up to 50 documents in one request
@@ -67,6 +70,9 @@ class CompanyQueues:
         if self._room is None:
             self._room = asyncio.Semaphore(self.capacity)
         await self._room.acquire()  # backpressure: consumption pauses only when memory would grow unbounded
+        if self.closing:  # waited for room into shutdown: leave it uncommitted
+            self._room.release()
+            return
         if company_id not in self._queues:
             self._queues[company_id] = asyncio.Queue()
             self._workers[company_id] = asyncio.create_task(self._work(company_id), name=f"writer-{company_id}")
@@ -85,13 +91,29 @@ class CompanyQueues:
                 await self.run_batch([p.command for p in batch])
                 for pending in batch:
                     await pending.done()
+            except Stopped:
+                # Shutting down while this company waits out an outage: nothing more of its queue is committed.
+                log.info("stopping during an outage; the company's queued commands stay uncommitted",
+                         company_id=company_id, queued=len(batch) + queue.qsize())
+                self._abandon(queue)
+                return
             except Exception:  # noqa: BLE001 - run_batch dead-letters what it cannot do; this is a last guard
                 log.exception("batch failed unexpectedly; its commands stay uncommitted and will be redelivered")
             finally:
-                for _ in batch:
-                    queue.task_done()
-                    assert self._room is not None
-                    self._room.release()
+                self._finished(queue, len(batch))
+
+    def _finished(self, queue: asyncio.Queue[Pending], count: int) -> None:
+        assert self._room is not None
+        for _ in range(count):
+            queue.task_done()
+            self._room.release()
+
+    def _abandon(self, queue: asyncio.Queue[Pending]) -> None:
+        dropped = 0
+        while not queue.empty():
+            queue.get_nowait()
+            dropped += 1
+        self._finished(queue, dropped)
 
     async def drain(self, timeout: float) -> None:
         """Take no more work, then wait (bounded) until every queue is empty and idle: for graceful shutdown."""

@@ -1,7 +1,9 @@
 """The command subscriber: takes commands off ``pdx.xero-commands`` at once and hands them to per-company queues
-(see ``dispatch``); each batch is retried a bounded number of times, then dead-lettered with the deal told."""
+(see ``dispatch``). A batch that meets a transient failure (Xero 5xx or 429, a timeout, the store or broker
+unreachable) waits it out for as long as it lasts, its company's queue waiting behind it; only a failure that repeats
+identically ``retry_attempts`` times dead-letters its commands, durably, before their offsets are committed.
+"""
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,10 +17,9 @@ from pydantic import ValidationError
 
 from pdx_common import topics
 from pdx_common.contracts import COMMAND, DeadLettered, DocumentFailed
-from pdx_common.http import ApiError
 from pdx_common.kafka import consumer_options
-from pdx_common.metrics import HANDLER_RETRIES, MESSAGES_FAILED, MESSAGES_HANDLED, observe_lag
-from pdx_common.reliability import RetryPolicy
+from pdx_common.metrics import MESSAGES_FAILED, MESSAGES_HANDLED, observe_lag
+from pdx_common.reliability import RetryPolicy, Stopping, dead_letter, describe, publish_durably, run_reliably
 from pdx_writer.dispatch import CompanyQueues, OffsetTracker, Pending
 from pdx_writer.handlers import Command
 from pdx_writer.settings import WriterSettings
@@ -42,7 +43,7 @@ def subscribe_commands(broker: KafkaBroker, settings: WriterSettings, publisher:
 
     async def run_batch(commands: list[Command]) -> None:
         with structlog.contextvars.bound_contextvars(company_id=commands[0].company_id, batch=len(commands)):
-            await _with_retries(commands, execute_batch, policy, publisher)
+            await _reliably(commands, execute_batch, policy, publisher, lambda: queues.closing)
 
     queues = CompanyQueues(run_batch, capacity=settings.max_in_flight)
     tracker = OffsetTracker(_commit)
@@ -56,8 +57,7 @@ def subscribe_commands(broker: KafkaBroker, settings: WriterSettings, publisher:
         try:
             command = COMMAND.validate_python(body)
         except ValidationError as exc:
-            await _dead_letter(publisher, body, f"invalid message: {exc}", 1)
-            MESSAGES_FAILED.labels(topics.XERO_COMMANDS, GROUP).inc()
+            await _dead_letter(publisher, policy, lambda: queues.closing, body, f"invalid message: {exc}", 1)
             await done()
             return
         await queues.put(command.company_id, Pending(command, done))
@@ -67,43 +67,36 @@ def subscribe_commands(broker: KafkaBroker, settings: WriterSettings, publisher:
     return queues
 
 
-async def _with_retries(commands: list[Command], execute_batch, policy: RetryPolicy, publisher: Any) -> None:
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            await execute_batch(commands)
-            MESSAGES_HANDLED.labels(topics.XERO_COMMANDS, GROUP).inc(len(commands))
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - retried, then dead-lettered with its reason
-            error = f"{type(exc).__name__}: {exc}"[:2000]
-            permanent = isinstance(exc, ApiError) and not exc.transient
-            if attempt < policy.attempts and not permanent:
-                HANDLER_RETRIES.labels(topics.XERO_COMMANDS, GROUP).inc()
-                log.warning("batch failed, will retry", attempt=attempt, error=error)
-                await asyncio.sleep(policy.delay(attempt))
-                continue
-            log.error("batch failed for good, dead-lettering", attempts=attempt, error=error)
-            MESSAGES_FAILED.labels(topics.XERO_COMMANDS, GROUP).inc(len(commands))
-            for command in commands:
-                await _dead_letter(publisher, command.model_dump(mode="json"), error, attempt, command)
-            return
+async def _reliably(commands: list[Command], execute_batch, policy: RetryPolicy, publisher: Any,
+                    stopping: Stopping) -> None:
+    """Returns once the batch is done or durably dead-lettered; raises ``Stopped`` when shutdown interrupts a wait
+    (then nothing of the batch is committed)."""
+    error = await run_reliably(lambda: execute_batch(commands), policy=policy, topic=topics.XERO_COMMANDS,
+                               consumer=GROUP, stopping=stopping)
+    if error is None:
+        MESSAGES_HANDLED.labels(topics.XERO_COMMANDS, GROUP).inc(len(commands))
+        return
+    for command in commands:
+        await _dead_letter(publisher, policy, stopping, command.model_dump(mode="json"), describe(error),
+                           policy.attempts, command)
 
 
-async def _dead_letter(publisher: Any, payload: dict[str, Any], error: str, attempts: int,
-                       command: Command | None = None) -> None:
+async def _dead_letter(publisher: Any, policy: RetryPolicy, stopping: Stopping, payload: dict[str, Any],
+                       error: str, attempts: int, command: Command | None = None) -> None:
     company = str(payload.get("company_id") or "unknown")
     deal = str(payload.get("deal_id") or "unknown")
-    key = topics.deal_key(company, deal)
-    await publisher.publish(DeadLettered(company_id=company, deal_id=deal, source_topic=topics.XERO_COMMANDS,
-                                         consumer=GROUP, payload=payload, error=error, attempts=attempts),
-                            topics.DEAD_LETTER, key)
-    if command is not None:
-        await publisher.publish(DocumentFailed(
-            company_id=company, deal_id=deal, command_id=command.id, source_event_id=command.source_event_id,
-            trigger_id=command.trigger_id, kind="invoice" if command.type == "CreateInvoice" else "quote",
-            stage="xero", code="dead_lettered",
-            message=f"The draft could not be made after {attempts} tries ({error[:200]}).",
-            fix="If Xero was unavailable, nothing needs changing: replay the deal once Xero answers again. "
-                "Otherwise tell your administrator (the command is in the dead-letter topic)."),
-            topics.DOCUMENT_RESULTS, key)
+    dead = DeadLettered(company_id=company, deal_id=deal, source_topic=topics.XERO_COMMANDS, consumer=GROUP,
+                        payload=payload, error=error[:2000], attempts=attempts)
+    await dead_letter(publisher, dead, policy=policy, stopping=stopping)
+    MESSAGES_FAILED.labels(topics.XERO_COMMANDS, GROUP).inc()
+    if command is None:
+        return
+    # Plain words and a reference for the salesperson; the error itself is in the logs and the dead letter.
+    await publish_durably(publisher, DocumentFailed(
+        company_id=company, deal_id=deal, command_id=command.id, source_event_id=command.source_event_id,
+        trigger_id=command.trigger_id, kind="invoice" if command.type == "CreateInvoice" else "quote",
+        stage="xero", code="dead_lettered",
+        message=f"The draft could not be made: the same problem came back {attempts} times. "
+                f"Reference: {dead.id}.",
+        fix="Tell your administrator this reference; once the cause is put right they can send it again."),
+        topics.DOCUMENT_RESULTS, topics.deal_key(company, deal), policy=policy, stopping=stopping)
