@@ -44,9 +44,12 @@ def create_app(settings: MapperSettings) -> web.Application:
     async def dead_lettered(event: DealChanged, dead: DeadLettered) -> None:
         await publisher.publish(DocumentFailed(
             company_id=event.company_id, deal_id=event.deal_id, source_event_id=event.origin_id, stage="mapping",
-            code="dead_lettered", message=f"We could not process this deal after {dead.attempts} tries "
-            f"({dead.error[:200]}).", fix="Check that Pipedrive is reachable, then replay the deal.",
-            retryable=True), topics.DOCUMENT_RESULTS, topics.deal_key(event.company_id, event.deal_id))
+            code="dead_lettered",  # plain words and a reference; the error itself is in the logs and the dead letter
+            message=f"We could not process this deal: the same problem came back {dead.attempts} times. "
+                    f"Reference: {dead.id}.",
+            fix="Replay the deal after checking its details; if it fails again, tell your administrator this "
+                "reference.", retryable=True),
+            topics.DOCUMENT_RESULTS, topics.deal_key(event.company_id, event.deal_id))
 
     subscribe(broker, settings, topic=topics.DEAL_EVENTS, group_id=GROUP, contract=DealChanged, handle=handle,
               publisher=publisher, policy=RetryPolicy(settings.retry_attempts, settings.retry_first_delay),
