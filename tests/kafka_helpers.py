@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaConsumer
 
 
 async def read_until(bootstrap: str, topic: str, done: Callable[[list[dict]], bool], *,
-                     match: Callable[[dict], bool] = lambda m: True, timeout: float = 30.0) -> list[dict]:
+                     match: Callable[[dict], bool] = lambda m: True, timeout: float = 60.0) -> list[dict]:
     """Messages of ``topic`` (from the beginning) that ``match``, read until ``done(messages)`` or the timeout."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid.uuid4().hex}",
                                 auto_offset_reset="earliest", enable_auto_commit=False,

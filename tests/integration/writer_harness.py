@@ -143,7 +143,7 @@ class WriterRig:
                 reason=SENTINEL), topics.DOCUMENT_RESULTS, topics.deal_key(self.company_id, deal_id))
         seen = await read_until(self.bootstrap, topics.DOCUMENT_RESULTS,
                                 lambda got: len([m for m in got if m.get("trigger_id") == SENTINEL]) >= len(self.deals),
-                                match=lambda m: m["company_id"] == self.company_id, timeout=15.0)
+                                match=lambda m: m["company_id"] == self.company_id, timeout=60.0)
         return [m for m in seen if m.get("trigger_id") != SENTINEL]
 
 

@@ -53,7 +53,7 @@ class Receiver:
         self.changed.set()
         return web.json_response({"ok": self.status < 300}, status=self.status)
 
-    async def wait_for(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    async def wait_for(self, count: int, timeout: float = 60.0) -> list[dict[str, Any]]:
         async with asyncio.timeout(timeout):
             while len(self.calls) < count:
                 self.changed.clear()
@@ -124,7 +124,7 @@ async def sandbox(make_sandbox: Any) -> Sandbox:
     return await make_sandbox()
 
 
-async def _until(condition: Any, timeout: float = 5.0) -> None:
+async def _until(condition: Any, timeout: float = 60.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0.01)
@@ -321,7 +321,8 @@ async def test_failed_delivery_is_retried_with_the_same_event_id(sandbox: Sandbo
     await sandbox.register_webhook(receiver)
     await sandbox.call("POST", f"/_sandbox/deals/{DEMO_DEAL_ID}/move", json={"stage_id": STAGE_WON})
     calls = await receiver.wait_for(4)
-    await asyncio.sleep(0.2)  # no fifth attempt
+    # The delivery task has ended: no fifth attempt can come.
+    await _until(lambda: not sandbox.state.dispatcher._tasks)  # noqa: SLF001
     await _until(lambda: len(sandbox.state.deliveries) == 4)
     assert len(calls) == 4
     assert len({c["body"]["meta"]["id"] for c in calls}) == 1
