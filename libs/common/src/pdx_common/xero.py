@@ -1,9 +1,13 @@
 """The Xero accounting API adapter. Sends ``xero-tenant-id`` and ``Idempotency-Key``; waits ``Retry-After`` on 429.
 
 ``clock_speed`` divides every wait: 1 against the real Xero, the sandbox's speed against a sped-up sandbox.
+Request bodies are written by ``xero_json``: the spec types quantities and amounts as JSON numbers, and a Decimal
+goes out as the number literal it is (``180``, ``0.3333``), never a string and never through a float.
 """
 
 import asyncio
+import json
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -39,12 +43,14 @@ class XeroClient:
             XERO_THROTTLED.inc()
         return status, body, resp_headers
 
-    async def _http(self, method: str, url: str, params: Any, json: Any, headers: dict[str, str]):
+    async def _http(self, method: str, url: str, params: Any, body: Any, headers: dict[str, str]):
         self.calls += 1
-        async with self._session.request(method, url, params=params, json=json, headers=headers,
+        data = None
+        if body is not None:
+            data, headers = xero_json(body), {**headers, "Content-Type": "application/json"}
+        async with self._session.request(method, url, params=params, data=data, headers=headers,
                                          timeout=self._timeout) as resp:
-            body = await resp.json(content_type=None) if resp.content_length != 0 else None
-            return resp.status, body, resp.headers
+            return resp.status, _parsed(await resp.read()), resp.headers
 
     async def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
                       idempotency_key: str | None = None) -> dict[str, Any]:
@@ -92,8 +98,7 @@ class XeroClient:
                                   params={"summarizeErrors": "false"}, idempotency_key=idempotency_key)
         return body["Contacts"]
 
-    async def find_items_any(self, codes: list[str]) -> list[dict[str, Any]]:
-        where = " OR ".join(where_equals("Code", code) for code in codes)
+    async def find_items(self, where: str) -> list[dict[str, Any]]:
         return (await self.request("GET", "/Items", params={"where": where}))["Items"]
 
     async def create_items(self, items: list[dict], idempotency_key: str) -> list[dict[str, Any]]:
@@ -114,8 +119,47 @@ class XeroClient:
         return (await self.request("GET", f"/{kind}", params=params))[kind]
 
 
+def _parsed(raw: bytes) -> Any:
+    """Xero answers JSON, but a gateway in front of it may answer HTML or plain text (a 404.15 for a query string
+    that is too long, a 413): keep that text for the error rather than failing to read it."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")[:2000]
+
+
+def xero_json(value: Any) -> bytes:
+    """JSON with every Decimal as an exact number literal. NaN and Infinity have no JSON form: refused."""
+    return "".join(_chunks(value)).encode()
+
+
+def _chunks(value: Any):
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value} cannot be sent to Xero as a number")
+        yield format(value, "f")
+    elif isinstance(value, dict):
+        yield "{"
+        for index, (key, item) in enumerate(value.items()):
+            yield ("," if index else "") + json.dumps(str(key)) + ":"
+            yield from _chunks(item)
+        yield "}"
+    elif isinstance(value, list | tuple):
+        yield "["
+        for index, item in enumerate(value):
+            yield "," if index else ""
+            yield from _chunks(item)
+        yield "]"
+    else:
+        yield json.dumps(value, allow_nan=False)
+
+
 def _quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
+    # Xero parses `where` as Dynamic LINQ (its errors are that parser's: "Unterminated string literal", "Character
+    # literal must contain exactly one character"): inside "..." a quote is written twice, a backslash is itself.
+    return value.replace('"', '""')
 
 
 def where_equals(field: str, value: str) -> str:

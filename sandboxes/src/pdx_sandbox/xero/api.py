@@ -7,14 +7,16 @@ from collections.abc import Callable
 from aiohttp import web
 
 from .documents import ZERO_ID, Built
-from .errors import XeroError, validation_body
-from .formats import ms_date
+from .errors import XeroError, post_data_invalid, query_too_long, too_large, validation_body
+from .formats import invalid_character, ms_date, type_error
 from .middleware import TENANT, TOKEN
 from .state import XERO_STATE, XeroState
 from .tenant import Tenant
 from .where import compile_where
 
 PAGE_SIZE = 100
+MAX_REQUEST_BYTES = 3_500_000  # "a single POST to the API has a size limit of 3.5MB" (Xero's API limits page)
+MAX_QUERY_STRING = 2048  # IIS's default maxQueryString, which Xero's front end keeps (see errors.query_too_long)
 
 
 def state_of(request: web.Request) -> XeroState:
@@ -43,7 +45,13 @@ def flag(request: web.Request, name: str, default: bool = False) -> bool:
     return default if value is None else value.strip().lower() == "true"
 
 
+def check_query_length(request: web.Request) -> None:
+    if len(request.query_string) > MAX_QUERY_STRING:
+        raise query_too_long()
+
+
 def csv_param(request: web.Request, name: str) -> list[str] | None:
+    check_query_length(request)
     value = request.query.get(name)
     if value is None:
         return None
@@ -55,6 +63,7 @@ def unitdp(request: web.Request) -> int:
 
 
 def filter_where(request: web.Request, docs: list[dict]) -> list[dict]:
+    check_query_length(request)
     expr = request.query.get("where")
     if not expr:
         return docs
@@ -79,12 +88,21 @@ def paginate(request: web.Request, docs: list[dict]) -> tuple[list[dict], dict]:
 
 
 async def body_elements(request: web.Request, key: str) -> list[dict]:
-    """`{"Invoices": [...]}` or a single bare object, as Xero accepts both."""
+    """`{"Invoices": [...]}` or a single bare object, as Xero accepts both.
+
+    Refusals of the whole request, before any element is checked: a body over 3.5 MB (413), a body that is not
+    JSON, a character XML cannot hold, a value whose type is not the spec's (400 PostDataInvalidException).
+    """
+    raw = await request.read()
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise too_large(MAX_REQUEST_BYTES)
     try:
-        data = json.loads(await request.read() or b"null")
+        data = json.loads(raw or b"null")
     except ValueError as exc:
-        raise XeroError(400, {"ErrorNumber": 14, "Type": "PostDataInvalidException",
-                              "Message": f"Invalid JSON in request body: {exc}"}) from exc
+        raise post_data_invalid(f" {exc}") from exc
+    bad_character = invalid_character(data)
+    if bad_character:
+        raise post_data_invalid(f" {bad_character}")
     if isinstance(data, dict) and isinstance(data.get(key), list):
         elements = data[key]
     elif isinstance(data, dict) and key not in data:
@@ -95,6 +113,10 @@ async def body_elements(request: web.Request, key: str) -> list[dict]:
     if not elements or not all(isinstance(e, dict) for e in elements):
         raise XeroError(400, {"ErrorNumber": 14, "Type": "PostDataInvalidException",
                               "Message": f"{key} must be a non-empty array of objects."})
+    for index, element in enumerate(elements):
+        wrong_type = type_error(key, index, element)
+        if wrong_type:
+            raise post_data_invalid(wrong_type)
     return elements
 
 

@@ -17,6 +17,7 @@ _INVOICE_MOVES = {
     "SUBMITTED": {"DRAFT", "SUBMITTED", "AUTHORISED", "DELETED"},
     "AUTHORISED": {"AUTHORISED", "VOIDED"},
 }
+_QUOTE_LENGTHS = {"Title": 100, "Summary": 3000, "Terms": 4000, "Reference": 4000}  # maxLength in the spec's Quote
 _READ_ONLY = {"SubTotal", "TotalTax", "Total", "TotalDiscount", "AmountDue", "AmountPaid", "AmountCredited",
               "UpdatedDateUTC", "UpdatedDateUTCString", "HasErrors", "ValidationErrors", "StatusAttributeString",
               "Payments", "IsDiscounted", "DateString", "DueDateString", "ExpiryDateString", "Warnings"}
@@ -61,8 +62,9 @@ def build(kind: str, tenant: Tenant, raw: dict, existing: dict | None, now: floa
     _numbers(kind, tenant, doc, existing, errors)
     if kind == "invoice":
         _invoice_fields(doc, doc_type, existing)
-    elif len(str(doc.get("Title") or "")) > 100:
-        errors.append("Title must not be more than 100 characters long.")
+    else:
+        errors += [f"{name} must not be more than {most} characters long." for name, most in _QUOTE_LENGTHS.items()
+                   if len(str(doc.get(name) or "")) > most]
     return Built(doc, errors, new_contact, existing is None)
 
 

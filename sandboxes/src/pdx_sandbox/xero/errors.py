@@ -10,6 +10,7 @@ _TITLES = {
     403: "Forbidden",
     404: "Not Found",
     409: "Conflict",
+    413: "Request Entity Too Large",
     429: "Too Many Requests",
     500: "An error occurred",
     503: "Service Unavailable",
@@ -85,6 +86,36 @@ def bad_request(message: str) -> XeroError:
 
 def query_error(message: str) -> XeroError:
     return XeroError(400, {"ErrorNumber": 16, "Type": "QueryParseException", "Message": message})
+
+
+def post_data_invalid(detail: str) -> XeroError:
+    """The whole request refused before any element is looked at: the body could not be read into Xero's types.
+
+    Example: {"ErrorNumber": 14, "Type": "PostDataInvalidException", "Message": "JSON for post data was invalid,
+    Could not convert str to decimal: 180. Path 'Invoices[0].LineItems[0].Quantity'."}
+    """
+    return XeroError(400, {"ErrorNumber": 14, "Type": "PostDataInvalidException",
+                           "Message": f"JSON for post data was invalid,{detail}"})
+
+
+def too_large(limit: int) -> XeroError:
+    """Xero takes at most 3.5 MB in one POST or PUT (developer.xero.com/documentation/guides/oauth2/limits)."""
+    return problem_error(413, f"The request body is larger than the {limit} bytes allowed.")
+
+
+class GatewayPage(XeroError):
+    """An answer from the web server in front of the API, in HTML, not from the API itself."""
+
+    def response(self) -> web.Response:
+        return web.Response(status=self.status, text=str(self.body), content_type="text/html")
+
+
+def query_too_long() -> XeroError:
+    """IIS in front of Xero refuses a query string over 2048 characters with its own 404.15 page (Xero-Net#280,
+    Xero-Java#328: 52 invoice ids in IDs work, 53 give a 404)."""
+    return GatewayPage(404, "<html><head><title>IIS Detailed Error - 404.15 - Not Found</title></head><body>"
+                            "<h3>HTTP Error 404.15 - Not Found</h3><h4>The request filtering module is configured "
+                            "to deny a request where the query string is too long.</h4></body></html>")
 
 
 def oauth_error(error: str, description: str | None = None, status: int = 400) -> XeroError:

@@ -58,3 +58,57 @@ def quantize(value: Decimal, places: int = 2) -> Decimal:
 
 def money(value: Decimal, places: int = 2) -> float:
     return float(quantize(value, places))
+
+
+# Fields the accounting spec (xero_accounting.yaml) types `number`, per element of a write. Xero reads a body into
+# typed objects before it validates any element, so a value of the wrong type fails the whole request (HTTP 400,
+# PostDataInvalidException), whatever summarizeErrors says. Xero's own reader is lenient with "180"; the sandbox
+# holds writers to the spec, so a number sent as a string is refused here.
+_LINE_NUMBERS = ("Quantity", "UnitAmount", "TaxAmount", "LineAmount", "DiscountRate", "DiscountAmount")
+_DOCUMENT_NUMBERS = ("CurrencyRate",)
+_DETAIL_NUMBERS = ("UnitPrice",)
+DECIMAL_MAX = Decimal("79228162514264337593543950335")  # .NET's decimal, which Xero reads amounts into
+# Characters XML 1.0 cannot hold: Xero stores documents as XML, and answers "hexadecimal value 0x02, is an invalid
+# character" for a body carrying one (Xero-NetStandard#61, xero-php#832).
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def type_error(key: str, index: int, element: dict) -> str | None:
+    """The first spec type violation in one element of a ``{key: [...]}`` body, as Xero's reader words it."""
+    paths: list[tuple[str, object]] = [(f"{key}[{index}].{f}", element.get(f)) for f in _DOCUMENT_NUMBERS]
+    lines = element.get("LineItems")
+    for n, line in enumerate(lines if isinstance(lines, list) else []):
+        if isinstance(line, dict):
+            paths += [(f"{key}[{index}].LineItems[{n}].{f}", line.get(f)) for f in _LINE_NUMBERS]
+    for details in ("SalesDetails", "PurchaseDetails"):
+        if isinstance(element.get(details), dict):
+            paths += [(f"{key}[{index}].{details}.{f}", element[details].get(f)) for f in _DETAIL_NUMBERS]
+    for path, value in paths:
+        problem = _number_problem(value)
+        if problem:
+            return f"{problem} Path '{path}'."
+    return None
+
+
+def _number_problem(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"Could not convert {type(value).__name__} to decimal: {str(value)[:40]}."
+    if abs(Decimal(str(value))) > DECIMAL_MAX:
+        return "Value was either too large or too small for a Decimal."
+    return None
+
+
+def invalid_character(data: object) -> str | None:
+    """Xero's words for the first character XML cannot hold anywhere in a parsed body, e.g. "hexadecimal value
+    0x02, is an invalid character"."""
+    if isinstance(data, str):
+        match = _XML_INVALID.search(data)
+        return None if match is None else f"hexadecimal value 0x{ord(match.group()):02X}, is an invalid character."
+    values = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in values:
+        found = invalid_character(key) or invalid_character(value)
+        if found:
+            return found
+    return None

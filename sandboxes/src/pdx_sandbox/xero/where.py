@@ -3,6 +3,11 @@
 Supported: Field=="x", Field!="x", comparisons (<, <=, >, >=) on numbers and DateTime(y,m,d), Field.Contains("x"),
 Field.StartsWith("x"), Field.EndsWith("x"), Field.ToLower()/ToUpper(), dotted paths (Contact.ContactID),
 guid("..."), true/false/null, AND/&&, OR/||, and parentheses. String equality ignores case, like Xero.
+
+String literals follow Dynamic LINQ, the parser behind Xero's `where` (its messages are that parser's: "Unterminated
+string literal", "Character literal must contain exactly one character"): "..." holds anything but a lone quote, a
+quote inside is written twice (""), and a backslash is just a backslash. So Name=="Say \"hi\"" is a syntax error, as
+in Xero (Xero-Java#347), and Name=="Say ""hi"" now" finds the contact named Say "hi" now.
 """
 
 import operator
@@ -15,8 +20,8 @@ from .errors import query_error
 from .formats import parse_day
 
 Predicate = Callable[[dict], bool]
-_TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<num>-?\d+(?:\.\d+)?)|(?P<op>==|!=|>=|<=|&&|\|\||[<>().,])'
-                    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*))")
+_TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"]|"")*")|(?P<char>\'(?:[^\']|\'\')*\')|(?P<num>-?\d+(?:\.\d+)?)'
+                    r"|(?P<op>==|!=|>=|<=|&&|\|\||[<>().,])|(?P<name>[A-Za-z_][A-Za-z0-9_]*))")
 _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 _METHODS = {"contains": str.__contains__, "startswith": str.startswith, "endswith": str.endswith}
 
@@ -34,7 +39,9 @@ def _tokens(expr: str) -> list[tuple[str, str]]:
     while pos < len(expr.rstrip()):
         match = _TOKEN.match(expr, pos)
         if match is None or match.end() == pos:
-            raise query_error(f"Cannot parse where clause near '{expr[pos:pos + 20]}'")
+            if expr[pos:].lstrip()[:1] in ('"', "'"):
+                raise query_error("Unterminated string literal")
+            raise query_error("Syntax error")
         kind = match.lastgroup or "op"
         out.append((kind, match.group(kind)))
         pos = match.end()
@@ -123,7 +130,12 @@ class _Parser:
     def value(self) -> object:
         kind, text = self.take()
         if kind == "str":
-            return re.sub(r"\\(.)", r"\1", text[1:-1])
+            return text[1:-1].replace('""', '"')
+        if kind == "char":
+            inner = text[1:-1].replace("''", "'")
+            if len(inner) != 1:
+                raise query_error("Character literal must contain exactly one character")
+            return inner
         if kind == "num":
             return Decimal(text)
         lowered = text.lower()

@@ -20,18 +20,19 @@ from pdx_common.contracts import (
 )
 from pdx_common.http import ConnectionMissing
 from pdx_common.parking import MongoParkedCommands, resume_parked
-from pdx_common.xero import XeroClient
+from pdx_common.xero import XeroClient, xero_json
 from pdx_writer.adapters.ledger import Claim, MongoLedger
+from pdx_writer.adapters.xero_splitting import Outcome, Refusal, request_key, send_split, sized_groups
 from pdx_writer.dispatch import BATCH_LIMIT
 from pdx_writer.domain.documents import (
     document_payload,
-    idempotency_key,
     is_our_invoice,
     line_payload,
     may_be_our_quote,
     total_warning,
 )
-from pdx_writer.domain.explain import Explanation, explain, validation_messages
+from pdx_writer.domain.explain import Explanation, explain, explain_refusal, validation_messages
+from pdx_writer.domain.limits import MAX_REQUEST_BYTES, over_limits
 from pdx_writer.resolve import OrganisationFacts, Refused, Resolver, check_currency, line_item_code, tax_type_for
 
 log = structlog.get_logger()
@@ -59,6 +60,7 @@ class DocumentWriter:
     busy_wait: float = 1.0
     parking: MongoParkedCommands | None = None
     connection_usable: Callable[[str], Awaitable[bool]] | None = None
+    request_bytes: int = MAX_REQUEST_BYTES  # the most one Xero request may carry
 
     async def execute(self, command: Command) -> None:
         await self.execute_batch([command])
@@ -69,7 +71,11 @@ class DocumentWriter:
         if not batch.open:
             return
         try:
-            await self._write(batch)
+            for command in list(batch.open):  # over Xero's limits: refused before any call, never retried
+                if (too_much := over_limits(command)) is not None:
+                    await self._fail_explained(batch, command, too_much)
+            if batch.open:
+                await self._write(batch)
         except ConnectionMissing as missing:
             await self._park(batch, missing)
         except BaseException:
@@ -103,17 +109,14 @@ class DocumentWriter:
             self.facts.forget(tenant_id)
             facts = await self.facts.get(xero, tenant_id)
         taxes = {c.id: await self._refusing(batch, c, lambda c=c: _tax_types(facts, c)) for c in list(batch.open)}
-        idem = batch_idempotency_key(batch.open)
-        contacts = await self.resolver.contact_ids(
-            xero, tenant_id, [(c.contact, c.create_contact) for c in batch.open], f"{idem}-contacts")
+        contacts = await self.resolver.contact_ids(xero, tenant_id, [(c.contact, c.create_contact) for c in batch.open])
         for command in list(batch.open):
             found = contacts[command.contact.contact_number]
             if isinstance(found, Explanation):
                 await self._fail_explained(batch, command, found)
             elif batch.unclear(command) and await self._recovered(xero, tenant_id, command, found):
                 batch.settle(command)
-        codes = await self.resolver.item_codes(xero, tenant_id, [ln for c in batch.open for ln in c.line_items],
-                                               f"{idem}-items")
+        codes = await self.resolver.item_codes(xero, tenant_id, [ln for c in batch.open for ln in c.line_items])
         payloads = {}
         for command in list(batch.open):
             lines = [line_item_code(line, codes) for line in command.line_items]
@@ -124,7 +127,7 @@ class DocumentWriter:
             payloads[command.id] = document_payload(command, contacts[command.contact.contact_number], [
                 line_payload(line, code, tax) for line, code, tax in zip(command.line_items, lines, taxes[command.id],
                                                                          strict=True)])
-        await self._create(xero, tenant_id, batch, payloads, idem)
+        await self._create(xero, tenant_id, batch, payloads)
 
     async def _refusing(self, batch: "Batch", command: Command, check) -> Any:
         try:
@@ -133,23 +136,41 @@ class DocumentWriter:
             await self._fail_explained(batch, command, refused.explanation)
             return None
 
-    async def _create(self, xero: XeroClient, tenant_id: str, batch: "Batch", payloads: dict[str, dict],
-                      idem: str) -> None:
+    async def _create(self, xero: XeroClient, tenant_id: str, batch: "Batch", payloads: dict[str, dict]) -> None:
+        """One PUT per up to 50 drafts that fit in one request; a PUT Xero refuses as a whole is split until only
+        the drafts at fault fail (see ``adapters.xero_splitting``)."""
         for collection in ("Invoices", "Quotes"):
             commands = [c for c in batch.open if KIND[c.type][1] == collection]
-            for start in range(0, len(commands), BATCH_LIMIT):
-                chunk = commands[start:start + BATCH_LIMIT]
-                elements = await xero.create_documents(collection, [payloads[c.id] for c in chunk],
-                                                       f"{idem}-{collection}-{start}")
-                for command, element in zip(chunk, elements, strict=True):
-                    if element.get("StatusAttributeString") == "ERROR" or element.get("HasErrors"):
-                        exp = explain(validation_messages(element))
-                        # A contact or item we remembered may be gone from Xero: look it up afresh next time.
-                        await self.resolver.forget(xero.company_id, tenant_id, command, exp.code)
-                        await self._fail_explained(batch, command, exp)
-                    else:
-                        await self._record(command, tenant_id, element)
-                        batch.settle(command)
+            sizes = [len(xero_json(payloads[c.id])) for c in commands]
+            envelope = len(xero_json({collection: []}))
+            for group in sized_groups(commands, sizes, BATCH_LIMIT, self.request_bytes - envelope):
+                if len(group) == 1 and sizes[commands.index(group[0])] + envelope > self.request_bytes:
+                    await self._fail_explained(batch, group[0], explain_refusal(413, None))
+                    continue
+
+                async def settle(part: list[Command], outcomes: list[Outcome]) -> None:
+                    for command, outcome in zip(part, outcomes, strict=True):
+                        await self._settle(xero, tenant_id, batch, command, outcome)
+
+                await send_split(
+                    lambda part, key, kind=collection: xero.create_documents(kind, [payloads[c.id] for c in part],
+                                                                             key),
+                    group, lambda part, kind=collection: request_key(kind, [c.id for c in part],
+                                                                     [payloads[c.id] for c in part]), settle)
+
+    async def _settle(self, xero: XeroClient, tenant_id: str, batch: "Batch", command: Command,
+                      outcome: Outcome) -> None:
+        if isinstance(outcome, Refusal):
+            exp = explain_refusal(outcome.status, outcome.body)
+        elif outcome.get("StatusAttributeString") == "ERROR" or outcome.get("HasErrors"):
+            exp = explain(validation_messages(outcome))
+        else:
+            await self._record(command, tenant_id, outcome)
+            batch.settle(command)
+            return
+        # A contact or item we remembered may be gone from Xero: look it up afresh next time.
+        await self.resolver.forget(xero.company_id, tenant_id, command, exp.code)
+        await self._fail_explained(batch, command, exp)
 
     async def _fail_explained(self, batch: "Batch", command: Command, exp: Explanation) -> None:
         await self._fail(command, "xero", exp.code, exp.message, exp.fix)
@@ -282,13 +303,6 @@ def _fits(facts: dict[str, Any], command: Command) -> bool:
 def _tax_types(facts: dict[str, Any], command: Command) -> list[str | None]:
     check_currency(facts, command.currency_code)
     return [tax_type_for(facts, line) for line in command.line_items]
-
-
-def batch_idempotency_key(commands: list[Command]) -> str:
-    if len(commands) == 1:
-        return idempotency_key(commands[0].ledger_key, commands[0].id)
-    digest = hashlib.sha256("|".join(sorted(c.id for c in commands)).encode()).hexdigest()[:40]
-    return f"pdx-batch-{digest}"
 
 
 def _due(command: Command) -> str | None:

@@ -8,10 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from pdx_common.contracts import Contact, LineItem
-from pdx_common.xero import XeroClient, where_equals
+from pdx_common.xero import XeroClient
 from pdx_writer.adapters.links import MongoXeroLinks
+from pdx_writer.adapters.xero_splitting import Outcome, Refusal, find_split, request_key, send_split
 from pdx_writer.domain.documents import contact_payload
-from pdx_writer.domain.explain import Explanation, explain, validation_messages
+from pdx_writer.domain.explain import Explanation, explain, explain_refusal, validation_messages
 
 ORG_CACHE_SECONDS = 3600.0
 
@@ -71,19 +72,15 @@ def tax_type_for(facts: dict[str, Any], line: LineItem) -> str | None:
         '"OUTPUT2"), or change the product\'s tax in Pipedrive, then replay the deal.'))
 
 
-CHUNK = 25  # names per `where ... OR ...` query: keeps the URL short
-
-
-def _chunks(values: list[str], size: int = CHUNK) -> list[list[str]]:
-    return [values[i:i + size] for i in range(0, len(values), size)]
-
-
-def _or(field: str, values: list[str]) -> str:
-    return " OR ".join(where_equals(field, value) for value in values)
-
-
 def _failed(element: dict[str, Any]) -> bool:
     return element.get("StatusAttributeString") == "ERROR" or bool(element.get("HasValidationErrors"))
+
+
+def _outcome(element: Outcome) -> Explanation | None:
+    """Why Xero did not create this contact or item, or None when it did."""
+    if isinstance(element, Refusal):
+        return explain_refusal(element.status, element.body)
+    return explain(validation_messages(element)) if _failed(element) else None
 
 
 class Resolver:
@@ -93,8 +90,8 @@ class Resolver:
     def __init__(self, links: MongoXeroLinks) -> None:
         self._links = links
 
-    async def contact_ids(self, xero: XeroClient, tenant_id: str, contacts: list[tuple[Contact, bool]],
-                          idempotency_key: str) -> dict[str, str | Explanation]:
+    async def contact_ids(self, xero: XeroClient, tenant_id: str,
+                          contacts: list[tuple[Contact, bool]]) -> dict[str, str | Explanation]:
         """ContactID (or why not) per contact number. Each contact comes with whether it may be created."""
         wanted = {c.contact_number: (c, create) for c, create in contacts}
         found: dict[str, str | Explanation] = {}
@@ -104,7 +101,7 @@ class Resolver:
         for field, key in (("ContactNumber", lambda c: c.contact_number), ("EmailAddress", lambda c: c.email),
                            ("Name", lambda c: c.name)):
             await self._match(xero, wanted, found, field, key)
-        await self._create_contacts(xero, wanted, found, idempotency_key)
+        await self._create_contacts(xero, wanted, found)
         for number, value in found.items():
             if isinstance(value, str):
                 await self._links.put(xero.company_id, tenant_id, "contact", number, value)
@@ -112,15 +109,14 @@ class Resolver:
 
     async def _match(self, xero: XeroClient, wanted: dict, found: dict, field: str, key) -> None:
         open_ = {number: key(c).lower() for number, (c, _) in wanted.items() if number not in found and key(c)}
-        for values in _chunks(sorted(set(open_.values()))):
-            matches = [c for c in await xero.find_contacts(_or(field, values))
-                       if c.get("ContactStatus", "ACTIVE") == "ACTIVE"]
-            by_value = {str(c.get(field) or "").lower(): c["ContactID"] for c in reversed(matches)}
-            for number, value in open_.items():
-                if value in by_value:
-                    found[number] = by_value[value]
+        matches = [c for c in await find_split(xero.find_contacts, field, sorted(set(open_.values())))
+                   if c.get("ContactStatus", "ACTIVE") == "ACTIVE"]
+        by_value = {str(c.get(field) or "").lower(): c["ContactID"] for c in reversed(matches)}
+        for number, value in open_.items():
+            if value in by_value:
+                found[number] = by_value[value]
 
-    async def _create_contacts(self, xero: XeroClient, wanted: dict, found: dict, idempotency_key: str) -> None:
+    async def _create_contacts(self, xero: XeroClient, wanted: dict, found: dict) -> None:
         missing = [c for number, (c, create) in wanted.items() if number not in found and create]
         for number, (c, create) in wanted.items():
             if number not in found and not create:
@@ -130,10 +126,13 @@ class Resolver:
                     "replay the deal.")
         if not missing:
             return
-        created = await xero.create_contacts([contact_payload(c) for c in missing], idempotency_key)
-        for contact, element in zip(missing, created, strict=True):
-            found[contact.contact_number] = (explain(validation_messages(element)) if _failed(element)
-                                             else element["ContactID"])
+        async def settle(contacts: list[Contact], elements: list[Outcome]) -> None:
+            for contact, element in zip(contacts, elements, strict=True):
+                found[contact.contact_number] = _outcome(element) or element["ContactID"]
+
+        await send_split(lambda part, key: xero.create_contacts([contact_payload(c) for c in part], key), missing,
+                         lambda part: request_key("contacts", [c.contact_number for c in part],
+                                                  [contact_payload(c) for c in part]), settle)
         # Another writer created the same customer a moment ago (Xero names are unique): use that contact.
         raced = {c.contact_number: (c, False) for c in missing
                  if isinstance(found[c.contact_number], Explanation)
@@ -153,15 +152,17 @@ class Resolver:
                 if line.item_code:
                     await self._links.forget(company_id, tenant_id, "item", line.item_code)
 
-    async def item_codes(self, xero: XeroClient, tenant_id: str, lines: list[LineItem],
-                         idempotency_key: str) -> dict[str, str | None | Explanation]:
+    async def item_codes(self, xero: XeroClient, tenant_id: str,
+                         lines: list[LineItem]) -> dict[str, str | None | Explanation]:
         """What each product code becomes on a line: itself (a Xero item), the default item, none, or why not."""
         codes = sorted({line.item_code for line in lines if line.item_code})
         known = {code for code in codes if await self._links.get(xero.company_id, tenant_id, "item", code)}
-        for chunk in _chunks([c for c in codes if c not in known]):
-            for item in await xero.find_items_any(chunk):
+        unknown = [c for c in codes if c not in known]
+        for item in await find_split(xero.find_items, "Code", unknown):
+            code = next((c for c in unknown if c.lower() == str(item["Code"]).lower()), None)
+            if code is not None:
                 await self._links.put(xero.company_id, tenant_id, "item", item["Code"], item["ItemID"])
-                known.add(next(c for c in chunk if c.lower() == str(item["Code"]).lower()))
+                known.add(code)
         result: dict[str, str | None | Explanation] = {code: code for code in known}
         to_create = {}
         for line in lines:
@@ -173,14 +174,22 @@ class Resolver:
             else:
                 result[code] = line.default_item_code if line.unmatched == "default_item" else None
         if to_create:
-            created = await xero.create_items([_item_payload(line) for line in to_create.values()], idempotency_key)
-            for code, element in zip(to_create, created, strict=True):
-                if _failed(element):
-                    result[code] = explain(validation_messages(element))
-                else:
-                    result[code] = code
-                    await self._links.put(xero.company_id, tenant_id, "item", code, element["ItemID"])
+            await self._create_items(xero, tenant_id, to_create, result)
         return result
+
+    async def _create_items(self, xero: XeroClient, tenant_id: str, to_create: dict[str, LineItem],
+                            result: dict[str, str | None | Explanation]) -> None:
+        async def settle(codes: list[str], elements: list[Outcome]) -> None:
+            for code, element in zip(codes, elements, strict=True):
+                result[code] = _outcome(element) or code
+                if result[code] == code:
+                    await self._links.put(xero.company_id, tenant_id, "item", code, element["ItemID"])
+
+        def payloads(codes: list[str]) -> list[dict[str, Any]]:
+            return [_item_payload(to_create[code]) for code in codes]
+
+        await send_split(lambda codes, key: xero.create_items(payloads(codes), key), list(to_create),
+                         lambda codes: request_key("items", codes, payloads(codes)), settle)
 
 
 def line_item_code(line: LineItem, codes: dict[str, str | None | Explanation]) -> str | None | Explanation:
@@ -197,7 +206,7 @@ def _item_payload(line: LineItem) -> dict[str, Any]:
         payload["Description"] = new.description[:4000]
     sales: dict[str, Any] = {}
     if new.unit_price is not None:
-        sales["UnitPrice"] = str(new.unit_price)
+        sales["UnitPrice"] = new.unit_price
     if new.account_code:
         sales["AccountCode"] = new.account_code
     if new.tax_type:

@@ -16,11 +16,6 @@ def draft_marker(ledger_key: str) -> str:
     return hashlib.sha256(ledger_key.encode()).hexdigest()[:16]
 
 
-def idempotency_key(ledger_key: str, command_id: str) -> str:
-    """Stable for redeliveries of one command (Xero replays its first answer); new for a replay after a fix."""
-    return f"pdx-{draft_marker(ledger_key)}-{command_id}"[:128]
-
-
 def document_url(command: CreateInvoice | CreateQuote) -> str:
     """The deal link shown in Xero, tagged so a draft can be found again after an unclear outcome."""
     joiner = "&" if "?" in command.deal_url else "?"
@@ -63,8 +58,9 @@ def contact_payload(contact: Contact) -> dict[str, Any]:
 
 
 def line_payload(line: LineItem, item_code: str | None, tax_type: str | None) -> dict[str, Any]:
-    payload: dict[str, Any] = {"Description": line.description, "Quantity": str(line.quantity),
-                               "UnitAmount": str(line.unit_amount)}
+    # Decimals stay Decimals: the client writes them as exact JSON numbers, as the spec types them.
+    payload: dict[str, Any] = {"Description": line.description, "Quantity": line.quantity,
+                               "UnitAmount": line.unit_amount}
     if item_code:
         payload["ItemCode"] = item_code
     if line.account_code:
@@ -72,9 +68,9 @@ def line_payload(line: LineItem, item_code: str | None, tax_type: str | None) ->
     if tax_type:
         payload["TaxType"] = tax_type
     if line.discount_rate is not None:
-        payload["DiscountRate"] = str(line.discount_rate)
+        payload["DiscountRate"] = line.discount_rate
     if line.discount_amount is not None:
-        payload["DiscountAmount"] = str(line.discount_amount)
+        payload["DiscountAmount"] = line.discount_amount
     if line.tracking:
         payload["Tracking"] = [{"Name": name, "Option": option} for name, option in line.tracking[:2]]
     return payload

@@ -49,6 +49,35 @@ def explain(messages: list[str]) -> Explanation:
                        "then replay the deal.")
 
 
+def explain_refusal(status: int, body: object) -> Explanation:
+    """Why Xero refused a whole request that carried this one draft alone (it was split down to it)."""
+    if status == 413:
+        return Explanation("document_too_large", "The draft is larger than Xero accepts in one request (3.5 MB).",
+                           "Shorten the product descriptions, or split the products over two deals, then replay "
+                           "the deal.")
+    if not isinstance(body, dict):
+        return Explanation("xero_refused_request", f"Xero refused the request for this draft (HTTP {status}).",
+                           "Replay the deal; if it fails the same way, tell your administrator.")
+    elements = body.get("Elements") or []
+    messages = [m for element in elements for m in validation_messages(element)] or [str(body.get("Message") or "")]
+    character = _INVALID_CHARACTER.search(" ".join(messages))
+    if character:
+        return Explanation(
+            "invalid_character", f"The deal's text carries an invisible control character (0x{character.group(1)}) "
+            f'that Xero cannot store (Xero said: "{messages[0]}").',
+            "Retype the product names and descriptions, the customer's details and the deal fields used on the "
+            "draft in Pipedrive (text pasted from elsewhere can carry such characters), then replay the deal.")
+    if body.get("Type") == "PostDataInvalidException":
+        return Explanation(
+            "xero_unreadable", f'Xero could not read the draft (Xero said: "{messages[0]}").',
+            "Check the deal's products (quantities, prices, discounts) in Pipedrive, then replay the deal; if it "
+            "fails the same way, tell your administrator.")
+    return explain(messages)
+
+
+_INVALID_CHARACTER = re.compile(r"hexadecimal value 0x([0-9A-Fa-f]+), is an invalid character")
+
+
 def validation_messages(element: dict) -> list[str]:
     messages = [e.get("Message", "") for e in element.get("ValidationErrors") or []]
     for line in element.get("LineItems") or []:
