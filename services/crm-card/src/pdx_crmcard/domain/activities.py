@@ -1,11 +1,20 @@
-"""The sync-status activity on the deal, in words a salesperson understands. Pure."""
+"""The sync-status activity on the deal, in words a salesperson understands. Pure.
 
+A note is HTML (Pipedrive shows activity notes as HTML): every value is escaped, links are only http(s). A note speaks
+plain words and a reference (the result event's id, bound as ``message_id`` in every log line about it); internals
+(exception text, URLs, response bodies, host names) stay in the logs.
+"""
+
+import re
 from dataclasses import dataclass
 from html import escape
 
 from pdx_common.contracts import DocumentCreated, DocumentFailed, DocumentParked, DocumentSkipped
 
 KIND_WORDS = {"invoice": "invoice", "quote": "quote", None: "document"}
+_URL = re.compile(r"\b(?:https?|wss?|mongodb(?:\+srv)?|kafka)://\S+", re.IGNORECASE)
+_HOST_PORT = re.compile(r"\b(?:\d{1,3}(?:\.\d{1,3}){3}|localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+):\d{2,5}\b", re.IGNORECASE)
+_TRACE = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception)\b:?")
 
 
 @dataclass(frozen=True)
@@ -15,28 +24,43 @@ class ActivityText:
 
 
 def created(event: DocumentCreated) -> ActivityText:
-    kind = KIND_WORDS[event.kind]
+    kind = KIND_WORDS.get(event.kind, "document")
     number = event.number or "(no number yet)"
     note = (f"<p>Draft {kind} <b>{escape(number)}</b> for {escape(event.contact_name)}, total "
             f"{escape(event.currency_code)} {event.total:,.2f}, is in Xero as a draft: nothing was sent to the "
-            f'customer.</p><p><a href="{escape(event.xero_url)}">Open the draft in Xero</a></p>')
+            f"customer.</p>{_link(event.xero_url, 'Open the draft in Xero')}")
     for warning in event.warnings:
-        note += f"<p>⚠ {escape(warning)}</p>"
+        note += f"<p>⚠ {escape(plain(warning))}</p>"
     return ActivityText(f"Draft {kind} {number} created in Xero", note)
 
 
 def failed(event: DocumentFailed, replay_hint: str) -> ActivityText:
-    kind = KIND_WORDS[event.kind]
+    kind = KIND_WORDS.get(event.kind, "document")
     hint = replay_hint.format(company_id=event.company_id, deal_id=event.deal_id)
-    note = (f"<p><b>What went wrong:</b> {escape(event.message)}</p><p><b>How to fix it:</b> {escape(event.fix)}</p>"
-            f"<p><b>Replay:</b> once fixed, replay the deal ({escape(hint)}).</p>"
-            f"<p><small>Code: {escape(event.code)}</small></p>")
-    return ActivityText(f"Xero draft {kind} not created: {_short(event.message)}", note)
+    message = plain(event.message)
+    note = (f"<p><b>What went wrong:</b> {escape(message)}</p><p><b>How to fix it:</b> {escape(plain(event.fix))}"
+            f"</p><p><b>Replay:</b> once fixed, replay the deal ({escape(hint)}).</p>"
+            f"<p><small>Code: {escape(event.code)} · Reference: {escape(event.id)}</small></p>")
+    return ActivityText(f"Xero draft {kind} not created: {_short(message)}", note)
+
+
+def plain(text: str) -> str:
+    """``text`` without what only the logs should hold: addresses, host names and exception names (the services
+    write plain failures already; this keeps a slip from reaching a salesperson)."""
+    text = _URL.sub("(an address kept in our logs)", text)
+    text = _HOST_PORT.sub("(a server kept in our logs)", text)
+    return _TRACE.sub("", text).strip()
+
+
+def _link(url: str | None, words: str) -> str:
+    if not url or not re.match(r"https?://", url, re.IGNORECASE):
+        return ""
+    return f'<p><a href="{escape(url, quote=True)}">{escape(words)}</a></p>'
 
 
 def parked(event: DocumentParked) -> ActivityText:
-    kind = KIND_WORDS[event.kind]
-    note = (f"<p><b>Waiting:</b> {escape(event.reason)} The draft {kind} for this deal is kept and will be made "
+    kind = KIND_WORDS.get(event.kind, "document")
+    note = (f"<p><b>Waiting:</b> {escape(plain(event.reason))} The draft {kind} for this deal is kept and will be made "
             f"as soon as Xero is connected again; nothing is lost and nothing needs replaying.</p>"
             f"<p><b>How to fix it:</b> reconnect Xero in the app settings (Settings &gt; Apps &gt; Xero drafts "
             f"&gt; Connect Xero).</p>")
@@ -44,7 +68,8 @@ def parked(event: DocumentParked) -> ActivityText:
 
 
 def skipped(event: DocumentSkipped) -> ActivityText:
-    return ActivityText(f"No Xero draft: {_short(event.reason)}", f"<p>{escape(event.reason)}</p>")
+    reason = plain(event.reason)
+    return ActivityText(f"No Xero draft: {_short(reason)}", f"<p>{escape(reason)}</p>")
 
 
 def _short(text: str, limit: int = 120) -> str:
@@ -65,14 +90,13 @@ _NEWS = {
 
 def status_changed(doc: dict, news: str) -> ActivityText:
     """A draft we created moved on in Xero (``news`` from ``documents.status_news``)."""
-    kind = KIND_WORDS[doc.get("kind")]
+    kind = KIND_WORDS.get(doc.get("kind"), "document")
     number = doc.get("number") or "(no number)"
-    short, sentence = _NEWS[news.split(":")[0]]
+    short, sentence = _NEWS.get(news.split(":")[0], ("changed in Xero", "changed in Xero."))
     currency = doc.get("currency") or ""
     sentence = sentence.format(total=f"{currency} {doc.get('total')}", due=f"{currency} {doc.get('amount_due')}",
                                paid=f"{currency} {doc.get('amount_paid')}")
     note = (f"<p>{kind.capitalize()} <b>{escape(number)}</b> for {escape(doc.get('contact_name') or 'the customer')} "
             f"{escape(sentence)}</p>")
-    if doc.get("url"):
-        note += f'<p><a href="{escape(doc["url"])}">Open it in Xero</a></p>'
+    note += _link(doc.get("url"), "Open it in Xero")
     return ActivityText(f"{kind.capitalize()} {number} {short}", note)

@@ -14,6 +14,11 @@ from pdx_mapper.domain.templates import custom_field, render
 
 CENT = Decimal("0.01")
 UNIT_PRICE = Decimal("0.0001")  # Xero keeps unit prices to 4 decimals (unitdp=4)
+QUANTITY = Decimal("0.0001")  # and quantities to 4 decimals: a finer quantity would change the total, so it is refused
+# Every amount (a unit price, a line, a discount, the total) stays below a trillion: Xero's fields are 2-dp
+# (4-dp units) decimals that hold at most 12 digits before the point, and a larger one could not even be rounded
+# in Python's 28-digit decimal context (1e26 to cents raises InvalidOperation).
+MAX_AMOUNT = Decimal("1e12")
 # ISO 4217 currencies without minor units: an amount we compute (a deal discount) is whole, like Pipedrive's.
 ZERO_DECIMAL_CURRENCIES = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND",
                                      "VUV", "XAF", "XOF", "XPF"})
@@ -48,6 +53,29 @@ def dec(value: Any, default: str = "0") -> Decimal:
     return number if number.is_finite() else Decimal(default)
 
 
+def number(value: Any, what: str, default: str = "0", *, limit: Decimal | None = MAX_AMOUNT) -> Decimal:
+    """A number read from Pipedrive (``what`` names it for a person); text, NaN, Infinity or a magnitude Xero cannot
+    hold is a ``MappingProblem``, never a silent default."""
+    if value is None or value == "":
+        return Decimal(default)
+    shown = str(value).strip()[:40]
+    try:
+        parsed = None if isinstance(value, bool) else Decimal(str(value).strip())
+    except InvalidOperation:
+        parsed = None
+    if parsed is None or not parsed.is_finite():
+        raise MappingProblem("not_a_number", f"{what} is '{shown}', which is not a number.",
+                             f"Set {_lower(what)} to a number in Pipedrive, then replay the deal.")
+    if limit is not None and abs(parsed) >= limit:
+        raise MappingProblem("amount_too_large", f"{what} is {shown}, larger than Xero accepts (at most "
+                             f"{limit - CENT:,}).", f"Correct {_lower(what)} in Pipedrive, then replay the deal.")
+    return parsed
+
+
+def _lower(what: str) -> str:
+    return what[0].lower() + what[1:]
+
+
 def build_command(snapshot: DealSnapshot, settings: CompanySettings, trigger: Trigger, event: DealChanged,
                   today: date) -> CreateInvoice | CreateQuote:
     deal = snapshot.deal
@@ -61,7 +89,7 @@ def build_command(snapshot: DealSnapshot, settings: CompanySettings, trigger: Tr
         create_contact=settings.customer.create_missing,
         currency_code=currency, line_amount_types=amount_types, date=today,
         reference=_text(render(settings.fields.reference, snapshot), 255), deal_title=str(deal.get("title") or ""),
-        deal_value=dec(deal.get("value")) if deal.get("value") is not None else None,
+        deal_value=_deal_value(deal),
         deal_url=_deal_url(event, deal))
     if trigger.action == "quote":
         fields = settings.fields
@@ -84,12 +112,16 @@ def _currency(deal: dict[str, Any]) -> str:
     return currency
 
 
+def _deal_value(deal: dict[str, Any]) -> Decimal | None:
+    return number(deal.get("value"), "The deal's value") if deal.get("value") not in (None, "") else None
+
+
 def _money(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(Decimal(1) if currency in ZERO_DECIMAL_CURRENCIES else CENT, ROUND_HALF_UP)
 
 
-def _unit_price(value: Any) -> Decimal:
-    price = dec(value)
+def _unit_price(value: Any, name: str) -> Decimal:
+    price = number(value, f"The price of '{name}'")
     return price.quantize(UNIT_PRICE, ROUND_HALF_UP) if price.as_tuple().exponent < -4 else price
 
 
@@ -152,7 +184,21 @@ def _lines(snapshot: DealSnapshot, settings: CompanySettings, currency: str) -> 
     amount_types = methods.pop()
     lines = [_product_line(p, settings, amount_types, currency) for p in products]
     lines += [_discount_line(d, lines, settings, currency) for d in snapshot.discounts]
+    _within_limits(lines)
     return lines, amount_types
+
+
+def _within_limits(lines: list[LineItem]) -> None:
+    for line in lines:
+        if abs(_net(line)) >= MAX_AMOUNT:
+            raise MappingProblem(
+                "amount_too_large", f"The line '{line.description[:60]}' comes to {_net(line):,.2f}, larger than "
+                f"Xero accepts (at most {MAX_AMOUNT - CENT:,}).", "Correct the line's quantity or price in "
+                "Pipedrive, then replay the deal.")
+    if abs(sum((_net(line) for line in lines), Decimal(0))) >= MAX_AMOUNT:
+        raise MappingProblem("amount_too_large", f"The deal's products come to more than Xero accepts (at most "
+                             f"{MAX_AMOUNT - CENT:,}).", "Correct the quantities or prices in Pipedrive, then "
+                             "replay the deal.")
 
 
 def _single_line(snapshot: DealSnapshot, settings: CompanySettings, currency: str) -> list[LineItem]:
@@ -160,7 +206,7 @@ def _single_line(snapshot: DealSnapshot, settings: CompanySettings, currency: st
     if settings.products.no_products == "refuse":
         raise MappingProblem("no_products", "The deal has no products.",
                              "Add the products to the deal in Pipedrive, then replay the deal.")
-    value = dec(deal.get("value"))
+    value = _deal_value(deal) or Decimal(0)
     if value <= 0:
         raise MappingProblem("no_products_no_value", "The deal has no products and no value.",
                              "Add products or a value to the deal in Pipedrive, then replay the deal.")
@@ -179,9 +225,10 @@ def _product_line(deal_product: dict[str, Any], settings: CompanySettings, amoun
         raise MappingProblem(
             "product_without_code", f"The product '{name}' has no product code, so no Xero item can be made for it.",
             f"Give '{name}' a product code in Pipedrive (Products > {name} > Product code), then replay the deal.")
-    tax_rate = dec(deal_product.get("tax")) if amount_types != "NoTax" else None
-    line = dict(description=_description(deal_product, product, name), quantity=dec(deal_product.get("quantity"), "1"),
-                unit_amount=_unit_price(deal_product.get("item_price")), item_code=code[:30] if code else None,
+    tax_rate = _tax_rate(deal_product.get("tax"), name) if amount_types != "NoTax" else None
+    line = dict(description=_description(deal_product, product, name),
+                quantity=_quantity(deal_product.get("quantity"), name),
+                unit_amount=_unit_price(deal_product.get("item_price"), name), item_code=code[:30] if code else None,
                 account_code=settings.money.sales_account_code, tax_rate=tax_rate,
                 tax_type=_tax_type(tax_rate, settings) if tax_rate is not None else None,
                 unmatched=rules.unmatched, default_item_code=rules.default_item_code)
@@ -193,19 +240,43 @@ def _product_line(deal_product: dict[str, Any], settings: CompanySettings, amoun
     return LineItem(**line)
 
 
+def _quantity(value: Any, name: str) -> Decimal:
+    quantity = number(value, f"The quantity of '{name}'", "1")
+    if quantity < 0:
+        raise MappingProblem("negative_quantity", f"The quantity of '{name}' is {quantity}, below zero.",
+                             f"Set the quantity of '{name}' to zero or more in Pipedrive (a refund is a credit "
+                             "note, made in Xero), then replay the deal.")
+    if quantity != quantity.quantize(QUANTITY):
+        raise MappingProblem("quantity_too_precise", f"The quantity of '{name}' is {quantity}, finer than the 4 "
+                             "decimals Xero keeps.", f"Round the quantity of '{name}' to at most 4 decimals in "
+                             "Pipedrive, then replay the deal.")
+    return quantity
+
+
+def _tax_rate(value: Any, name: str) -> Decimal:
+    rate = number(value, f"The tax rate of '{name}'", limit=None)
+    if not 0 <= rate <= 100:
+        raise MappingProblem("bad_tax_rate", f"The tax rate of '{name}' is {rate}%.",
+                             f"Set the tax rate of '{name}' to a percentage between 0 and 100 in Pipedrive, then "
+                             "replay the deal.")
+    return rate
+
+
 def _description(deal_product: dict[str, Any], product: dict[str, Any], name: str) -> str:
     comments = str(deal_product.get("comments") or "").strip()
     return (f"{name} - {comments}" if comments else name)[:4000]
 
 
 def _discount(deal_product: dict[str, Any], currency: str) -> dict[str, Decimal]:
-    discount = dec(deal_product.get("discount"))
+    name = deal_product.get("name") or (deal_product.get("product") or {}).get("name") or "a product"
+    is_amount = deal_product.get("discount_type") == "amount"
+    discount = number(deal_product.get("discount"), f"The discount of '{name}'",
+                      limit=MAX_AMOUNT if is_amount else None)
     if discount <= 0:
         return {}
-    if deal_product.get("discount_type") == "amount":
+    if is_amount:
         return {"discount_amount": _money(discount, currency)}
     if discount > 100:
-        name = deal_product.get("name") or (deal_product.get("product") or {}).get("name") or "a product"
         raise MappingProblem("bad_discount", f"The product '{name}' has a discount of {discount}% on the deal.",
                              f"Set the discount of '{name}' on the deal to at most 100%, then replay the deal.")
     return {"discount_rate": discount}
@@ -220,11 +291,17 @@ def _tax_type(rate: Decimal, settings: CompanySettings) -> str | None:
 
 def _discount_line(discount: dict[str, Any], lines: list[LineItem], settings: CompanySettings,
                    currency: str) -> LineItem:
-    amount = dec(discount.get("amount"))
-    if discount.get("type") == "percentage":
+    description = str(discount.get("description") or "Discount")
+    is_percentage = discount.get("type") == "percentage"
+    amount = number(discount.get("amount"), f"The deal discount '{description[:60]}'",
+                    limit=None if is_percentage else MAX_AMOUNT)
+    if is_percentage and not 0 <= amount <= 100:
+        raise MappingProblem("bad_discount", f"The deal discount '{description[:60]}' is {amount}%.",
+                             "Set the deal discount to a percentage between 0 and 100 in Pipedrive, then replay "
+                             "the deal.")
+    if is_percentage:
         subtotal = sum((_net(line) for line in lines), Decimal(0))
         amount = subtotal * amount / 100
-    description = str(discount.get("description") or "Discount")
     template = lines[0]
     return LineItem(description=description[:4000], quantity=Decimal(1),
                     unit_amount=-_money(amount, currency), account_code=settings.money.sales_account_code,

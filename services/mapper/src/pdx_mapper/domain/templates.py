@@ -1,6 +1,7 @@
 """Simple field templates: ``{deal.title}``, ``{deal.id}``, ``{org.name}``, ``{person.name}``, ``{person.email}``,
 ``{deal.custom.<field name or key>}``. Unknown placeholders render empty. Pure."""
 
+import math
 import re
 from typing import Any
 
@@ -60,7 +61,17 @@ def _value(snapshot: Any, entity: str, attr: str, rest: str | None) -> Any:
 def _text(value: Any) -> str:
     if value is None or isinstance(value, dict):
         return ""
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float):
+        return _float_text(value)
+    return str(value)
+
+
+def _float_text(value: float) -> str:
+    """1200.0 reads "1200", 0.5 "0.5"; NaN and Infinity read as nothing, and a huge value keeps its exponent
+    (``int(1e26)`` would print 27 digits that were never in Pipedrive)."""
+    if not math.isfinite(value):
+        return ""
+    if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return str(value)
 
