@@ -4,7 +4,7 @@ webhook and its inbox worker, and the scheduled quote refresh."""
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -15,8 +15,10 @@ from pdx_common import topics
 from pdx_common.company_settings import stored_settings
 from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
 from pdx_common.consumer import subscribe
-from pdx_common.contracts import RESULT, DocumentCreated
+from pdx_common.contracts import RESULT, DeadLettered, DocumentCreated
 from pdx_common.crypto import TokenCipher
+from pdx_common.dead_letters import MongoDeadLetters, producer_told_the_deal
+from pdx_common.http import ConnectionMissing
 from pdx_common.kafka import make_broker
 from pdx_common.mongo import connect_mongo, ping
 from pdx_common.pipedrive import PipedriveClient
@@ -41,12 +43,14 @@ from pdx_crmcard.views import PanelReader
 
 log = structlog.get_logger()
 ACTIVITY_GROUP = "pdx-crm-card-activities"
+DEAD_LETTER_GROUP = "pdx-crm-card-dead-letters"
 
 
 class Resources:
     db = None
     pipedrive_api_url: str | None = None
     activity_log: MongoActivityLog
+    dead_letters: MongoDeadLetters
     deal_status: MongoDealStatus
     tokens: TokenProvider
     session: aiohttp.ClientSession
@@ -84,6 +88,7 @@ def create_app(settings: CardSettings, *, consume_results: bool = True, backgrou
     if consume_results:
         broker = make_broker(settings)
         _subscribe_results(broker, settings, res)
+        _subscribe_dead_letters(broker, settings, res)
         app.cleanup_ctx.append(broker_context(broker))
         checks.append(kafka_check(broker))
     if background:
@@ -112,6 +117,36 @@ def _subscribe_results(broker, settings: CardSettings, res: Resources) -> None:
               policy=RetryPolicy(settings.retry_attempts, settings.retry_first_delay))
 
 
+def dead_letter_handler(res: Resources) -> Callable[[DeadLettered], Awaitable[None]]:
+    """Keep each dead letter for the operators (once), and tell its deal once when its producer did not."""
+    async def handle(dead: DeadLettered) -> None:
+        if await res.dead_letters.store(dead, datetime.now(UTC)):
+            log.warning("dead letter stored for the operators", dead_letter_id=dead.id, source_topic=dead.source_topic)
+        if producer_told_the_deal(dead) or dead.source_topic == topics.DEAD_LETTER or dead.deal_id == "unknown":
+            return
+        if not await res.activity_log.claim(dead.id, dead.company_id, dead.deal_id):
+            return
+        try:
+            activity_id = await res.write_activity(
+                dead.company_id, dead.deal_id, "Xero sync: held for your administrator",
+                "Something about this deal could not be processed automatically, so it was set aside and nothing "
+                f"was lost. Your administrator can send it again once the cause is put right. Reference: {dead.id}.")
+        except ConnectionMissing:
+            log.warning("the company has no Pipedrive connection; the dead letter is stored, the deal not told")
+            return
+        except BaseException:
+            await res.activity_log.release(dead.id)
+            raise
+        await res.activity_log.written(dead.id, activity_id)
+    return handle
+
+
+def _subscribe_dead_letters(broker, settings: CardSettings, res: Resources) -> None:
+    subscribe(broker, settings, topic=topics.DEAD_LETTER, group_id=DEAD_LETTER_GROUP, contract=DeadLettered,
+              handle=dead_letter_handler(res), publisher=KafkaPublisher(broker),
+              policy=RetryPolicy(settings.retry_attempts, settings.retry_first_delay))
+
+
 def _resources(settings: CardSettings, res: Resources, panel: panel_http.PanelDeps,
                hooks: xero_webhooks.WebhookDeps):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
@@ -124,6 +159,7 @@ def _resources(settings: CardSettings, res: Resources, panel: panel_http.PanelDe
             settings.pipedrive_client_secret.get_secret_value()), res.session)
         res.activity_log = MongoActivityLog(db)
         res.deal_status = MongoDealStatus(db)
+        res.dead_letters = MongoDeadLetters(db)
         _read_side(settings, res, store, panel, hooks)
         await _ensure_indexes(db)
         yield
@@ -166,7 +202,8 @@ def _xero_for(settings: CardSettings, res: Resources, store: ConnectionStore):
 
 
 async def _ensure_indexes(db) -> None:
-    for adapter in (MongoXeroDocuments(db), MongoWebhookInbox(db), MongoXeroConnections(db), MongoDealStatus(db)):
+    for adapter in (MongoXeroDocuments(db), MongoWebhookInbox(db), MongoXeroConnections(db), MongoDealStatus(db),
+                    MongoDeadLetters(db)):
         await adapter.ensure_indexes()
 
 

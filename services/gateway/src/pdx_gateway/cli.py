@@ -8,6 +8,9 @@
     status          --company 7001 --deal 42
     erase           --company 7001 --yes    erase the company's personal data now (irreversible; docs/deploy.md)
     erasure         --company 7001          the company's scheduled or done erasure
+    dead-letters    --company 7001 [--state waiting|redriven]   the company's dead letters
+    dead-letter     --company 7001 --id 9f0c...                 one, with its error and payload
+    redrive         --company 7001 --id 9f0c... | --all         send one (or every waiting one) again
 
 The API address and token come from --url/--token or PDX_API_URL/PDX_API_TOKEN (``./dev admin`` sets both).
 """
@@ -53,7 +56,17 @@ async def run(args: argparse.Namespace) -> tuple[int, Any]:
         return await _call(args, "POST", "/replay-failed")
     if args.command in ("erase", "erasure"):
         return await _call(args, "POST" if args.command == "erase" else "GET", f"/{args.command}")
+    if args.command in ("dead-letters", "dead-letter", "redrive"):
+        return await _dead_letters(args)
     return await _call(args, "GET", f"/deals/{args.deal}/status")
+
+
+async def _dead_letters(args: argparse.Namespace) -> tuple[int, Any]:
+    if args.command == "dead-letters":
+        return await _call(args, "GET", "/dead-letters" + (f"?state={args.state}" if args.state else ""))
+    if args.command == "dead-letter":
+        return await _call(args, "GET", f"/dead-letters/{args.id}")
+    return await _call(args, "POST", "/dead-letters/redrive" if args.all else f"/dead-letters/{args.id}/redrive")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -74,7 +87,21 @@ def parser() -> argparse.ArgumentParser:
     erase.add_argument("--company", required=True)
     erase.add_argument("--yes", action="store_true", required=True, help="confirm: nothing can bring it back")
     sub.add_parser("erasure", help="a company's scheduled or done erasure").add_argument("--company", required=True)
+    _dead_letter_parsers(sub)
     return p
+
+
+def _dead_letter_parsers(sub: Any) -> None:
+    listing = sub.add_parser("dead-letters", help="a company's dead letters, oldest first")
+    listing.add_argument("--state", choices=["waiting", "redriven"])
+    one = sub.add_parser("dead-letter", help="one dead letter, with its error and original payload")
+    one.add_argument("--id", required=True)
+    again = sub.add_parser("redrive", help="re-publish dead letters to their source topic")
+    which = again.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", help="one dead letter")
+    which.add_argument("--all", action="store_true", help="every waiting dead letter of the company")
+    for target in (listing, one, again):
+        target.add_argument("--company", required=True)
 
 
 def main(argv: list[str] | None = None) -> int:
