@@ -41,7 +41,7 @@ def test_every_manifest_validates_against_the_kubernetes_schemas(manifests):
             path = ".".join(map(str, exc.path))
             pytest.fail(f"{manifest['kind']}/{manifest['metadata']['name']}: {path}: {exc.message}")
         checked += 1
-    assert checked == len(manifests) - 4
+    assert checked == len(manifests) - len(of_kind(manifests, "KafkaTopic"))
 
 
 def test_the_validator_rejects_what_kubernetes_would():
@@ -65,6 +65,24 @@ def test_kafka_topics_have_the_strimzi_shape(manifests):
         config = spec["config"]
         assert 1 <= config["min.insync.replicas"] <= spec["replicas"], name
         assert isinstance(config["retention.ms"], int) and config["retention.ms"] > 0, name
+
+
+def test_every_topic_has_three_replicas_and_two_in_sync_in_every_overlay(manifests):
+    """acks=all then means two brokers hold every acknowledged message, and one broker may be down."""
+    for name, topic in of_kind(manifests, "KafkaTopic").items():
+        assert topic["spec"]["replicas"] == 3, name
+        assert topic["spec"]["config"]["min.insync.replicas"] == 2, name
+
+
+def test_metrics_need_the_metrics_token_from_a_secret(manifests):
+    """/metrics answers only the token's bearer; Prometheus scrapes the http port the annotations name."""
+    for name, deployment in of_kind(manifests, "Deployment").items():
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        main = container(deployment)
+        assert annotations["prometheus.io/port"] == str(main["ports"][0]["containerPort"]), name
+        assert annotations["prometheus.io/path"] == "/metrics", name
+        [token] = [e for e in main["env"] if e["name"].endswith("_METRICS_TOKEN")]
+        assert token["valueFrom"]["secretKeyRef"] == {"name": "pdx-metrics", "key": "token"}, name
 
 
 def test_kafka_bootstrap_is_the_strimzi_clusters_service(manifests):
@@ -137,9 +155,14 @@ def test_every_deployment_has_a_service_and_a_disruption_budget_that_select_its_
 
 
 def _external(rule: dict) -> bool:
-    """An ingress rule admits traffic from outside the namespace unless every peer is a plain podSelector."""
+    """An ingress rule admits traffic from outside the cluster unless every peer is a plain podSelector or one
+    namespace named by its name label (Prometheus' monitoring namespace)."""
     peers = rule.get("from") or []
-    return not peers or any("ipBlock" in p or "namespaceSelector" in p for p in peers)
+    return not peers or any("ipBlock" in p or ("namespaceSelector" in p and not _one_namespace(p)) for p in peers)
+
+
+def _one_namespace(peer: dict) -> bool:
+    return set(peer["namespaceSelector"].get("matchLabels", {})) == {"kubernetes.io/metadata.name"}
 
 
 def test_only_the_gateway_and_the_crm_card_take_traffic_from_outside(manifests):

@@ -13,6 +13,7 @@ GENERATED = {
     "PDX_TOKEN_KEY": lambda: Fernet.generate_key().decode(),
     "PDX_GATEWAY_API_TOKEN": lambda: secrets.token_urlsafe(32),
     "PDX_METERING_API_TOKEN": lambda: secrets.token_urlsafe(32),
+    "PDX_METRICS_TOKEN": lambda: secrets.token_urlsafe(32),
     "PDX_LINK_SIGNING_KEY": lambda: secrets.token_urlsafe(32),
 }
 SANDBOX_CLIENTS = {
