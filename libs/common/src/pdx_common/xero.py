@@ -6,6 +6,7 @@ goes out as the number literal it is (``180``, ``0.3333``), never a string and n
 """
 
 import asyncio
+import io
 import json
 from decimal import Decimal
 from typing import Any
@@ -47,7 +48,8 @@ class XeroClient:
         self.calls += 1
         data = None
         if body is not None:
-            data, headers = xero_json(body), {**headers, "Content-Type": "application/json"}
+            # A stream, so a body near Xero's 3.5 MB is written in chunks (aiohttp warns about large bytes).
+            data, headers = io.BytesIO(xero_json(body)), {**headers, "Content-Type": "application/json"}
         async with self._session.request(method, url, params=params, data=data, headers=headers,
                                          timeout=self._timeout) as resp:
             return resp.status, _parsed(await resp.read()), resp.headers

@@ -46,7 +46,7 @@ def flag(request: web.Request, name: str, default: bool = False) -> bool:
 
 
 def check_query_length(request: web.Request) -> None:
-    if len(request.query_string) > MAX_QUERY_STRING:
+    if len(request.rel_url.raw_query_string) > MAX_QUERY_STRING:  # as sent, percent-encoded
         raise query_too_long()
 
 
