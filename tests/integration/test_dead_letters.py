@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from pdx_common import topics
-from pdx_common.contracts import COMMAND, DealChanged, DeadLettered
+from pdx_common.contracts import COMMAND, DeadLettered, DealChanged
 from pdx_common.dead_letters import MongoDeadLetters
 from pdx_crmcard.adapters.activity_log import MongoActivityLog
 from pdx_crmcard.bootstrap import Resources, dead_letter_handler
