@@ -9,7 +9,6 @@
 import argparse
 import asyncio
 import json
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -18,9 +17,16 @@ from pdx_devstack.peek import sandbox_get, sandbox_post, xero_get
 from pdx_devstack.stack import Stack, StackOptions
 
 DEFAULT_DIR = Path(".local")
+WON_STAGE = 5
 
 
-def _print_table(stack: Stack) -> None:
+async def _open_demo_deal(stack: Stack) -> int:
+    """A deal not yet won (after a restart the demo deal may be), so the demo command makes a new draft."""
+    deals = await sandbox_get(stack.urls["pipedrive"], "/_sandbox/deals", {"pipeline_id": "1"})
+    return min((d["id"] for d in deals if d["status"] == "open" and d["stage_id"] != WON_STAGE), default=1)
+
+
+async def _print_table(stack: Stack) -> None:
     assert stack.infra and stack.seeded
     rows = [("broker (Tansu)", stack.infra.kafka_bootstrap, stack.infra.processes[0].pid),
             ("store (SecantusDB)", stack.infra.mongo_url.split("/?")[0], stack.infra.processes[1].pid)]
@@ -28,17 +34,18 @@ def _print_table(stack: Stack) -> None:
     print("\nRunning (Ctrl-C stops everything):")
     for name, where, pid in rows:
         print(f"  {name:<20} {where:<48} pid {pid}")
-    print(f"\nCompany {stack.seeded.company_id} is connected to Xero organisation {stack.seeded.tenant_id}.")
+    how = "installed and connected now" if stack.installed_now else "installed in an earlier run, still connected"
+    print(f"\nCompany {stack.seeded.company_id} ({how}) uses Xero organisation {stack.seeded.tenant_id}.")
     print("Trigger: deals entering 'Won' (pipeline Sales) become a DRAFT invoice; 'Quote requested' a DRAFT quote.")
     print(f"Logs (JSON, one line per event): {stack.options.data_dir / 'logs'}/")
-    print("\nMove a demo deal to Won:\n  ./dev move --deal 1 --stage Won")
+    deal = await _open_demo_deal(stack)
+    print(f"\nMove a demo deal to Won:\n  ./dev move --deal {deal} --stage Won")
     print("Then look:\n  ./dev invoices\n  ./dev activities --deal 1\n", flush=True)
 
 
 async def up(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir)
-    # The sandboxes start fresh each run, so the store does too (a ledger pointing at vanished drafts would mislead).
-    shutil.rmtree(data_dir / "infra", ignore_errors=True)
+    # The store and both sandboxes keep their data in data_dir, so a restart finds the company as it was left.
     stack = Stack(StackOptions(data_dir=data_dir, gateway_port=args.gateway_port))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -46,8 +53,10 @@ async def up(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     print("Starting the broker, the store, the sandboxes and the services...", flush=True)
     await stack.start()
+    if stack.leftovers:
+        print(f"Stopped what an earlier run left running: {', '.join(stack.leftovers)}.", flush=True)
     try:
-        _print_table(stack)
+        await _print_table(stack)
         await stop.wait()
     finally:
         print("\nStopping...", flush=True)

@@ -106,6 +106,21 @@ async def install_through_gateway(gateway_url: str, api_token: str,
     return Seeded(company_id, xero["tenant_id"])
 
 
+async def installed_company(gateway_url: str, api_token: str, company_id: str) -> Seeded | None:
+    """The company as an earlier run left it, when both its connections still work (asked through the operators'
+    API, which reads the store); None when it must be installed (again)."""
+    api = {"Authorization": f"Bearer {api_token}"}
+    async with aiohttp.ClientSession(headers=api) as session:
+        async with session.get(f"{gateway_url}/api/companies/{company_id}/connections") as resp:
+            if resp.status != 200:
+                return None
+            connections = {c["system"]: c for c in (await resp.json())["connections"]}
+    pipedrive, xero = connections.get("pipedrive", {}), connections.get("xero", {})
+    if pipedrive.get("status") != "ok" or xero.get("status") != "ok" or not xero.get("tenant_id"):
+        return None
+    return Seeded(company_id, xero["tenant_id"])
+
+
 async def _follow(browser: aiohttp.ClientSession, url: str, expect: str) -> str:
     async with browser.get(url, allow_redirects=True) as resp:
         text = await resp.text()

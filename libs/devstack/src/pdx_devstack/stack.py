@@ -4,7 +4,12 @@ Used by ``./dev up`` and by the end-to-end tests, so the tests run what a user r
 """
 
 import json
+import os
 import secrets
+import signal
+import socket
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,9 +17,17 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from pdx_devstack.infra import Infra, free_port, start_infra
+from pdx_devstack.leftovers import Registry
 from pdx_devstack.peek import sandbox_post
-from pdx_devstack.processes import Child, spawn, stop_children, wait_for_line, wait_ready
-from pdx_devstack.seed import PD_CLIENT, XERO_CLIENT, XERO_WEBHOOK_KEY, Seeded, install_through_gateway
+from pdx_devstack.processes import Child, respawn, rotate_logs, spawn, stop_children, wait_for_line, wait_ready
+from pdx_devstack.seed import (
+    PD_CLIENT,
+    XERO_CLIENT,
+    XERO_WEBHOOK_KEY,
+    Seeded,
+    install_through_gateway,
+    installed_company,
+)
 
 SERVICES = {  # name: (module, env prefix)
     "gateway": ("pdx_gateway", "PDX_GATEWAY_"),
@@ -23,6 +36,11 @@ SERVICES = {  # name: (module, env prefix)
     "crm-card": ("pdx_crmcard", "PDX_CARD_"),
     "metering": ("pdx_metering", "PDX_METERING_"),
 }
+
+
+# Addresses that other parties keep after the first run: the Pipedrive sandbox's is in the company's stored tokens
+# (api_domain), the gateway's in the Pipedrive webhook subscription. A restart must find them where they were.
+KEPT_ADDRESSES = ("pipedrive-sandbox", "gateway")
 
 
 @dataclass
@@ -36,6 +54,8 @@ class StackOptions:
     services: tuple[str, ...] = tuple(SERVICES)
     mongo_db: str = "pdx"
     retry_first_delay: float = 0.5
+    restart_on_exit: bool = False  # restart a service that exits, as Kubernetes restarts a container
+    restart_delay: float = 1.0  # first restart delay; doubles while a service keeps crashing, up to 30 s
 
 
 @dataclass
@@ -49,10 +69,22 @@ class Stack:
     api_token: str = ""
     link_key: str = ""
     panel_secret: str = ""
+    installed_now: bool = False  # False when the company was already installed and connected in this data folder
+    leftovers: list[str] = field(default_factory=list)  # processes an earlier, killed launcher left, now stopped
+    restarts: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
+    _supervisor: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def registry(self) -> Registry:
+        return Registry(self.options.data_dir)
 
     async def start(self) -> "Stack":
         opts = self.options
         opts.data_dir.mkdir(parents=True, exist_ok=True)
+        self.leftovers = self.registry.stop_leftovers()
+        rotate_logs(opts.data_dir / "logs")
         self.token_key = self._secret("token.key", lambda: Fernet.generate_key().decode())
         self.api_token = self._secret("api.token", lambda: secrets.token_urlsafe(32))
         self.link_key = self._secret("link.key", lambda: secrets.token_urlsafe(32))
@@ -60,10 +92,11 @@ class Stack:
         self.panel_secret = self._secret("panel.secret", lambda: secrets.token_urlsafe(32))
         try:
             self.infra = await start_infra(opts.data_dir / "infra")
+            self.register_infra()
             self._start_sandboxes()
-            self.urls["gateway"] = f"http://127.0.0.1:{opts.gateway_port or free_port()}"
+            self.urls["gateway"] = self._address("gateway", opts.gateway_port)
             await self.start_service("gateway")
-            self.seeded = await install_through_gateway(self.urls["gateway"], self.api_token)
+            await self._install()
             for name in opts.services:
                 if name != "gateway":
                     await self.start_service(name)
@@ -74,10 +107,31 @@ class Stack:
                 if not hook.get("intent_to_receive"):
                     raise RuntimeError(f"the crm-card failed Xero's intent-to-receive handshake: {hook}")
             self._write_state()
+            if opts.restart_on_exit:
+                self._supervisor = threading.Thread(target=self._supervise, name="stack-supervisor", daemon=True)
+                self._supervisor.start()
         except BaseException:
             self.stop()
             raise
         return self
+
+    async def _install(self) -> None:
+        """Install as the company's admin would, unless this data folder's company is installed and connected."""
+        recorded = self.options.data_dir / "company.json"
+        if recorded.exists():
+            company_id = json.loads(recorded.read_text())["company_id"]
+            self.seeded = await installed_company(self.urls["gateway"], self.api_token, company_id)
+        if self.seeded is None:
+            self.seeded = await install_through_gateway(self.urls["gateway"], self.api_token)
+            self.installed_now = True
+            recorded.write_text(json.dumps({"company_id": self.seeded.company_id,
+                                            "tenant_id": self.seeded.tenant_id}))
+
+    def register_infra(self) -> None:
+        """Record the broker's and the store's PIDs (call again after restarting either)."""
+        assert self.infra is not None
+        for name, proc in zip(("broker", "store"), self.infra.processes, strict=False):
+            self.registry.add(name, proc.pid)
 
     def _secret(self, name: str, make: Callable[[], str]) -> str:
         """Local runs only, kept in the data folder; production reads them from the environment."""
@@ -87,20 +141,44 @@ class Stack:
             path.chmod(0o600)
         return path.read_text().strip()
 
+    def _address(self, name: str, wanted: int | None = None) -> str:
+        """The address this part had in the data folder's earlier runs, so what others stored still points at it."""
+        path = self.options.data_dir / "ports.json"
+        ports = json.loads(path.read_text()) if path.exists() else {}
+        port = wanted or ports.get(name)
+        if port is not None and not _port_free(port):
+            if name in KEPT_ADDRESSES:
+                raise RuntimeError(f"port {port} ({name}, recorded in {path}) is taken by a program that is not "
+                                   f"ours; stop it (e.g. `ss -ltnp 'sport = :{port}'` shows which), or start afresh "
+                                   f"with an empty data folder (`rm -rf {self.options.data_dir}`)")
+            port = None
+        port = port or free_port()
+        path.write_text(json.dumps({**ports, name: port}, indent=1))
+        return f"http://127.0.0.1:{port}"
+
     def _start_sandboxes(self) -> None:
-        logs = self.options.data_dir / "logs"
-        pd = spawn("pipedrive-sandbox", ["-m", "pdx_sandbox.pipedrive", "serve", "--port", "0",
-                                         "--retry-delays", self.options.pipedrive_retry_delays,
-                                         "--duplicate-deliveries", str(self.options.pipedrive_duplicate_deliveries),
-                                         "--burst-limit", str(self.options.pipedrive_burst_limit)],
-                   logs)
-        self.children.append(pd)
-        xero = spawn("xero-sandbox", ["-m", "pdx_sandbox.xero", "--port", "0",
-                                      "--clock-speed", str(self.options.xero_clock_speed)], logs)
-        self.children.append(xero)
+        logs, state = self.options.data_dir / "logs", self.options.data_dir / "sandboxes"
+        state.mkdir(exist_ok=True)
+        pd_port = self._address("pipedrive-sandbox").rsplit(":", 1)[1]
+        xero_port = self._address("xero-sandbox").rsplit(":", 1)[1]
+        pd = self._spawn("pipedrive-sandbox", ["-m", "pdx_sandbox.pipedrive", "serve", "--port", pd_port,
+                                               "--retry-delays", self.options.pipedrive_retry_delays,
+                                               "--duplicate-deliveries",
+                                               str(self.options.pipedrive_duplicate_deliveries),
+                                               "--burst-limit", str(self.options.pipedrive_burst_limit),
+                                               "--state-file", str(state / "pipedrive.pickle")], logs)
+        xero = self._spawn("xero-sandbox", ["-m", "pdx_sandbox.xero", "--port", xero_port,
+                                            "--clock-speed", str(self.options.xero_clock_speed),
+                                            "--state-file", str(state / "xero.pickle")], logs)
         pd.url = self.urls["pipedrive"] = wait_for_line(pd, r"listening on (http://\S+)").group(1)
         xero.url = self.urls["xero"] = wait_for_line(xero, r"listening on (http://\S+)").group(1)
 
+    def _spawn(self, name: str, args: list[str], log_dir: Path, env: dict[str, str] | None = None) -> Child:
+        child = spawn(name, args, log_dir, env)
+        with self._lock:
+            self.children.append(child)
+        self.registry.add(name, child.pid)
+        return child
     def service_env(self, name: str, port: int) -> dict[str, str]:
         assert self.infra is not None
         prefix = SERVICES[name][1]
@@ -138,18 +216,59 @@ class Stack:
         return {prefix + key: value for key, value in env.items()}
 
     async def start_service(self, name: str) -> Child:
-        url = self.urls.get(name) or f"http://127.0.0.1:{free_port()}"
+        url = self.urls.get(name) or self._address(name)
         port = int(url.rsplit(":", 1)[1])
-        child = spawn(name, ["-m", SERVICES[name][0]], self.options.data_dir / "logs", self.service_env(name, port))
+        child = self._spawn(name, ["-m", SERVICES[name][0]], self.options.data_dir / "logs",
+                            self.service_env(name, port))
         child.url = self.urls[name] = url
-        self.children.append(child)
         await wait_ready(child)
         return child
 
     def stop_service(self, name: str) -> None:
-        for child in [c for c in self.children if c.name == name]:
-            stop_children([child])
-            self.children.remove(child)
+        with self._lock:
+            found = [c for c in self.children if c.name == name]
+            for child in found:
+                self.children.remove(child)
+        stop_children(found)
+
+    def child(self, name: str) -> Child:
+        with self._lock:
+            return next(c for c in self.children if c.name == name)
+
+    def kill(self, name: str) -> int:
+        """kill -9 the named child (a crash, an OOM kill); with ``restart_on_exit`` the supervisor restarts it."""
+        pid = self.child(name).pid
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def _supervise(self) -> None:
+        """Restart-on-exit for the services, with Kubernetes' doubling back-off (reset once a start has lasted)."""
+        crashes: dict[str, int] = {}
+        due: dict[str, float] = {}
+        started: dict[str, float] = {}
+        while not self._stopping.wait(0.2):
+            now = time.monotonic()
+            for child in self._exited_services():
+                if child.name not in due:
+                    lived = now - started.get(child.name, 0.0)
+                    crashes[child.name] = 0 if lived > 60 else crashes.get(child.name, 0) + 1
+                    due[child.name] = now + min(30.0, self.options.restart_delay * 2 ** crashes[child.name])
+                elif now >= due.pop(child.name):
+                    self._restart(child)
+                    started[child.name] = now
+
+    def _exited_services(self) -> list[Child]:
+        with self._lock:
+            return [c for c in self.children if c.name in SERVICES and c.proc.poll() is not None]
+
+    def _restart(self, child: Child) -> None:
+        with self._lock:
+            if self._stopping.is_set() or child not in self.children:
+                return
+            again = respawn(child)
+            self.children[self.children.index(child)] = again
+            self.restarts[child.name] = self.restarts.get(child.name, 0) + 1
+        self.registry.add(child.name, again.pid)
 
     def _write_state(self) -> None:
         assert self.infra is not None and self.seeded is not None
@@ -159,9 +278,24 @@ class Stack:
         (self.options.data_dir / "stack.json").write_text(json.dumps(state, indent=2))
 
     def stop(self) -> None:
-        stop_children(self.children)
-        self.children.clear()
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join()
+        with self._lock:
+            children, self.children = list(self.children), []
+        stop_children(children)
         if self.infra is not None:
             self.infra.stop()
-        state = self.options.data_dir / "stack.json"
-        state.unlink(missing_ok=True)
+        self.registry.clear()
+        (self.options.data_dir / "stack.json").unlink(missing_ok=True)
+
+
+def _port_free(port: int) -> bool:
+    """Whether a server could listen on the port now (with SO_REUSEADDR, as aiohttp and Tansu do)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True

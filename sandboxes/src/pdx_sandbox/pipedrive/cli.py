@@ -1,4 +1,5 @@
-"""``python -m pdx_sandbox.pipedrive serve --host 127.0.0.1 --port 0 [--retry-delays 3,30,150] [--clock-speed 1]``
+"""``python -m pdx_sandbox.pipedrive serve --host 127.0.0.1 --port 0 [--retry-delays 3,30,150] [--clock-speed 1]
+[--state-file PATH]``
 prints ``pipedrive sandbox listening on http://127.0.0.1:PORT`` and serves until SIGTERM/SIGINT.
 ``python -m pdx_sandbox.pipedrive move --url http://127.0.0.1:PORT --deal 1 --stage Won`` moves a deal as a user.
 """
@@ -10,6 +11,7 @@ import signal
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from aiohttp import web
 
@@ -33,6 +35,8 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--clock-speed", type=float, default=1.0, help="sandbox seconds per wall-clock second")
     serve.add_argument("--burst-limit", type=int, default=80)
     serve.add_argument("--duplicate-deliveries", type=int, default=1, help="send every webhook event n times")
+    serve.add_argument("--state-file", type=Path, default=None,
+                       help="keep the company's records, grants and webhooks in this file across restarts")
     serve.add_argument("--public-url", default=None, help="base URL to advertise (api_domain), if not the bound one")
     move = sub.add_parser("move", help="move a deal to a stage as a Pipedrive user would")
     move.add_argument("--url", required=True, help="sandbox base URL")
@@ -44,6 +48,8 @@ def parser() -> argparse.ArgumentParser:
 async def serve(args: argparse.Namespace) -> None:
     state = PipedriveState(SandboxClock(args.clock_speed), retry_delays=args.retry_delays,
                            burst_limit=args.burst_limit, duplicate_deliveries=args.duplicate_deliveries)
+    if args.state_file is not None:
+        state.keep_in(args.state_file)
     runner = web.AppRunner(create_app(state))
     await runner.setup()
     try:
@@ -58,6 +64,8 @@ async def serve(args: argparse.Namespace) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
+        if state.state_file is not None:
+            state.state_file.save()
 
 
 def move(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from pdx_sandbox.faults import BadFault, parse
 from pdx_sandbox.pipedrive.http import json_body, ok, path_id, query_int, state_of
 from pdx_sandbox.pipedrive.store import Invalid, NotFound
 
@@ -57,6 +58,20 @@ async def create_deal(request: web.Request) -> web.Response:
         fields["stage_id"] = _stage_id(state, body)
     deal = state.create_deal(fields, body.get("products") or [], body.get("discounts") or [], source="app")
     return ok(copy.deepcopy(deal), status=201)
+
+
+async def list_deals(request: web.Request) -> web.Response:
+    """``GET /_sandbox/deals?pipeline_id=1``: every deal, without auth or rate limit."""
+    pipeline_id = query_int(request, "pipeline_id")
+    deals = [d for _, d in sorted(state_of(request).deals.items())
+             if pipeline_id is None or d["pipeline_id"] == pipeline_id]
+    return ok(copy.deepcopy(deals))
+
+
+async def webhooks(request: web.Request) -> web.Response:
+    """``GET /_sandbox/webhooks``: the webhook subscriptions the app registered (their passwords left out)."""
+    return ok([{k: v for k, v in w.items() if k != "http_auth_password"}
+               for _, w in sorted(state_of(request).webhooks.items())])
 
 
 async def requests_log(request: web.Request) -> web.Response:
@@ -107,9 +122,33 @@ async def revoke_tokens(request: web.Request) -> web.Response:
     return ok({"revoked": True})
 
 
+async def add_fault(request: web.Request) -> web.Response:
+    """``POST /_sandbox/faults {"status": 429, "ratio": 0.2, "paths": ["/api/v2/"], "retry_after": 2}``
+    (see ``pdx_sandbox.faults``)."""
+    try:
+        fault = parse(await json_body(request))
+    except BadFault as exc:
+        raise Invalid(str(exc)) from exc
+    state_of(request).faults.add(fault)
+    return ok(fault.to_dict(), status=201)
+
+
+async def list_faults(request: web.Request) -> web.Response:
+    return ok(state_of(request).faults.describe())
+
+
+async def clear_faults(request: web.Request) -> web.Response:
+    faults = state_of(request).faults
+    rules = faults.describe()
+    faults.clear()
+    return ok(rules)
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_post("/_sandbox/deals", create_deal)
+    r.add_get("/_sandbox/deals", list_deals)
+    r.add_get("/_sandbox/webhooks", webhooks)
     r.add_patch("/_sandbox/deals/{id}", edit_deal)
     r.add_post("/_sandbox/deals/{id}/move", move_deal)
     r.add_get("/_sandbox/requests", requests_log)
@@ -120,3 +159,6 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/_sandbox/webhooks/redeliver", redeliver)
     r.add_post("/_sandbox/clock/advance", advance_clock)
     r.add_post("/_sandbox/tokens/revoke", revoke_tokens)
+    r.add_post("/_sandbox/faults", add_fault)
+    r.add_get("/_sandbox/faults", list_faults)
+    r.add_delete("/_sandbox/faults", clear_faults)

@@ -93,18 +93,39 @@ def _route_path(request: web.Request) -> str:
     return resource.canonical if resource is not None else request.path
 
 
+async def faulty(request: web.Request, handler: Handler, state: PipedriveState) -> web.StreamResponse:
+    """An injected fault (``/_sandbox/faults``) answers in place of the API, or delays it."""
+    fault = state.faults.pick(request.method, request.path)
+    if fault is None:
+        return await handler(request)
+    await state.faults.wait(fault)
+    if fault.status is None:
+        return await handler(request)
+    response = error(fault.status, "Request over limit" if fault.status == 429 else "Service temporarily unavailable")
+    if fault.retry_after is not None:
+        response.headers["Retry-After"] = str(fault.retry_after)
+    return response
+
+
+async def routed(request: web.Request, handler: Handler, state: PipedriveState) -> web.StreamResponse:
+    if request.path.startswith("/api/"):
+        return await api_call(request, handler, state)
+    return await guarded(request, handler)
+
+
 @web.middleware
 async def sandbox_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = state_of(request)
     if state.base_url is None:
         state.base_url = f"{request.scheme}://{request.host}"
-    if request.path.startswith("/_sandbox"):
-        return await guarded(request, handler)
-    entry = await log_entry(request)
-    if request.path.startswith("/api/"):
-        response = await api_call(request, handler, state)
-    else:
-        response = await guarded(request, handler)
-    entry["status"] = response.status
-    state.requests.append(entry)
-    return response
+    try:
+        if request.path.startswith("/_sandbox"):
+            return await guarded(request, handler)
+        entry = await log_entry(request)
+        response = await faulty(request, lambda r: routed(r, handler, state), state)
+        entry["status"] = response.status
+        state.requests.append(entry)
+        return response
+    finally:
+        if request.method not in ("GET", "HEAD"):
+            state.changed()

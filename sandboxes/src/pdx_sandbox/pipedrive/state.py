@@ -3,9 +3,12 @@
 import math
 import secrets
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pdx_sandbox.clock import SandboxClock
+from pdx_sandbox.faults import Faults
+from pdx_sandbox.persist import StateFile
 from pdx_sandbox.pipedrive import seed as demo
 from pdx_sandbox.pipedrive.store import CrmStore, Invalid, NotFound
 
@@ -14,6 +17,11 @@ if TYPE_CHECKING:
 
 ACCESS_TOKEN_TTL = 3600.0
 REFRESH_TOKEN_TTL = 60 * 86400.0
+# What a restart keeps (``--state-file``): the company's records, the app's grants and webhook subscriptions. Not kept:
+# the request and delivery logs, the events' retry schedules, rate windows, injected faults.
+PERSISTED = ("pipelines", "stages", "organizations", "persons", "products", "deal_fields", "deals", "deal_products",
+             "deal_discounts", "activities", "notes", "_attachment_ids", "codes", "access_tokens", "refresh_tokens",
+             "webhooks", "tokens_spent")
 CODE_TTL = 300.0
 SCOPES = "base deals:full contacts:full products:read activities:full admin"
 
@@ -46,6 +54,8 @@ class PipedriveState(CrmStore):
         self.events: dict[str, dict[str, Any]] = {}
         self.tokens_spent = 0
         self.dispatcher: WebhookDispatcher | None = None
+        self.faults = Faults()
+        self.state_file: StateFile | None = None
         self._windows: dict[str, tuple[float, int]] = {}
         if seed:
             demo.seed(self)
@@ -56,6 +66,26 @@ class PipedriveState(CrmStore):
                 "default_currency": "NZD", "company_id": self.company_id, "company_name": "Demo Company Ltd",
                 "company_domain": self.company_domain, "company_country": "NZ", "timezone_name": "Pacific/Auckland",
                 "locale": "en_NZ", "lang": 1, "active_flag": True, "is_admin": 1, "is_you": True}
+
+    # --- persistence ----------------------------------------------------------------------------------------------
+    def keep_in(self, path: Path) -> None:
+        """Load what an earlier run left in ``path`` (if anything), and keep every later change there."""
+        self.state_file = StateFile(path, self.snapshot)
+        saved = self.state_file.load()
+        if saved is not None:
+            self.restore(saved)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"time": self.clock.time(), **{name: getattr(self, name) for name in PERSISTED}}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        for name in PERSISTED:
+            setattr(self, name, saved[name])
+        self.clock.advance(max(0.0, saved["time"] - self.clock.time()))  # sandbox time never runs backwards
+
+    def changed(self) -> None:
+        if self.state_file is not None:
+            self.state_file.changed()
 
     # --- OAuth grants ---------------------------------------------------------------------------------------------
     def issue_code(self, redirect_uri: str | None) -> str:

@@ -1,9 +1,10 @@
-"""python -m pdx_sandbox.xero --host 127.0.0.1 --port 0 [--clock-speed 1] [--webhook-url URL]"""
+"""python -m pdx_sandbox.xero --host 127.0.0.1 --port 0 [--clock-speed 1] [--webhook-url URL] [--state-file PATH]"""
 
 import argparse
 import asyncio
 import signal
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
@@ -21,6 +22,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--client-secret", default="sandbox-xero-secret")
     parser.add_argument("--webhook-key", default="sandbox-xero-webhook-key")
     parser.add_argument("--webhook-url", default=None, help="where to POST Xero webhook events")
+    parser.add_argument("--state-file", type=Path, default=None,
+                        help="keep organisations, documents, grants and connections in this file across restarts")
     return parser.parse_args(argv)
 
 
@@ -28,6 +31,8 @@ async def serve(args: argparse.Namespace) -> None:
     state = XeroState(SandboxClock(args.clock_speed), client_id=args.client_id, client_secret=args.client_secret,
                       webhook_key=args.webhook_key)
     state.webhook_url = args.webhook_url
+    if args.state_file is not None:
+        state.keep_in(args.state_file)
     runner = web.AppRunner(create_app(state))
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
@@ -42,6 +47,8 @@ async def serve(args: argparse.Namespace) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
+        if state.state_file is not None:
+            state.state_file.save()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,6 +4,7 @@ import json
 
 from aiohttp import web
 
+from ..faults import BadFault, parse
 from .errors import XeroError
 from .state import XERO_STATE, XeroState
 
@@ -70,6 +71,31 @@ async def outage(request: web.Request) -> web.Response:
         raise XeroError(404, {"error": "unknown tenant"})
     state.set_outage(data["tenant_id"], int(data.get("status", 500)), int(data.get("count", 1)))
     return web.json_response({"ok": True})
+
+
+@routes.post("/_sandbox/faults")
+async def add_fault(request: web.Request) -> web.Response:
+    """{"status": 503, "ratio": 0.2, "paths": ["/api.xro/2.0/"], "delay": 0, "retry_after": null} (pdx_sandbox.faults):
+    unlike /_sandbox/outage, for every tenant and a share of the calls, identity included when paths say so."""
+    try:
+        fault = parse(await _json(request))
+    except BadFault as exc:
+        raise XeroError(400, {"error": str(exc)}) from exc
+    _state(request).faults.add(fault)
+    return web.json_response(fault.to_dict(), status=201)
+
+
+@routes.get("/_sandbox/faults")
+async def list_faults(request: web.Request) -> web.Response:
+    return web.json_response(_state(request).faults.describe())
+
+
+@routes.delete("/_sandbox/faults")
+async def clear_faults(request: web.Request) -> web.Response:
+    faults = _state(request).faults
+    rules = faults.describe()
+    faults.clear()
+    return web.json_response(rules)
 
 
 @routes.post("/_sandbox/tenants")

@@ -27,7 +27,7 @@ async def record_middleware(request: web.Request, handler: Handler) -> web.Strea
     body = await request.read() if request.can_read_body else b""
     status = 500
     try:
-        response = await handler(request)
+        response = await _faulty(state, request, handler)
         status = response.status
         return response
     except XeroError as error:
@@ -39,6 +39,23 @@ async def record_middleware(request: web.Request, handler: Handler) -> web.Strea
     finally:
         if not request.path.startswith("/_sandbox"):
             state.requests.append(_record(state, request, body, status))
+        if request.method not in ("GET", "HEAD"):
+            state.changed()
+
+
+async def _faulty(state: XeroState, request: web.Request, handler: Handler) -> web.StreamResponse:
+    """An injected fault (``/_sandbox/faults``) answers in place of Xero, or delays it."""
+    fault = None if request.path.startswith("/_sandbox") else state.faults.pick(request.method, request.path)
+    if fault is None:
+        return await handler(request)
+    await state.faults.wait(fault)
+    if fault.status is None:
+        return await handler(request)
+    headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+    detail = None
+    if fault.status == 429:
+        headers["X-Rate-Limit-Problem"], detail = "minute", "Rate limit exceeded: minute"
+    return problem_error(fault.status, detail, headers).response()
 
 
 def _record(state: XeroState, request: web.Request, body: bytes, status: int) -> RecordedRequest:

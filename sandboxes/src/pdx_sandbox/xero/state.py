@@ -2,11 +2,14 @@
 
 import asyncio
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from ..clock import SandboxClock
+from ..faults import Faults
+from ..persist import StateFile
 from . import documents
 from .auth import AuthStore, Client
 from .errors import XeroError
@@ -16,6 +19,10 @@ from .seed import NZ_TENANT_ID, UK_TENANT_ID, settings_for
 from .tenant import Tenant, new_id
 
 IDEMPOTENCY_WINDOW = 86400.0
+# What a restart keeps (``--state-file``): the organisations and their documents, the app's grants and connections,
+# and the Idempotency-Key answers (a retry after a restart still gets the first answer). Not kept: the request log,
+# rate windows, webhooks waiting to be sent, injected faults and outages.
+AUTH_PERSISTED = ("clients", "codes", "access_tokens", "refresh_tokens", "connections", "token_refreshes")
 
 
 @dataclass
@@ -77,10 +84,35 @@ class XeroState:
         self.webhook_queue: list[dict] = []
         self.webhook_wakeup: asyncio.Event | None = None
         self.limiter = RateLimiter(self.limits)
+        self.faults = Faults()
+        self.state_file: StateFile | None = None
         self.auth = AuthStore(self.clock)
         self.register_client(client_id, client_secret, None)
         self.add_tenant("Demo Company (NZ)", "NZD", country_code="NZ", tenant_id=NZ_TENANT_ID)
         self.add_tenant("Demo Company (UK)", "GBP", country_code="GB", tenant_id=UK_TENANT_ID)
+
+    # --- persistence --------------------------------------------------------------------------------------------
+    def keep_in(self, path: Path) -> None:
+        """Load what an earlier run left in ``path`` (if anything), and keep every later change there."""
+        self.state_file = StateFile(path, self.snapshot)
+        saved = self.state_file.load()
+        if saved is not None:
+            self.restore(saved)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"time": self.clock.time(), "tenants": self.tenants,
+                "auth": {name: getattr(self.auth, name) for name in AUTH_PERSISTED},
+                "idempotency": {slot: r for slot, r in self.idempotency.items() if r.done}}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        self.clock.advance(max(0.0, saved["time"] - self.clock.time()))  # sandbox time never runs backwards
+        self.tenants, self.idempotency = saved["tenants"], saved["idempotency"]
+        for name, value in saved["auth"].items():
+            setattr(self.auth, name, value)
+
+    def changed(self) -> None:
+        if self.state_file is not None:
+            self.state_file.changed()
 
     # --- set-up -------------------------------------------------------------------------------------------------
     def register_client(self, client_id: str, secret: str, redirect_uris: list[str] | None,
