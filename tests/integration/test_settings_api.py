@@ -72,7 +72,7 @@ async def test_the_api_needs_the_bearer_token(gateway, headers):
     assert status == 401 and answer["error"]["code"] == "unauthorized"
 
 
-async def test_replaying_a_deal_without_a_known_stage_move_says_what_to_do(gateway):
+async def test_replaying_a_deal_with_nothing_failed_says_so_and_what_to_do(gateway):
     status, answer = await call(gateway, "POST", "/deals/77/replay")
-    assert status == 404
-    assert "Move the deal" in answer["error"]["fix"]
+    assert status == 409 and answer["error"]["code"] == "nothing_to_replay"
+    assert "no failed sync" in answer["error"]["message"] and "move the deal" in answer["error"]["fix"]
