@@ -9,10 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pdx_common.contracts import DealChanged
+from pdx_devstack.fuzz import quiet_hypothesis
 from pdx_mapper.domain.mapping import MappingProblem, build_command
 from pdx_mapper.domain.templates import render
 from tests.unit.deals import INVOICE, TODAY, D, deal, discount, item, snap
 from tests.unit.deals import settings as company_settings
+
+quiet_hypothesis()
 
 PROPERTY = settings(max_examples=200, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])

@@ -1,6 +1,7 @@
 """One table maps every error the gateway raises to an HTTP status and a stable error code: its own errors carry
 theirs, ``FOREIGN`` translates the ones raised by shared code, and anything else is a logged 500 with a reference."""
 
+import re
 import uuid
 from collections.abc import Callable
 
@@ -108,6 +109,21 @@ def error_response(exc: GatewayError) -> web.Response:
     headers = {"WWW-Authenticate": challenge} if challenge else None
     body = {"error": {"code": exc.code, "message": exc.message, **exc.details}}
     return web.json_response(body, status=exc.status, headers=headers)
+
+
+PATH_IDS = ("deal_id",)  # route ids that are Pipedrive's entity ids
+ENTITY_ID = re.compile(r"[1-9][0-9]{0,17}")
+
+
+@web.middleware
+async def path_ids(request: web.Request, handler):
+    """Pipedrive's ids in a route's path (``/deals/{deal_id}/...``) are positive integers; placed after the
+    authentication middleware, so an unauthenticated caller learns nothing from a 400."""
+    for name in PATH_IDS:
+        value = request.match_info.get(name)
+        if value is not None and not ENTITY_ID.fullmatch(value):
+            raise BadRequest(f"{name} must be a positive integer", field=name)
+    return await handler(request)
 
 
 @web.middleware

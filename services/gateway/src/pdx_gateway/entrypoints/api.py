@@ -19,8 +19,16 @@ from pydantic import ValidationError
 from pdx_common.auth import bearer_middleware
 from pdx_common.company_settings import CompanySettings
 from pdx_gateway.adapters.settings_repo import VersionConflict
-from pdx_gateway.entrypoints import connections_api, erase_api
-from pdx_gateway.errors import BadRequest, Conflict, NotFound, NothingToReplay, TokenRequired, error_middleware
+from pdx_gateway.entrypoints import connections_api, dead_letters_api, erase_api
+from pdx_gateway.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    NothingToReplay,
+    TokenRequired,
+    error_middleware,
+    path_ids,
+)
 from pdx_gateway.handlers import replay_deal
 from pdx_gateway.keys import PUBLISHER, SETTINGS, SETTINGS_STORE, STAGE_EVENTS
 
@@ -33,10 +41,11 @@ bearer_auth = bearer_middleware(
 
 
 def create_api() -> web.Application:
-    api = web.Application(middlewares=[error_middleware, bearer_auth])
+    api = web.Application(middlewares=[error_middleware, bearer_auth, path_ids])
     api.add_routes(routes)
     api.add_routes(connections_api.routes)
     api.add_routes(erase_api.routes)
+    api.add_routes(dead_letters_api.routes)
     return api
 
 
