@@ -188,13 +188,16 @@ async def test_odd_customer_names_are_found_or_created_without_failing_the_other
     slashed = await rig.seed_contact(Name="Back\\slash & Co+")
     names = {"6700": 'Say "hi" Ltd', "6701": "Back\\slash & Co+", "6702": "Ōtaki Café 東京",
              "6703": "東" * 255, "6704": KOWHAI.name}
+    odd_code = WORKSHOP.model_copy(update={"item_code": 'PD "7"\\b'})  # no such item: a description-only line
     commands = [rig.invoice(deal, contact=Contact(name=name, contact_number=f"pd-org-{deal}", source="organization",
-                                                  source_id=deal))
+                                                  source_id=deal), line_items=(odd_code, WORKSHOP))
                 for deal, name in names.items()]
     mark = rig.mark()
     await rig.writer().execute_batch(commands)
 
     assert all(r.status < 400 for r in rig.state.requests[mark:])
+    assert rig.calls("GET", "Items", mark)[0].query["where"] == 'Code=="CONSULT-HR" OR Code=="PD ""7""\\b"'
+    assert {tuple(li.get("ItemCode") for li in i["LineItems"]) for i in rig.invoices()} == {(None, "CONSULT-HR")}
     contact_of = {deal_of(i): i["Contact"]["ContactID"] for i in rig.invoices()}
     assert sorted(contact_of) == sorted(names)
     assert (contact_of["6700"], contact_of["6701"]) == (quoted["ContactID"], slashed["ContactID"])
