@@ -142,21 +142,26 @@ class DocumentWriter:
         for collection in ("Invoices", "Quotes"):
             commands = [c for c in batch.open if KIND[c.type][1] == collection]
             sizes = [len(xero_json(payloads[c.id])) for c in commands]
-            envelope = len(xero_json({collection: []}))
-            for group in sized_groups(commands, sizes, BATCH_LIMIT, self.request_bytes - envelope):
-                if len(group) == 1 and sizes[commands.index(group[0])] + envelope > self.request_bytes:
+            room = self.request_bytes - len(xero_json({collection: []}))
+            for group in sized_groups(commands, sizes, BATCH_LIMIT, room):
+                if len(group) == 1 and sizes[commands.index(group[0])] > room:
                     await self._fail_explained(batch, group[0], explain_refusal(413, None))
-                    continue
+                else:
+                    await self._put(xero, tenant_id, batch, collection, [(c, payloads[c.id]) for c in group])
 
-                async def settle(part: list[Command], outcomes: list[Outcome]) -> None:
-                    for command, outcome in zip(part, outcomes, strict=True):
-                        await self._settle(xero, tenant_id, batch, command, outcome)
+    async def _put(self, xero: XeroClient, tenant_id: str, batch: "Batch", collection: str,
+                   drafts: list[tuple[Command, dict]]) -> None:
+        async def send(part: list[tuple[Command, dict]], key: str) -> list[dict]:
+            return await xero.create_documents(collection, [payload for _, payload in part], key)
 
-                await send_split(
-                    lambda part, key, kind=collection: xero.create_documents(kind, [payloads[c.id] for c in part],
-                                                                             key),
-                    group, lambda part, kind=collection: request_key(kind, [c.id for c in part],
-                                                                     [payloads[c.id] for c in part]), settle)
+        async def settle(part: list[tuple[Command, dict]], outcomes: list[Outcome]) -> None:
+            for (command, _), outcome in zip(part, outcomes, strict=True):
+                await self._settle(xero, tenant_id, batch, command, outcome)
+
+        def key(part: list[tuple[Command, dict]]) -> str:
+            return request_key(collection, [c.id for c, _ in part], [payload for _, payload in part])
+
+        await send_split(send, drafts, key, settle)
 
     async def _settle(self, xero: XeroClient, tenant_id: str, batch: "Batch", command: Command,
                       outcome: Outcome) -> None:
