@@ -33,6 +33,7 @@ async def sandbox():
     ({**LINE, "DiscountRate": "10"}, "Path 'Invoices[1].LineItems[0].DiscountRate'."),
     ({**LINE, "Quantity": 1e30}, "Value was either too large or too small for a Decimal."),
     ({**LINE, "Description": "Work\x02shop"}, "hexadecimal value 0x02, is an invalid character."),
+    ("one line", "Cannot deserialize the current JSON value into a JSON object. Path 'Invoices[1].LineItems[0]'."),
 ])
 async def test_one_unreadable_element_fails_the_whole_request_even_unsummarised(sandbox: Sandbox, line: dict,
                                                                                message: str) -> None:

@@ -75,11 +75,18 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 def type_error(key: str, index: int, element: dict) -> str | None:
     """The first spec type violation in one element of a ``{key: [...]}`` body, as Xero's reader words it."""
+    for field, kind in (("LineItems", list), ("Contact", dict), ("SalesDetails", dict), ("PurchaseDetails", dict)):
+        if element.get(field) is not None and not isinstance(element[field], kind):
+            shape = "array" if kind is list else "object"
+            return (f"Cannot deserialize the current JSON value into a JSON {shape}. "
+                    f"Path '{key}[{index}].{field}'.")
     paths: list[tuple[str, object]] = [(f"{key}[{index}].{f}", element.get(f)) for f in _DOCUMENT_NUMBERS]
     lines = element.get("LineItems")
-    for n, line in enumerate(lines if isinstance(lines, list) else []):
-        if isinstance(line, dict):
-            paths += [(f"{key}[{index}].LineItems[{n}].{f}", line.get(f)) for f in _LINE_NUMBERS]
+    for n, line in enumerate(lines or []):
+        if not isinstance(line, dict):
+            return ("Cannot deserialize the current JSON value into a JSON object. "
+                    f"Path '{key}[{index}].LineItems[{n}]'.")
+        paths += [(f"{key}[{index}].LineItems[{n}].{f}", line.get(f)) for f in _LINE_NUMBERS]
     for details in ("SalesDetails", "PurchaseDetails"):
         if isinstance(element.get(details), dict):
             paths += [(f"{key}[{index}].{details}.{f}", element[details].get(f)) for f in _DETAIL_NUMBERS]
