@@ -159,8 +159,10 @@ def _chunks(value: Any):
 
 
 def _quote(value: str) -> str:
-    # Xero parses `where` as Dynamic LINQ (its errors are that parser's: "Unterminated string literal", "Character
-    # literal must contain exactly one character"): inside "..." a quote is written twice, a backslash is itself.
+    # Xero parses `where` as Dynamic LINQ: its errors are that parser's ("Unterminated string literal",
+    # laravel-xero#83; "Character literal must contain exactly one character", xeroizer#454; "No property or field
+    # 'Bat' exists in type 'Contact'", xeroizer#160). Inside "..." a quote is written twice and a backslash is
+    # itself; a backslash-escaped quote is a syntax error (Xero-Java#347).
     return value.replace('"', '""')
 
 
