@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from pdx_devstack.fuzz import SURFACES, Stack, Tally, drive, quiet_hypothesis, running_apps
+from pdx_devstack.fuzz import Stack, Tally, running_apps
+from pdx_devstack.fuzz_inputs import SURFACES, drive, quiet_hypothesis
 
 EXAMPLES = 120  # per surface: about two seconds each on an idle machine
 

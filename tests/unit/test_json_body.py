@@ -14,7 +14,7 @@ from pdx_common.json_body import (
     parse_json,
     parse_object,
 )
-from pdx_devstack.fuzz import HOSTILE_BODIES, JSON_VALUES, fuzz_settings, quiet_hypothesis
+from pdx_devstack.fuzz_inputs import HOSTILE_BODIES, JSON_VALUES, fuzz_settings, quiet_hypothesis
 from pdx_gateway import errors as gateway_errors
 from pdx_metering import errors as metering_errors
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pdx_common.contracts import DealChanged
-from pdx_devstack.fuzz import quiet_hypothesis
+from pdx_devstack.fuzz_inputs import quiet_hypothesis
 from pdx_mapper.domain.mapping import MappingProblem, build_command
 from pdx_mapper.domain.templates import render
 from tests.unit.deals import INVOICE, TODAY, D, deal, discount, item, snap
