@@ -109,14 +109,17 @@ class DocumentWriter:
             self.facts.forget(tenant_id)
             facts = await self.facts.get(xero, tenant_id)
         taxes = {c.id: await self._refusing(batch, c, lambda c=c: _tax_types(facts, c)) for c in list(batch.open)}
-        contacts = await self.resolver.contact_ids(xero, tenant_id, [(c.contact, c.create_contact) for c in batch.open])
+        asking = sorted(c.id for c in batch.open)
+        contacts = await self.resolver.contact_ids(xero, tenant_id, [(c.contact, c.create_contact) for c in batch.open],
+                                                   asking)
         for command in list(batch.open):
             found = contacts[command.contact.contact_number]
             if isinstance(found, Explanation):
                 await self._fail_explained(batch, command, found)
             elif batch.unclear(command) and await self._recovered(xero, tenant_id, command, found):
                 batch.settle(command)
-        codes = await self.resolver.item_codes(xero, tenant_id, [ln for c in batch.open for ln in c.line_items])
+        codes = await self.resolver.item_codes(xero, tenant_id, [ln for c in batch.open for ln in c.line_items],
+                                               asking)
         payloads = {}
         for command in list(batch.open):
             lines = [line_item_code(line, codes) for line in command.line_items]

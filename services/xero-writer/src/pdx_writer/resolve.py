@@ -90,9 +90,12 @@ class Resolver:
     def __init__(self, links: MongoXeroLinks) -> None:
         self._links = links
 
-    async def contact_ids(self, xero: XeroClient, tenant_id: str,
-                          contacts: list[tuple[Contact, bool]]) -> dict[str, str | Explanation]:
-        """ContactID (or why not) per contact number. Each contact comes with whether it may be created."""
+    async def contact_ids(self, xero: XeroClient, tenant_id: str, contacts: list[tuple[Contact, bool]],
+                          batch: list[str]) -> dict[str, str | Explanation]:
+        """ContactID (or why not) per contact number. Each contact comes with whether it may be created.
+
+        ``batch`` (the command ids asking) is part of every creating request's idempotency key: a redelivery of the
+        same commands replays Xero's answer, a replay after a fix (new commands) asks Xero afresh."""
         wanted = {c.contact_number: (c, create) for c, create in contacts}
         found: dict[str, str | Explanation] = {}
         for number in wanted:
@@ -101,7 +104,7 @@ class Resolver:
         for field, key in (("ContactNumber", lambda c: c.contact_number), ("EmailAddress", lambda c: c.email),
                            ("Name", lambda c: c.name)):
             await self._match(xero, wanted, found, field, key)
-        await self._create_contacts(xero, wanted, found)
+        await self._create_contacts(xero, wanted, found, batch)
         for number, value in found.items():
             if isinstance(value, str):
                 await self._links.put(xero.company_id, tenant_id, "contact", number, value)
@@ -116,7 +119,7 @@ class Resolver:
             if value in by_value:
                 found[number] = by_value[value]
 
-    async def _create_contacts(self, xero: XeroClient, wanted: dict, found: dict) -> None:
+    async def _create_contacts(self, xero: XeroClient, wanted: dict, found: dict, batch: list[str]) -> None:
         missing = [c for number, (c, create) in wanted.items() if number not in found and create]
         for number, (c, create) in wanted.items():
             if number not in found and not create:
@@ -126,12 +129,13 @@ class Resolver:
                     "replay the deal.")
         if not missing:
             return
+
         async def settle(contacts: list[Contact], elements: list[Outcome]) -> None:
             for contact, element in zip(contacts, elements, strict=True):
                 found[contact.contact_number] = _outcome(element) or element["ContactID"]
 
         await send_split(lambda part, key: xero.create_contacts([contact_payload(c) for c in part], key), missing,
-                         lambda part: request_key("contacts", [c.contact_number for c in part],
+                         lambda part: request_key("contacts", [*batch, *(c.contact_number for c in part)],
                                                   [contact_payload(c) for c in part]), settle)
         # Another writer created the same customer a moment ago (Xero names are unique): use that contact.
         raced = {c.contact_number: (c, False) for c in missing
@@ -152,9 +156,10 @@ class Resolver:
                 if line.item_code:
                     await self._links.forget(company_id, tenant_id, "item", line.item_code)
 
-    async def item_codes(self, xero: XeroClient, tenant_id: str,
-                         lines: list[LineItem]) -> dict[str, str | None | Explanation]:
-        """What each product code becomes on a line: itself (a Xero item), the default item, none, or why not."""
+    async def item_codes(self, xero: XeroClient, tenant_id: str, lines: list[LineItem],
+                         batch: list[str]) -> dict[str, str | None | Explanation]:
+        """What each product code becomes on a line: itself (a Xero item), the default item, none, or why not.
+        ``batch`` keys the creating requests, as for contacts."""
         codes = sorted({line.item_code for line in lines if line.item_code})
         known = {code for code in codes if await self._links.get(xero.company_id, tenant_id, "item", code)}
         unknown = [c for c in codes if c not in known]
@@ -174,11 +179,11 @@ class Resolver:
             else:
                 result[code] = line.default_item_code if line.unmatched == "default_item" else None
         if to_create:
-            await self._create_items(xero, tenant_id, to_create, result)
+            await self._create_items(xero, tenant_id, to_create, result, batch)
         return result
 
     async def _create_items(self, xero: XeroClient, tenant_id: str, to_create: dict[str, LineItem],
-                            result: dict[str, str | None | Explanation]) -> None:
+                            result: dict[str, str | None | Explanation], batch: list[str]) -> None:
         async def settle(codes: list[str], elements: list[Outcome]) -> None:
             for code, element in zip(codes, elements, strict=True):
                 result[code] = _outcome(element) or code
@@ -189,7 +194,7 @@ class Resolver:
             return [_item_payload(to_create[code]) for code in codes]
 
         await send_split(lambda codes, key: xero.create_items(payloads(codes), key), list(to_create),
-                         lambda codes: request_key("items", codes, payloads(codes)), settle)
+                         lambda codes: request_key("items", [*batch, *codes], payloads(codes)), settle)
 
 
 def line_item_code(line: LineItem, codes: dict[str, str | None | Explanation]) -> str | None | Explanation:
