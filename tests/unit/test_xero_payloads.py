@@ -250,6 +250,25 @@ async def test_a_refused_request_is_halved_until_the_element_at_fault_stands_alo
     assert [part for part, _ in sent] == [items, ["a", "b", "c"], ["bad", "d", "e"], ["bad"], ["d", "e"]]
 
 
+async def test_an_element_xero_names_is_sent_alone_and_the_rest_together() -> None:
+    sent: list[list[str]] = []
+
+    async def send(part: list[str], key: str) -> list[dict]:
+        sent.append(part)
+        if "bad" in part:
+            raise ApiError("xero", 400, {"ErrorNumber": 14, "Type": "PostDataInvalidException", "Message": (
+                "JSON for post data was invalid,Could not convert str to decimal: x. "
+                f"Path 'Invoices[{part.index('bad')}].LineItems[0].Quantity'.")}, "/Invoices")
+        return [{"id": item} for item in part]
+
+    async def settle(part: list[str], outcomes: list) -> None:
+        pass
+
+    items = ["a", "b", "c", "d", "bad", "e", "f"]
+    await send_split(send, items, lambda part: request_key("Invoices", part, part), settle)
+    assert sent == [items, ["bad"], ["a", "b", "c", "d", "e", "f"]]
+
+
 def test_groups_respect_count_and_size() -> None:
     assert sized_groups(list("abcde"), [10, 10, 10, 10, 10], 2, 1000) == [["a", "b"], ["c", "d"], ["e"]]
     assert sized_groups(list("abcd"), [40, 40, 90, 10], 50, 100) == [["a", "b"], ["c"], ["d"]]

@@ -3,8 +3,9 @@
 Xero refuses some requests as a whole, whatever ``summarizeErrors`` says: a body it cannot read into its types or
 that carries a character XML cannot hold (400 PostDataInvalidException), a body over 3.5 MB (413), a ``where`` it
 cannot parse (400 QueryParseException) or a query string over 2048 characters (IIS's 404.15). Nothing in such a
-request was created, so it is split in halves and each half sent again under its own idempotency key, down to the
-single element at fault, which gets its own reason; the others are created.
+request was created, so it is split and each part sent again under its own idempotency key, down to the single
+element at fault, which gets its own reason; the others are created. When Xero names the element ("Path
+'Invoices[3]...'") it is sent alone and the others together; otherwise the request is halved.
 
 Idempotency keys are derived from what a request carries (the command ids and the exact body), never from the batch
 it came from: a half that succeeded and is sent again (the writer crashed, the batch was redelivered) replays
@@ -12,6 +13,7 @@ Xero's first answer, and the whole request's refused answer is never replayed fo
 """
 
 import hashlib
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -28,6 +30,7 @@ WRITE_REFUSALS = {400, 413}
 LOOKUP_REFUSALS = {400, 404, 414}
 MAX_WHERE = 1800  # encoded characters of one `where`: IIS's 2048-character query string, less room to spare
 WHERE_VALUES = 25  # values per `where ... OR ...` query
+_PATH = re.compile(r"Path '[A-Za-z]+\[(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,21 @@ async def send_split(send: Send, items: list[T], key: Callable[[list[T]], str], 
             await settle(items, [Refusal(refused.status, refused.body)])
             return
         log.warning("xero refused a whole request; splitting it", elements=len(items), status=refused.status)
-        middle = len(items) // 2
-        await send_split(send, items[:middle], key, settle)
-        await send_split(send, items[middle:], key, settle)
+        for part in _parts(items, refused.body):
+            await send_split(send, part, key, settle)
         return
     await settle(items, list(elements))
+
+
+def _parts(items: list[T], body: Any) -> list[list[T]]:
+    """The element Xero's reader named ("... Path 'Invoices[3].LineItems[0].Quantity'") alone, then the others;
+    halves when it named none. Either way each part is smaller, so splitting ends."""
+    named = _PATH.search(str(body.get("Message") or "")) if isinstance(body, dict) else None
+    index = int(named.group(1)) if named else -1
+    if 0 <= index < len(items):
+        return [[items[index]], items[:index] + items[index + 1:]]
+    middle = len(items) // 2
+    return [items[:middle], items[middle:]]
 
 
 def request_key(kind: str, ids: Sequence[str], body: Any) -> str:
