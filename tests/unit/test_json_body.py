@@ -45,11 +45,20 @@ def test_nesting_depth_reads_the_raw_bytes(raw: bytes, depth: int) -> None:
     (b"\xff\xfe{}", "not JSON"),
     ('{"a": 1}'.encode("utf-16"), "not JSON"),  # JSON on the wire is UTF-8
     (b"", "not JSON"),
+    (b'{"a": 9223372036854775808}', "larger than 64 bits"),
+    (b'{"a": -9223372036854775809}', "larger than 64 bits"),
+    (b'{"a": "\\ud800"}', "not valid Unicode"),
+    (b'{"\\udfff": 1}', "not valid Unicode"),
 ])
 def test_hostile_bodies_are_refused_with_a_reason(raw: bytes, says: str) -> None:
     with pytest.raises(BodyRefused) as refused:
         parse_json(raw)
     assert says in refused.value.message and refused.value.status == 400
+
+
+def test_64_bit_integers_and_surrogate_pairs_are_read() -> None:
+    assert parse_object(b'{"a": 9223372036854775807, "b": -9223372036854775808, "c": "\\ud83d\\ude00"}') == {
+        "a": 2**63 - 1, "b": -(2**63), "c": "\U0001F600"}
 
 
 @pytest.mark.parametrize("raw", [b"[]", b'"text"', b"null", b"3"])

@@ -2,7 +2,9 @@
 
 The nesting depth is measured on the raw bytes, without recursion, *before* ``json.loads`` runs: the C parser
 recurses once per ``[`` or ``{``, so a body nested 5,000 levels deep would otherwise raise ``RecursionError`` (a 500)
-instead of a clear 400. NaN, Infinity and numbers too large for a float are not JSON and are refused too.
+instead of a clear 400. NaN, Infinity and numbers too large for a float are not JSON and are refused too, and so
+are integers beyond 64 bits and unpaired surrogates (``"\ud800"``): the store and the broker's consumers cannot
+carry them, so they would fail later, after part of the work was done.
 
 Each service maps ``BodyTooLarge`` to 413 and every other ``BodyRefused`` to 400 in its one error table::
 
@@ -55,7 +57,10 @@ def parse_json(raw: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_D
         raise BodyRefused(f"the body nests deeper than {max_depth} levels")
     try:
         # UTF-8 only (RFC 8259): json.loads would also guess UTF-16 and UTF-32, which the depth scan does not read.
-        return json.loads(raw.decode("utf-8"), parse_constant=_not_json, parse_float=_finite)
+        body = json.loads(raw.decode("utf-8"), parse_constant=_not_json, parse_float=_finite, parse_int=_int64)
+        if b"\\u" in raw:  # an escaped unpaired surrogate parses to a str that cannot be encoded again
+            _encodable(body)
+        return body
     except BodyRefused:
         raise
     except (ValueError, RecursionError):  # JSONDecodeError, bad UTF-8, over-long integers; RecursionError cannot
@@ -92,6 +97,20 @@ async def read_json_object(request: web.Request, *, max_bytes: int = MAX_BYTES,
 
 def _not_json(constant: str) -> Any:
     raise BodyRefused(f"{constant} is not a JSON number")
+
+
+def _encodable(body: Any) -> None:
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BodyRefused("a string in the body is not valid Unicode (an unpaired surrogate)") from None
+
+
+def _int64(text: str) -> int:
+    number = int(text)
+    if not -(2**63) <= number < 2**63:
+        raise BodyRefused(f"the number {text[:40]} is larger than 64 bits")
+    return number
 
 
 def _finite(text: str) -> float:

@@ -114,7 +114,9 @@ def _valid_webhook(company: str) -> st.SearchStrategy[bytes]:
                                 "timestamp": "2026-11-27T10:00:00Z"},
                        "data": {**data, "id": deal_id}, "previous": {"stage_id": 4}})
     return st.builds(body, st.uuids().map(lambda u: u.hex), GOOD_ID, st.sampled_from(["create", "change"]),
-                     st.dictionaries(st.sampled_from(["title", "value", "stage_id", "currency"]), LEAVES, max_size=4))
+                     st.dictionaries(st.sampled_from(["title", "value", "stage_id", "currency", "$set", "a.b", ""]),
+                                     st.one_of(LEAVES, st.sampled_from([2**63, -(2**63) - 1, "\ud800", 10**400])),
+                                     max_size=4))
 
 
 def basic_auth(user: str, password: str) -> str:
