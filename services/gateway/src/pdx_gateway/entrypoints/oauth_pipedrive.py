@@ -11,10 +11,10 @@
 """
 
 import hmac
-import json
 
 from aiohttp import web
 
+from pdx_common.json_body import parse_json
 from pdx_gateway.entrypoints import pages
 from pdx_gateway.entrypoints.basic_auth import basic_credentials
 from pdx_gateway.entrypoints.linking import connect_link, connector_for, redirect_bound, same_browser, unbind
@@ -66,10 +66,7 @@ async def uninstall(request: web.Request) -> web.Response:
 
 
 def _company_id(raw: bytes) -> str:
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("the body is not JSON") from None
+    body = parse_json(raw)  # nesting and number limits (pdx_common.json_body): a 400 from the error table
     company_id = body.get("company_id") if isinstance(body, dict) else None
     if isinstance(company_id, bool) or not isinstance(company_id, int | str) or not str(company_id).strip():
         raise BadRequest("the body must name the company_id")
