@@ -23,6 +23,15 @@ def cmdline(pid: int) -> list[str] | None:
     return raw.rstrip(b"\0").decode(errors="replace").split("\0") if raw else None
 
 
+def _exec_done(pid: int, timeout: float = 5.0) -> list[str] | None:
+    """The command line of a process just started: a vfork'ed child lets its parent go on before the kernel has
+    filled in the new command line, which reads empty for that moment."""
+    deadline = time.monotonic() + timeout
+    while (line := cmdline(pid)) is None and Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return line
+
+
 class Registry:
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / REGISTRY
@@ -34,7 +43,7 @@ class Registry:
             return []
 
     def add(self, name: str, pid: int) -> None:
-        line = cmdline(pid)
+        line = _exec_done(pid)
         if line is None:
             return  # already gone: nothing to stop later
         kept = [e for e in self.entries() if e["pid"] != pid]

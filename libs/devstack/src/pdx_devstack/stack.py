@@ -253,7 +253,8 @@ class Stack:
                     lived = now - started.get(child.name, 0.0)
                     crashes[child.name] = 0 if lived > 60 else crashes.get(child.name, 0) + 1
                     due[child.name] = now + min(30.0, self.options.restart_delay * 2 ** crashes[child.name])
-                elif now >= due.pop(child.name):
+                elif now >= due[child.name]:
+                    del due[child.name]
                     self._restart(child)
                     started[child.name] = now
 
