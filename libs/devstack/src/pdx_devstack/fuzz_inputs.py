@@ -150,7 +150,14 @@ def api_probes(t: Target) -> st.SearchStrategy[Probe]:
                   st.none()),
         st.tuples(st.just("GET"), st.one_of(GOOD_ID, IDS).map(lambda d: f"{base}/deals/{_path_id(d)}/status"),
                   st.none()),
-        st.tuples(st.just("GET"), st.just(f"{base}/settings"), st.none()))
+        st.tuples(st.just("GET"), st.just(f"{base}/settings"), st.none()),
+        st.tuples(st.sampled_from(["POST", "GET"]), st.sampled_from([f"{base}/replay-failed", f"{base}/erasure",
+                                                                    f"{base}/dead-letters/redrive",
+                                                                    f"{base}/connections"]), st.none()),
+        st.tuples(st.just("GET"), st.text(max_size=20).map(lambda q: f"{base}/dead-letters?state={quote(q)}"),
+                  st.none()),
+        st.tuples(st.sampled_from(["GET", "POST"]), st.one_of(IDS, st.text(max_size=40)).map(
+            lambda d: f"{base}/dead-letters/{_path_id(d)}" + ("/redrive" if len(str(d)) % 2 else "")), st.none()))
     return st.builds(lambda a, r: Probe("gateway", r[0], r[1], {"Authorization": a,
                                                                 "Content-Type": "application/json"}, r[2]),
                      token, route)
