@@ -45,8 +45,8 @@ async def test_each_dead_letter_is_kept_once_counted_and_its_deal_told_once(mong
     written: list[tuple] = []
     handle = dead_letter_handler(card(mongo_db, written))
     billing = DeadLettered(company_id=f"c{run_id}", deal_id="42", source_topic=topics.DOCUMENT_RESULTS,
-                           consumer="pdx-metering", payload={"x": 1}, error="ValueError: at https://internal/x",
-                           attempts=5)
+                           consumer="pdx-metering", payload={"$set": {"a.b": 1}},
+                           error="ValueError: at https://internal/x", attempts=5)
     told_already = DeadLettered(company_id=f"c{run_id}", deal_id="43", source_topic=topics.DEAL_EVENTS,
                                 consumer="pdx-mapper", payload={"y": 2}, error="KeyError: 'z'", attempts=5)
     before = stored_count(topics.DOCUMENT_RESULTS, "pdx-metering")
@@ -56,6 +56,7 @@ async def test_each_dead_letter_is_kept_once_counted_and_its_deal_told_once(mong
     assert stored_count(topics.DOCUMENT_RESULTS, "pdx-metering") == before + 1
     listed = await MongoDeadLetters(mongo_db).of_company(f"c{run_id}")
     assert [d["id"] for d in listed] == [billing.id, told_already.id]
+    assert listed[0]["payload"] == {"$set": {"a.b": 1}}  # whatever arrived, even keys MongoDB refuses as fields
     [(company, deal, subject, note)] = written  # the mapper told deal 43 itself, with the reference
     assert (company, deal) == (f"c{run_id}", "42") and billing.id in note
     assert "internal" not in note and "ValueError" not in note

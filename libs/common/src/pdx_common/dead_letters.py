@@ -6,6 +6,7 @@ writer's ledger per company, deal and trigger), so a second re-drive makes no se
 topic and the consumer group only, never a company.
 """
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -49,10 +50,12 @@ class MongoDeadLetters:
 
     async def store(self, dead: DeadLettered, now: datetime) -> bool:
         """True when this dead letter is new (a redelivered one is stored once)."""
-        document = dead.model_dump(mode="python", exclude={"id"})
+        document = dead.model_dump(mode="python", exclude={"id", "payload"})
+        # As JSON text: a payload is whatever arrived, and keys like "$x" or "a.b" are not valid MongoDB field names.
+        payload = json.dumps(dead.payload, separators=(",", ":"))
         try:
-            await self._col.insert_one({"_id": dead.id, **document, "state": WAITING, "stored_at": now,
-                                        "redriven_at": None, "redrives": 0})
+            await self._col.insert_one({"_id": dead.id, **document, "payload_json": payload, "state": WAITING,
+                                        "stored_at": now, "redriven_at": None, "redrives": 0})
         except DuplicateKeyError:
             return False
         DEAD_LETTERS_STORED.labels(dead.source_topic, dead.consumer).inc()
@@ -76,7 +79,10 @@ class MongoDeadLetters:
 
 
 def _public(doc: dict) -> dict:
-    return {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
+    public = {"id": doc["_id"], **{k: v for k, v in doc.items() if k not in ("_id", "payload_json")}}
+    if "payload_json" in doc:
+        public["payload"] = json.loads(doc["payload_json"])
+    return public
 
 
 def summary(dead: dict) -> dict:

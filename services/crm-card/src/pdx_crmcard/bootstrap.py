@@ -23,7 +23,7 @@ from pdx_common.kafka import make_broker
 from pdx_common.mongo import connect_mongo, ping
 from pdx_common.pipedrive import PipedriveClient
 from pdx_common.ratelimit import ScaledClock, XeroRateLimiter
-from pdx_common.reliability import RetryPolicy
+from pdx_common.reliability import RetryPolicy, describe, is_transient
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
 from pdx_common.xero import XeroClient
 from pdx_crmcard.adapters.activity_log import MongoActivityLog
@@ -120,8 +120,17 @@ def _subscribe_results(broker, settings: CardSettings, res: Resources) -> None:
 def dead_letter_handler(res: Resources) -> Callable[[DeadLettered], Awaitable[None]]:
     """Keep each dead letter for the operators (once), and tell its deal once when its producer did not."""
     async def handle(dead: DeadLettered) -> None:
-        if await res.dead_letters.store(dead, datetime.now(UTC)):
-            log.warning("dead letter stored for the operators", dead_letter_id=dead.id, source_topic=dead.source_topic)
+        try:
+            if await res.dead_letters.store(dead, datetime.now(UTC)):
+                log.warning("dead letter stored for the operators", dead_letter_id=dead.id,
+                            source_topic=dead.source_topic)
+        except Exception as exc:
+            if is_transient(exc) or dead.source_topic != topics.DEAD_LETTER:
+                raise
+            # A dead letter about a dead letter that cannot be stored: dead-lettering it again would loop for ever.
+            log.error("dead letter could not be stored; it stays on the topic only", dead_letter_id=dead.id,
+                      error=describe(exc))
+            return
         if producer_told_the_deal(dead) or dead.source_topic == topics.DEAD_LETTER or dead.deal_id == "unknown":
             return
         if not await res.activity_log.claim(dead.id, dead.company_id, dead.deal_id):
