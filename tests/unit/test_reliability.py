@@ -14,6 +14,7 @@ from pdx_common import topics
 from pdx_common.contracts import DeadLettered
 from pdx_common.http import ApiError, ConnectionMissing
 from pdx_common.reliability import RetryPolicy, Stopped, dead_letter, is_transient, pause, run_reliably
+from pdx_writer.dispatch import CompanyQueues, Pending
 
 FAST = RetryPolicy(attempts=3, first_delay=0.001, max_delay=0.002)
 
@@ -141,3 +142,33 @@ async def test_stopping_interrupts_a_wait_but_not_a_first_attempt():
     assert outage.calls == 1
     with pytest.raises(Stopped):
         await pause(3600, stopping.is_set)
+
+
+class Cmd:
+    def __init__(self, n: int) -> None:
+        self.company_id, self.ledger_key = "c", f"c:{n}:t"
+
+
+async def test_the_writer_stops_a_company_waiting_out_an_outage_at_once_and_commits_none_of_its_queue():
+    committed: list[int] = []
+    waiting = asyncio.Event()
+
+    async def run_batch(commands) -> None:
+        async def xero_down() -> None:
+            waiting.set()
+            raise ApiError("xero", 503, "", "u")
+        await run_reliably(xero_down, policy=RetryPolicy(first_delay=3600, max_delay=3600), topic="t",
+                           consumer="c", stopping=lambda: queues.closing)
+
+    def done(n: int):
+        async def finished() -> None:
+            committed.append(n)
+        return finished
+
+    queues = CompanyQueues(run_batch)
+    for n in range(3):
+        await queues.put("c", Pending(Cmd(n), done(n)))
+    await waiting.wait()
+    await asyncio.wait_for(queues.drain(3600), 60)  # the outage's hour-long pause does not hold the shutdown
+    await queues.stop()
+    assert committed == []
