@@ -142,8 +142,8 @@ async def run_reliably(work: Callable[[], Awaitable[Any]], *, policy: RetryPolic
             raise
         except Exception as exc:  # noqa: BLE001 - classified: waited out, retried, or returned for dead-lettering
             error = describe(exc)
-            HANDLER_RETRIES.labels(topic, consumer).inc()
             if is_transient(exc):
+                HANDLER_RETRIES.labels(topic, consumer).inc()
                 waits += 1
                 delay = policy.delay(waits, getattr(exc, "retry_after", None))
                 log.warning("transient failure, waiting it out", waits=waits, delay=round(delay, 2), error=error)
@@ -152,6 +152,7 @@ async def run_reliably(work: Callable[[], Awaitable[Any]], *, policy: RetryPolic
             repeats, last = (repeats + 1 if error == last else 1), error
             if repeats >= policy.attempts:
                 return exc
+            HANDLER_RETRIES.labels(topic, consumer).inc()
             log.warning("handler failed, will retry", attempt=repeats, error=error)
             await pause(policy.delay(repeats), stopping)
 
