@@ -5,7 +5,6 @@ nothing, and only accepted webhooks publish deal events, each exactly once.
 The same Hypothesis strategies drive ``./dev fuzz`` (10,000 inputs); here a small, deterministic sample per surface
 (derandomized, no example database)."""
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -29,8 +28,7 @@ async def stack(infra, run_id) -> AsyncIterator[Stack]:
 
 async def fuzz(stack: Stack, surface: str) -> Tally:
     tally = Tally()
-    await asyncio.to_thread(drive, SURFACES[surface](stack.target), EXAMPLES, lambda probe: stack.send(probe, tally),
-                            asyncio.get_running_loop())
+    await drive(SURFACES[surface](stack.target), EXAMPLES, lambda probe: stack.send(probe, tally))
     return tally
 
 

@@ -237,8 +237,7 @@ async def main(count: int) -> int:
         for name, make in SURFACES.items():
             tally = tallies[name] = Tally()
             started = time.monotonic()
-            await asyncio.to_thread(drive, make(stack.target), per_surface, lambda p, t=tally: stack.send(p, t),
-                                    asyncio.get_running_loop())
+            await drive(make(stack.target), per_surface, lambda p, t=tally: stack.send(p, t))
             print(f"{name}: {tally.sent} sent in {time.monotonic() - started:.0f} s", file=sys.stderr)
         published = await stack.published_by_company()
         tallies["gateway webhook"].published = published.pop(stack.target.webhook_company, 0)

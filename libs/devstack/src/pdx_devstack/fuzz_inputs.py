@@ -2,7 +2,6 @@
 of requests (``Probe``) per inbound HTTP surface, mixing good and wrong credentials with hostile bodies, ids and
 queries, and ``drive`` to send them. Deterministic: derandomized, no example database."""
 
-import asyncio
 import base64
 import json
 import time
@@ -231,13 +230,23 @@ SURFACES: dict[str, Callable[[Target], st.SearchStrategy[Probe]]] = {
     "Xero webhook": xero_probes, "metering API": metering_probes}
 
 
-def drive(strategy: st.SearchStrategy[Probe], count: int, send: Callable[[Probe], Awaitable[None]],
-          loop: asyncio.AbstractEventLoop) -> None:
-    """Run in a worker thread: Hypothesis generates ``count`` probes, each sent on ``loop``."""
+def generate(strategy: st.SearchStrategy[Probe], count: int) -> list[Probe]:
+    """Hypothesis generates ``count`` probes up front, on the caller's thread. Called from a coroutine it blocks the
+    event loop meanwhile, on purpose: Hypothesis checks that nothing touches the global ``random`` while it draws,
+    and the apps' background work (the broker client, the store's monitors, retry jitter) would, from the loop."""
+    probes: list[Probe] = []
+
     @fuzz_settings(count)
     @given(strategy)
     def one(probe: Probe) -> None:
-        asyncio.run_coroutine_threadsafe(send(probe), loop).result()
+        probes.append(probe)
     one()
+    return probes
+
+
+async def drive(strategy: st.SearchStrategy[Probe], count: int, send: Callable[[Probe], Awaitable[None]]) -> None:
+    """Generate ``count`` probes, then send each in turn."""
+    for probe in generate(strategy, count):
+        await send(probe)
 
 
