@@ -74,7 +74,7 @@ KIWI = org(address="12 Queen Street, Auckland 1010, New Zealand")
 def snap(the_deal: dict[str, Any], *lines: dict[str, Any], who: dict | None = AROHA, company: dict | None = KIWI,
          discounts: tuple[dict, ...] = (), fields: list[dict] | None = None) -> DealSnapshot:
     return DealSnapshot(deal=the_deal, products=list(lines), person=who, org=company, discounts=list(discounts),
-                        deal_fields=DEAL_FIELDS if fields is None else fields)
+                        deal_fields=DEAL_FIELDS if fields is None else fields, company_domain="acme")
 
 
 def discount(kind: str, amount: float, description: str) -> dict[str, Any]:

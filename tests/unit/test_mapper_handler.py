@@ -23,10 +23,7 @@ class FakeSettings:
 
 class FakeReader:
     async def read(self, company_id: str, deal_id: str) -> DealSnapshot:
-        return DealSnapshot(deal=DEAL, org={"id": 1, "name": "Kiwi Ltd"})
-
-    async def company_domain(self, company_id: str) -> str | None:
-        return "kiwi"
+        return DealSnapshot(deal=DEAL, org={"id": 1, "name": "Kiwi Ltd"}, company_domain="kiwi")
 
 
 class FakePublisher:

@@ -309,7 +309,7 @@ CASES = CURRENCIES_AND_TAX + DISCOUNTS_AND_AMOUNTS + PRODUCT_RULES + CUSTOMERS +
 
 def changed(snapshot) -> DealChanged:
     return DealChanged(company_id="acme", deal_id=str(snapshot.deal["id"]), event_id="evt-1", action="change",
-                       host="acme.pipedrive.com", data={"stage_id": 5}, previous={"stage_id": 4})
+                       host="evil.example", data={"stage_id": 5}, previous={"stage_id": 4})  # never trusted
 
 
 def check_command(command, snapshot, company, trigger, expected: dict[str, Any]) -> None:

@@ -41,7 +41,8 @@ class DealChanged(Message):
     change_source: str | None = None
     attempt: int = 1
     pipedrive_user_id: str | None = None
-    host: str | None = None  # the company's Pipedrive host, e.g. "acme.pipedrive.com", for links back to the deal
+    # Kept so older events still validate; never filled or trusted: links use the company domain saved at install.
+    host: str | None = None
     event_timestamp: datetime | None = None
     data: dict[str, Any] | None = None
     previous: dict[str, Any] | None = None

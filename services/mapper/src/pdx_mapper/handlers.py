@@ -1,6 +1,5 @@
 """The mapper's use case: a deal event in; a Xero command, a failure the salesperson sees, or nothing out."""
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -16,7 +15,6 @@ from pdx_mapper.domain.mapping import DealSnapshot, MappingProblem, build_comman
 from pdx_mapper.domain.triggers import entered_stage, fired_trigger
 
 log = structlog.get_logger()
-_DOMAIN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 class SettingsRepository(Protocol):
@@ -25,8 +23,6 @@ class SettingsRepository(Protocol):
 
 class DealReader(Protocol):
     async def read(self, company_id: str, deal_id: str) -> DealSnapshot: ...
-
-    async def company_domain(self, company_id: str) -> str | None: ...
 
 
 class Publisher(Protocol):
@@ -85,9 +81,7 @@ async def _run_trigger(event: DealChanged, settings: CompanySettings, trigger: T
     try:
         snapshot = await ports.reader.read(event.company_id, event.deal_id)
         command = build_command(snapshot, settings, trigger, event, today)
-        domain = await ports.reader.company_domain(event.company_id)
-        command = command.model_copy(update={"trigger_id": trigger_id,
-                                             "deal_url": deal_url(domain, event.deal_id)})
+        command = command.model_copy(update={"trigger_id": trigger_id})
     except MappingProblem as problem:
         await ports.publisher.publish(_failed(event, trigger_id, trigger.action, "mapping", problem.code,
                                               problem.message, problem.fix), topics.DOCUMENT_RESULTS, key)
@@ -102,13 +96,6 @@ async def _run_trigger(event: DealChanged, settings: CompanySettings, trigger: T
         return
     await ports.publisher.publish(command, topics.XERO_COMMANDS, topics.company_key(event.company_id))
     log.info("command published", command_id=command.id, kind=command.type, trigger_id=trigger_id)
-
-
-def deal_url(company_domain: str | None, deal_id: str) -> str:
-    """The deal's page in Pipedrive, on the company's own domain saved at install (never a host an event names)."""
-    if company_domain and _DOMAIN.fullmatch(company_domain):
-        return f"https://{company_domain}.pipedrive.com/deal/{deal_id}"
-    return f"https://app.pipedrive.com/deal/{deal_id}"
 
 
 def _entry_trigger_id(trigger_id: str, event: DealChanged, settings: CompanySettings) -> str:

@@ -56,5 +56,4 @@ def to_deal_changed(hook: PipedriveWebhook) -> DealChanged:
     meta = hook.meta
     return DealChanged(company_id=meta.company_id, deal_id=meta.entity_id, event_id=meta.id, action=meta.action,
                        change_source=meta.change_source, attempt=meta.attempt, pipedrive_user_id=meta.user_id,
-                       host=meta.host,
                        event_timestamp=meta.timestamp, data=hook.data, previous=hook.previous)

@@ -26,7 +26,7 @@ class PipedriveDealReader:
         enriched = [{**p, "product": by_id.get(p.get("product_id"), {})} for p in products]
         fields = await client.request("GET", "/api/v2/dealFields") if deal.get("custom_fields") else []
         return DealSnapshot(deal=deal, products=enriched, person=person, org=org, discounts=discounts,
-                            deal_fields=fields or [])
+                            deal_fields=fields or [], company_domain=await self.company_domain(company_id))
 
 
     async def company_domain(self, company_id: str) -> str | None:

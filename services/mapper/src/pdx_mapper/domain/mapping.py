@@ -3,6 +3,7 @@
 Raises ``MappingProblem`` with words a salesperson can act on when the deal cannot become a draft.
 """
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -13,6 +14,7 @@ from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, DealChange
 from pdx_mapper.domain.templates import custom_field, render
 
 CENT = Decimal("0.01")
+_DOMAIN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # a Pipedrive company domain: one DNS label
 UNIT_PRICE = Decimal("0.0001")  # Xero keeps unit prices to 4 decimals (unitdp=4)
 QUANTITY = Decimal("0.0001")  # and quantities to 4 decimals: a finer quantity would change the total, so it is refused
 # Every amount (a unit price, a line, a discount, the total) stays below a trillion: Xero's fields are 2-dp
@@ -41,6 +43,7 @@ class DealSnapshot:
     org: dict[str, Any] | None = None
     discounts: list[dict[str, Any]] = field(default_factory=list)
     deal_fields: list[dict[str, Any]] = field(default_factory=list)
+    company_domain: str | None = None  # "acme" for acme.pipedrive.com, saved at install (never a webhook's host)
 
 
 def dec(value: Any, default: str = "0") -> Decimal:
@@ -90,7 +93,7 @@ def build_command(snapshot: DealSnapshot, settings: CompanySettings, trigger: Tr
         currency_code=currency, line_amount_types=amount_types, date=today,
         reference=_text(render(settings.fields.reference, snapshot), 255), deal_title=str(deal.get("title") or ""),
         deal_value=_deal_value(deal),
-        deal_url=_deal_url(event, deal))
+        deal_url=deal_url(snapshot.company_domain, event.deal_id))
     if trigger.action == "quote":
         fields = settings.fields
         return CreateQuote(**common, expiry_date=today + timedelta(days=fields.quote_expiry_days),
@@ -125,9 +128,11 @@ def _unit_price(value: Any, name: str) -> Decimal:
     return price.quantize(UNIT_PRICE, ROUND_HALF_UP) if price.as_tuple().exponent < -4 else price
 
 
-def _deal_url(event: DealChanged, deal: dict[str, Any]) -> str:
-    host = event.host or "app.pipedrive.com"
-    return f"https://{host}/deal/{deal.get('id', event.deal_id)}"
+def deal_url(company_domain: str | None, deal_id: str) -> str:
+    """The deal's page in Pipedrive, on the company's own domain saved at install (never a host an event names)."""
+    if company_domain and _DOMAIN.fullmatch(company_domain):
+        return f"https://{company_domain}.pipedrive.com/deal/{deal_id}"
+    return f"https://app.pipedrive.com/deal/{deal_id}"
 
 
 def _contact(snapshot: DealSnapshot, settings: CompanySettings) -> Contact:
