@@ -17,7 +17,7 @@ import aiohttp
 from pymongo.asynchronous.database import AsyncDatabase
 
 from pdx_common.crypto import TokenCipher
-from pdx_common.http import ApiError, ConnectionMissing
+from pdx_common.http import ApiError, ConnectionMissing, parsed_body
 
 System = Literal["pipedrive", "xero"]
 REFRESH_MARGIN = timedelta(minutes=2)
@@ -148,7 +148,7 @@ class TokenProvider:
             try:
                 async with self._session.post(self._client.token_url, data=form, headers=auth,
                                               timeout=aiohttp.ClientTimeout(total=20)) as resp:
-                    body = await resp.json(content_type=None)
+                    body = parsed_body(await resp.read())
                     break
             except (aiohttp.ClientError, TimeoutError):
                 # The response may be lost after the server rotated the token: Xero accepts the same refresh
@@ -159,8 +159,8 @@ class TokenProvider:
         if resp.status == 400 and isinstance(body, dict) and body.get("error") == "invalid_grant":
             await self._store.mark_broken(self.system, company_id, "the authorisation was revoked or expired")
             raise ConnectionMissing(self.system, company_id, "disconnected (the authorisation was revoked)")
-        if resp.status != 200:
-            raise ApiError(self.system, resp.status, body, self._client.token_url)
+        if resp.status != 200 or not isinstance(body, dict):  # a proxy's HTML page is no token: 502, so waited out
+            raise ApiError(self.system, resp.status if resp.status != 200 else 502, body, self._client.token_url)
         return body
 
 

@@ -1,5 +1,6 @@
 """What every outbound HTTP adapter shares: one error type that says which system failed and whether to retry."""
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,3 +27,14 @@ class ConnectionMissing(Exception):
     def __init__(self, system: str, company_id: str, reason: str = "not connected") -> None:
         super().__init__(f"{system} is {reason} for company {company_id}")
         self.system, self.company_id, self.reason = system, company_id, reason
+
+
+def parsed_body(raw: bytes) -> Any:
+    """An API's answer: JSON, or the text a proxy in front of it answered instead (an HTML 502 page), kept for the
+    error rather than failing to read it, so the status decides what the failure is."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")[:2000]

@@ -7,7 +7,7 @@ import aiohttp
 import structlog
 
 from pdx_common.connections import TokenProvider
-from pdx_common.http import ApiError, ConnectionMissing
+from pdx_common.http import ApiError, ConnectionMissing, parsed_body
 from pdx_common.metrics import PIPEDRIVE_CALLS, PIPEDRIVE_THROTTLED
 
 log = structlog.get_logger()
@@ -32,7 +32,7 @@ class PipedriveClient:
             headers = {"Authorization": f"Bearer {token.token}"}
             async with self._session.request(method, url, params=params, json=json, headers=headers,
                                              timeout=self._timeout) as resp:
-                body = await resp.json(content_type=None) if resp.content_length != 0 else None
+                body = parsed_body(await resp.read())
                 PIPEDRIVE_CALLS.labels(str(resp.status)).inc()
                 if resp.status == 429:
                     PIPEDRIVE_THROTTLED.inc()
@@ -48,6 +48,8 @@ class PipedriveClient:
                     raise ConnectionMissing("pipedrive", self.company_id, "disconnected (Pipedrive refused our access)")
                 if resp.status >= 400:
                     raise ApiError("pipedrive", resp.status, body, url)
+                if isinstance(body, str):  # a 2xx that is not Pipedrive's JSON: a proxy answered, not Pipedrive
+                    raise ApiError("pipedrive", 502, body, url)
                 if resp.headers.get("x-ratelimit-remaining") == "0":
                     # The burst window is spent: wait it out now rather than earn a 429 (repeated 429s risk a 403).
                     await asyncio.sleep(_retry_after(resp.headers))
