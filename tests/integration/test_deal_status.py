@@ -46,3 +46,19 @@ async def test_an_older_outcome_never_replaces_a_newer_one(mongo_db):
     await status.record(created(T0 + timedelta(seconds=5)))
     await status.record(failed(T0))
     assert await states(mongo_db) == [("p1-s5", "created")]
+
+
+async def test_a_failure_racing_the_draft_never_overwrites_it(mongo_db):
+    status = MongoDealStatus(mongo_db)
+    late_failure = failed(T0 + timedelta(seconds=9))
+    real_find_one = status._col.find_one  # noqa: SLF001
+
+    async def draft_lands_meanwhile(*args, **kwargs):
+        found = await real_find_one(*args, **kwargs)  # the check sees no draft yet...
+        await MongoDealStatus(mongo_db).record(created(T0 + timedelta(seconds=5)))  # ...which another replica writes
+        status._col.find_one = real_find_one  # noqa: SLF001
+        return found
+
+    status._col.find_one = draft_lands_meanwhile  # noqa: SLF001
+    assert not await status.record(late_failure)
+    assert await states(mongo_db) == [("p1-s5", "created")]

@@ -32,12 +32,16 @@ class MongoDealStatus:
             # A skip after a creation leaves the deal "created"; a failure for a trigger whose draft exists (an
             # older event arriving late, a re-entry that cannot map) changes nothing: the draft stands.
             return isinstance(event, DocumentSkipped)
+        newer_than_stored = {"$or": [{"at": {"$lt": event.occurred_at}}, {"at": {"$exists": False}}]}
+        if not isinstance(event, DocumentCreated):
+            # In the same write, so a draft recorded between the check above and this write is never overwritten.
+            newer_than_stored["state"] = {"$ne": "created"}
         try:
-            await self._col.update_one({"_id": key, "$or": [{"at": {"$lt": event.occurred_at}},
-                                                            {"at": {"$exists": False}}]},
-                                       {"$set": doc}, upsert=True)
+            await self._col.update_one({"_id": key, **newer_than_stored}, {"$set": doc}, upsert=True)
         except DuplicateKeyError:
-            return True  # a newer outcome is already stored; this one still happened and is told
+            # A newer outcome, or the draft, is already stored: a failure for a trigger whose draft exists is moot.
+            return isinstance(event, DocumentCreated | DocumentSkipped) or \
+                await self._col.find_one({"_id": key, "state": "created"}) is None
         if doc["state"] == "created":
             # A failure that came before any trigger was known (e.g. dead-lettered) is settled by this draft.
             await self._col.update_many({"company_id": event.company_id, "deal_id": event.deal_id,
