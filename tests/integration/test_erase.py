@@ -154,3 +154,17 @@ def test_every_collection_the_services_write_is_erased_or_kept_on_purpose():
     written |= {"metered_drafts"}  # metering names it through a constant
     unaccounted = written - set(ERASED) - KEPT - {"xero_webhook_inbox"}  # Xero's event ids; expire once done
     assert not unaccounted, f"decide whether these hold personal data: {sorted(unaccounted)}"
+
+
+async def test_a_reinstall_while_the_purge_erases_waits_and_a_dead_purge_is_taken_over(mongo_db):
+    from pdx_gateway.erase import ErasureRunning
+
+    erasures, now = MongoErasures(mongo_db), datetime.now(UTC)
+    await erasures.schedule("c1", now - timedelta(seconds=1), "uninstalled", now - timedelta(days=30))
+    assert await erasures.claim_due(now) == "c1"  # the purge is erasing c1...
+    with pytest.raises(ErasureRunning):  # ...so a reinstall now must not save what the purge is about to delete
+        await erasures.cancel("c1")
+    assert await erasures.claim_due(now) is None  # one replica at a time
+    assert await erasures.claim_due(now + timedelta(hours=1)) == "c1"  # its replica died: the lease lapsed
+    await erasures.erase("c1", "uninstalled", now)
+    assert not await erasures.cancel("c1") and (await erasures.get("c1")).state == "erased"

@@ -10,7 +10,7 @@ ids, month, kind, number; no names, no amounts), kept for invoicing and accounti
 
 An erasure document (collection ``erasures``, ``_id`` = company id) records what was asked and what was done::
 
-    {"_id": "7001", "state": "scheduled" | "erased", "reason": "uninstalled" | "operator",
+    {"_id": "7001", "state": "scheduled" | "erasing" | "erased", "reason": "uninstalled" | "operator",
      "requested_at": ..., "due_at": ..., "erased_at": ..., "erased": {"xero_documents": 12, ...}}
 
 A reinstall before ``due_at`` cancels the schedule: the company came back and finds its history.
@@ -103,6 +103,10 @@ class Erasure:
         return {"company_id": self.company_id, "state": self.state, **when, "erased": self.erased}
 
 
+class ErasureRunning(Exception):  # noqa: N818 - a state the caller waits out
+    """The company's data is being erased right now."""
+
+
 class MongoErasures:
     """The schedule (collection ``erasures``)."""
 
@@ -118,18 +122,26 @@ class MongoErasures:
             "$unset": {"lease_until": "", "erased_at": "", "erased": ""}}, upsert=True)
 
     async def cancel(self, company_id: str) -> bool:
-        """The company reinstalled before its data went: nothing is erased. True when an erasure was waiting."""
-        return (await self._col.delete_one({"_id": company_id, "state": "scheduled"})).deleted_count == 1
+        """The company reinstalled before its data went: nothing is erased. True when an erasure was waiting.
+        Raises ``ErasureRunning`` while the purge is erasing the company: a reinstall must wait for it to finish,
+        or the purge would delete the new connections."""
+        if (await self._col.delete_one({"_id": company_id, "state": "scheduled"})).deleted_count == 1:
+            return True
+        if await self._col.find_one({"_id": company_id, "state": "erasing"}) is not None:
+            raise ErasureRunning(company_id)
+        return False
 
     async def get(self, company_id: str) -> Erasure | None:
         doc = await self._col.find_one({"_id": company_id})
         return _erasure(doc) if doc else None
 
     async def claim_due(self, now: datetime) -> str | None:
+        # "erasing" in the same write as the claim: from here a reinstall's cancel sees it and waits.
         doc = await self._col.find_one_and_update(
-            {"state": "scheduled", "due_at": {"$lte": now},
-             "$or": [{"lease_until": {"$exists": False}}, {"lease_until": {"$lt": now}}]},
-            {"$set": {"lease_until": now + LEASE}}, sort=[("due_at", 1)], return_document=ReturnDocument.AFTER)
+            {"$or": [{"state": "scheduled", "due_at": {"$lte": now}},
+                     {"state": "erasing", "lease_until": {"$lt": now}}]},  # a replica died mid-erase
+            {"$set": {"state": "erasing", "lease_until": now + LEASE}}, sort=[("due_at", 1)],
+            return_document=ReturnDocument.AFTER)
         return doc["_id"] if doc else None
 
     async def erase(self, company_id: str, reason: str, now: datetime) -> Erasure:

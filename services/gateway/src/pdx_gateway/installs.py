@@ -10,7 +10,8 @@ from pdx_common.http import ApiError
 from pdx_common.parking import dead_letter_parked
 from pdx_common.pipedrive import PipedriveClient
 from pdx_gateway.connector import Connector
-from pdx_gateway.erase import MongoErasures, schedule_after_uninstall
+from pdx_gateway.erase import ErasureRunning, MongoErasures, schedule_after_uninstall
+from pdx_gateway.errors import Unavailable
 
 log = structlog.get_logger()
 
@@ -30,10 +31,14 @@ async def install_pipedrive(c: Connector, code: str, erasures: MongoErasures) ->
     me = await c.pipedrive.me(tokens)
     company_id, domain = str(me["company_id"]), me.get("company_domain")
     with structlog.contextvars.bound_contextvars(company_id=company_id):
+        try:
+            cancelled = await erasures.cancel(company_id)  # first: a purge must not erase what this install saves
+        except ErasureRunning:
+            raise Unavailable("The app's earlier data for your company is being erased right now. Install the app "
+                              "again in a few minutes.") from None
         await c.store.save_tokens("pipedrive", company_id, tokens, company_domain=domain, broken_reason=None)
         await replace_webhook(c, c.pipedrive_api(company_id))
         created = await c.company_settings.create_default(company_id)
-        cancelled = await erasures.cancel(company_id)
         log.info("pipedrive installed", company_domain=domain, settings_created=created, erasure_cancelled=cancelled)
     return Installed(company_id, domain, created)
 
