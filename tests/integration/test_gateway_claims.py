@@ -76,8 +76,9 @@ async def test_a_retry_during_the_first_publish_waits_for_its_outcome_not_a_gues
     publisher.gate = asyncio.Event()
     first = asyncio.create_task(accept_deal_webhook(hook(event_id), publisher, seen, stage_events))
     await _claimed(mongo_db, event_id)
-    retry = asyncio.create_task(accept_deal_webhook(hook(event_id), publisher, seen, stage_events, busy_wait=60))
-    await asyncio.sleep(0)
+    spy = BusySpy(seen)
+    retry = asyncio.create_task(accept_deal_webhook(hook(event_id), publisher, spy, stage_events, busy_wait=60))
+    await spy.saw_busy.wait()  # the retry found the claim held and is waiting for its outcome
     assert not retry.done()
     publisher.gate.set()
     assert await first == "accepted" and await retry == "duplicate"
@@ -129,6 +130,25 @@ async def _claimed(mongo_db, event_id: str) -> None:
     """Until the first delivery holds the claim (it is then waiting on the publisher's gate)."""
     while await mongo_db.webhook_events.find_one({"_id": f"7001:{event_id}", "state": "publishing"}) is None:
         await asyncio.sleep(0.01)
+
+
+class BusySpy:
+    """The real claims, noting when a delivery found the claim held by another."""
+
+    def __init__(self, seen: MongoSeenEvents) -> None:
+        self._seen, self.saw_busy = seen, asyncio.Event()
+
+    async def claim(self, company_id: str, event_id: str, deal_id: str, owner: str) -> str:
+        claim = await self._seen.claim(company_id, event_id, deal_id, owner)
+        if claim == "busy":
+            self.saw_busy.set()
+        return claim
+
+    async def published(self, company_id: str, event_id: str, owner: str) -> None:
+        await self._seen.published(company_id, event_id, owner)
+
+    async def release(self, company_id: str, event_id: str, owner: str) -> None:
+        await self._seen.release(company_id, event_id, owner)
 
 
 class _NoClaims:
