@@ -17,4 +17,5 @@ def consumer_options(settings: ServiceSettings, group_id: str) -> dict:
         "auto_offset_reset": "earliest",  # Tansu reports end offsets wrongly; a new group must start at the beginning
         "session_timeout_ms": settings.kafka_session_timeout_ms,
         "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
+        "max_poll_interval_ms": settings.kafka_max_poll_interval_ms,
     }

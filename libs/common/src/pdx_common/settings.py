@@ -20,6 +20,8 @@ class ServiceSettings(BaseSettings):
     # A group consumer's join takes session_timeout/2 on Tansu; production Kafka keeps the defaults.
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     kafka_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    # Handlers wait out outages in place; past this gap between polls a consumer leaves its group (aiokafka: 5 min).
+    kafka_max_poll_interval_ms: int = Field(default=30 * 60_000, ge=60_000)
     # Bearer token for /metrics and /readyz's failure details (Prometheus holds it); unset, /metrics answers 401.
     metrics_token: SecretStr | None = Field(default=None, min_length=24)
 

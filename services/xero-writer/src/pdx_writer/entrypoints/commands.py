@@ -1,7 +1,9 @@
 """The command subscriber: takes commands off ``pdx.xero-commands`` at once and hands them to per-company queues
 (see ``dispatch``). A batch that meets a transient failure (Xero 5xx or 429, a timeout, the store or broker
 unreachable) waits it out for as long as it lasts, its company's queue waiting behind it; only a failure that repeats
-identically ``retry_attempts`` times dead-letters its commands, durably, before their offsets are committed.
+identically ``retry_attempts`` times dead-letters its commands, durably, before their offsets are committed. A batch
+of several that fails that way runs again one command at a time, so only the commands that fail alone are
+dead-lettered: one bad command does not sink the 49 beside it.
 """
 
 from collections.abc import Awaitable, Callable
@@ -20,7 +22,7 @@ from pdx_common.contracts import COMMAND, DeadLettered, DocumentFailed
 from pdx_common.kafka import consumer_options
 from pdx_common.metrics import MESSAGES_FAILED, MESSAGES_HANDLED, observe_lag
 from pdx_common.reliability import RetryPolicy, Stopping, dead_letter, describe, publish_durably, run_reliably
-from pdx_writer.dispatch import CompanyQueues, OffsetTracker, Pending
+from pdx_writer.dispatch import CompanyQueues, OffsetTracker, PartitionPauses, Pending
 from pdx_writer.handlers import Command
 from pdx_writer.settings import WriterSettings
 
@@ -37,6 +39,22 @@ async def _commit(partition: tuple[Any, TopicPartition], offset: int) -> None:
         log.warning("offset not committed; the new owner redelivers from the last commit", error=str(exc))
 
 
+def _pause(partition: tuple[Any, TopicPartition]) -> None:
+    consumer, tp = partition
+    try:
+        consumer.pause(tp)
+    except IllegalStateError:
+        pass  # no longer ours: the next owner fetches it
+
+
+def _resume(partition: tuple[Any, TopicPartition]) -> None:
+    consumer, tp = partition
+    try:
+        consumer.resume(tp)
+    except IllegalStateError:
+        pass  # no longer ours; if it comes back, it comes back unpaused
+
+
 def subscribe_commands(broker: KafkaBroker, settings: WriterSettings, publisher: Any,
                        execute_batch: Callable[[list[Command]], Awaitable[None]]) -> CompanyQueues:
     policy = RetryPolicy(settings.retry_attempts, settings.retry_first_delay)
@@ -45,7 +63,8 @@ def subscribe_commands(broker: KafkaBroker, settings: WriterSettings, publisher:
         with structlog.contextvars.bound_contextvars(company_id=commands[0].company_id, batch=len(commands)):
             await _reliably(commands, execute_batch, policy, publisher, lambda: queues.closing)
 
-    queues = CompanyQueues(run_batch, capacity=settings.max_in_flight)
+    pauses = PartitionPauses(_pause, _resume)
+    queues = CompanyQueues(run_batch, capacity=settings.max_in_flight, on_room=pauses.release)
     tracker = OffsetTracker(_commit)
 
     async def on_command(body: dict[str, Any], message: KafkaMessage) -> None:
@@ -53,14 +72,16 @@ def subscribe_commands(broker: KafkaBroker, settings: WriterSettings, publisher:
             return  # shutting down: left uncommitted, so the next owner of the partition takes it
         record = message.raw_message
         observe_lag(message, GROUP)
-        done = tracker.started((message.consumer, TopicPartition(record.topic, record.partition)), record.offset)
+        partition = (message.consumer, TopicPartition(record.topic, record.partition))
+        done = tracker.started(partition, record.offset)
         try:
             command = COMMAND.validate_python(body)
         except ValidationError as exc:
             await _dead_letter(publisher, policy, lambda: queues.closing, body, f"invalid message: {exc}", 1)
             await done()
             return
-        await queues.put(command.company_id, Pending(command, done))
+        if await queues.put(command.company_id, Pending(command, done)):
+            pauses.hold(command.company_id, partition)  # the company is full: wait on its partition, not on put
 
     broker.subscriber(topics.XERO_COMMANDS, **consumer_options(settings, GROUP), ack_policy=AckPolicy.MANUAL)(
         on_command)
@@ -75,6 +96,13 @@ async def _reliably(commands: list[Command], execute_batch, policy: RetryPolicy,
                                consumer=GROUP, stopping=stopping)
     if error is None:
         MESSAGES_HANDLED.labels(topics.XERO_COMMANDS, GROUP).inc(len(commands))
+        return
+    if len(commands) > 1:
+        # Which command is at fault is unknown: each runs alone, with its own retries, and only a failing one is
+        # dead-lettered.
+        log.warning("batch failed repeatedly; running its commands one at a time", error=describe(error))
+        for command in commands:
+            await _reliably([command], execute_batch, policy, publisher, stopping)
         return
     for command in commands:
         await _dead_letter(publisher, policy, stopping, command.model_dump(mode="json"), describe(error),
