@@ -3,6 +3,7 @@ an error that repeats identically is returned for dead-lettering, a dead letter 
 confirms, and stopping interrupts a wait."""
 
 import asyncio
+import errno
 
 import aiohttp
 import pytest
@@ -45,7 +46,7 @@ def _wrapped(inner: BaseException) -> RuntimeError:
     ApiError("xero", 503, "", "u"), ApiError("xero", 429, "", "u", retry_after=7),
     ApiError("pipedrive", 500, "", "u"), aiohttp.ServerDisconnectedError(),
     aiohttp.ClientConnectorError(None, OSError(111, "refused")),  # type: ignore[arg-type]
-    TimeoutError(), ConnectionResetError(), OSError("network unreachable"),
+    TimeoutError(), ConnectionResetError(), OSError(errno.ENETUNREACH, "network unreachable"),
     _wrapped(kafka_errors.KafkaTimeoutError()),
     ExceptionGroup("both", [TimeoutError(), mongo_errors.AutoReconnect("x")]),
 ], ids=lambda e: type(e).__name__)

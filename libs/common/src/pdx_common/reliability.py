@@ -3,15 +3,19 @@
 A failure is *transient* when the store or the broker cannot be reached, an API answers 5xx or 429, or a call
 times out: it is waited out with capped exponential backoff and jitter for as long as it lasts, never dead-lettered,
 and the caller keeps its place (the partition or the company's queue waits behind it, so one deal stays in order).
-Any other failure is *deterministic* once it repeats identically ``attempts`` times; only then does the caller
-dead-letter the message. Publishing a dead letter is itself waited out until the broker confirms it (acks=all):
-an offset is committed only after its message was handled or durably dead-lettered.
+Any other failure is *deterministic* once it repeats identically ``attempts`` times, or once deterministic failures
+of any text reach ``max_failures`` (errors that alternate or carry varying ids never repeat identically); only then
+does the caller dead-letter the message, with the last error. Publishing a dead letter is itself waited out until
+the broker confirms it (acks=all): an offset is committed only after its message was handled or durably
+dead-lettered.
 
 During shutdown a wait ends at once with ``Stopped`` and nothing is committed; the next owner redelivers.
 """
 
 import asyncio
+import errno
 import random
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,11 +47,20 @@ _TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
     kafka_errors.NotEnoughReplicasAfterAppendError,
     kafka_errors.CoordinatorNotAvailableError,
     kafka_errors.NotCoordinatorError,
-    aiohttp.ClientConnectionError,  # also ServerDisconnectedError, ServerTimeoutError
-    TimeoutError,  # asyncio.TimeoutError is the same class on Python 3.11
-    ConnectionError,
-    OSError,
+    aiohttp.ClientConnectorError,  # refused, DNS, unreachable while connecting (its SSL kinds are excluded below)
+    aiohttp.ServerDisconnectedError,
+    TimeoutError,  # asyncio.TimeoutError and aiohttp's ServerTimeoutError too
+    ConnectionError,  # refused, reset, aborted, broken pipe (aiohttp's ClientConnectionResetError too)
 )
+# Never waited out, though some are OSErrors or aiohttp connection errors: a bad certificate or TLS set-up does not
+# pass by itself, and would hold the partition for ever. Bare OSError is not transient either (PermissionError,
+# FileNotFoundError, ...), only the socket-level errnos below.
+_NEVER_TRANSIENT: tuple[type[BaseException], ...] = (ssl.SSLError, aiohttp.ClientSSLError,
+                                                      aiohttp.ServerFingerprintMismatch)
+# aiohttp's bare ClientOSError (a socket failing mid-request) is transient only with one of these errnos, like any
+# OSError: it carries the socket's errno, and a reset or unreachable network passes, a local misconfiguration not.
+_NETWORK_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.ETIMEDOUT,
+                             errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTDOWN})
 _TRANSIENT_MONGO_LABELS = ("RetryableWriteError", "TransientTransactionError", "NetworkError")
 
 
@@ -59,11 +72,13 @@ def is_transient(exc: BaseException) -> bool:
     """True when the failure is about reaching something (store, broker, API, network), not about the message."""
     seen: set[int] = set()
     current: BaseException | None = exc
-    while current is not None and id(current) not in seen:  # wrappers (faststream, pydantic) keep the cause
+    # Only explicit causes (``raise ... from``), never ``__context__``: an error raised while handling a transient one
+    # is its own failure, and a deterministic one must not be waited out for ever.
+    while current is not None and id(current) not in seen:
         seen.add(id(current))
         if _transient_itself(current):
             return True
-        current = current.__cause__ or current.__context__
+        current = current.__cause__
     return False
 
 
@@ -76,7 +91,9 @@ def _transient_itself(exc: BaseException) -> bool:
         return True
     if isinstance(exc, mongo_errors.PyMongoError) and any(map(exc.has_error_label, _TRANSIENT_MONGO_LABELS)):
         return True
-    return isinstance(exc, _TRANSIENT_TYPES)
+    if isinstance(exc, _NEVER_TRANSIENT):
+        return False
+    return isinstance(exc, _TRANSIENT_TYPES) or (isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS)
 
 
 @dataclass(frozen=True)
@@ -84,6 +101,11 @@ class RetryPolicy:
     attempts: int = 5  # identical deterministic failures before dead-lettering
     first_delay: float = 0.5
     max_delay: float = 15.0
+
+    @property
+    def max_failures(self) -> int:
+        """Deterministic failures of any text before dead-lettering (outages between do not count)."""
+        return 3 * self.attempts
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Capped exponential backoff with jitter (half to all of the step); never sooner than ``Retry-After``."""
@@ -128,15 +150,16 @@ async def unless_stopping(work: Awaitable[Any], stopping: Stopping | None) -> An
 
 async def run_reliably(work: Callable[[], Awaitable[Any]], *, policy: RetryPolicy, topic: str, consumer: str,
                        stopping: Stopping | None = None) -> BaseException | None:
-    """Run ``work`` until it succeeds (``None``) or fails identically ``policy.attempts`` times (that error).
+    """Run ``work`` until it succeeds (``None``) or fails identically ``policy.attempts`` times, or deterministically
+    ``policy.max_failures`` times in all (the last error).
 
     Transient failures are waited out without limit. The first attempt runs undisturbed (a graceful stop lets it
     finish); once the work is waiting out a failure, stopping the service interrupts it with ``Stopped``.
     """
-    waits, repeats, last = 0, 0, ""
+    waits, repeats, failures, last = 0, 0, 0, ""
     while True:
         try:
-            await (work() if waits == 0 and repeats == 0 else unless_stopping(work(), stopping))
+            await (work() if waits == 0 and failures == 0 else unless_stopping(work(), stopping))
             return None
         except (asyncio.CancelledError, Stopped):
             raise
@@ -150,7 +173,8 @@ async def run_reliably(work: Callable[[], Awaitable[Any]], *, policy: RetryPolic
                 await pause(delay, stopping)
                 continue
             repeats, last = (repeats + 1 if error == last else 1), error
-            if repeats >= policy.attempts:
+            failures += 1
+            if repeats >= policy.attempts or failures >= policy.max_failures:
                 return exc
             HANDLER_RETRIES.labels(topic, consumer).inc()
             log.warning("handler failed, will retry", attempt=repeats, error=error)
