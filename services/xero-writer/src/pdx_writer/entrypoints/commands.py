@@ -22,7 +22,7 @@ from pdx_common.contracts import COMMAND, DeadLettered, DocumentFailed
 from pdx_common.kafka import consumer_options
 from pdx_common.metrics import MESSAGES_FAILED, MESSAGES_HANDLED, observe_lag
 from pdx_common.reliability import RetryPolicy, Stopping, dead_letter, describe, publish_durably, run_reliably
-from pdx_writer.dispatch import CompanyQueues, OffsetTracker, PartitionPauses, Pending
+from pdx_writer.dispatch import COMPANY_CAPACITY, CompanyQueues, OffsetTracker, PartitionPauses, Pending
 from pdx_writer.handlers import Command
 from pdx_writer.settings import WriterSettings
 
@@ -56,7 +56,9 @@ def _resume(partition: tuple[Any, TopicPartition]) -> None:
 
 
 def subscribe_commands(broker: KafkaBroker, settings: WriterSettings, publisher: Any,
-                       execute_batch: Callable[[list[Command]], Awaitable[None]]) -> CompanyQueues:
+                       execute_batch: Callable[[list[Command]], Awaitable[None]], *,
+                       topic: str = topics.XERO_COMMANDS, group: str = GROUP,
+                       company_capacity: int = COMPANY_CAPACITY) -> CompanyQueues:
     policy = RetryPolicy(settings.retry_attempts, settings.retry_first_delay)
 
     async def run_batch(commands: list[Command]) -> None:
@@ -64,14 +66,15 @@ def subscribe_commands(broker: KafkaBroker, settings: WriterSettings, publisher:
             await _reliably(commands, execute_batch, policy, publisher, lambda: queues.closing)
 
     pauses = PartitionPauses(_pause, _resume)
-    queues = CompanyQueues(run_batch, capacity=settings.max_in_flight, on_room=pauses.release)
+    queues = CompanyQueues(run_batch, capacity=settings.max_in_flight, company_capacity=company_capacity,
+                           on_room=pauses.release)
     tracker = OffsetTracker(_commit)
 
     async def on_command(body: dict[str, Any], message: KafkaMessage) -> None:
         if queues.closing:
             return  # shutting down: left uncommitted, so the next owner of the partition takes it
         record = message.raw_message
-        observe_lag(message, GROUP)
+        observe_lag(message, group)
         partition = (message.consumer, TopicPartition(record.topic, record.partition))
         done = tracker.started(partition, record.offset)
         try:
@@ -83,8 +86,7 @@ def subscribe_commands(broker: KafkaBroker, settings: WriterSettings, publisher:
         if await queues.put(command.company_id, Pending(command, done)):
             pauses.hold(command.company_id, partition)  # the company is full: wait on its partition, not on put
 
-    broker.subscriber(topics.XERO_COMMANDS, **consumer_options(settings, GROUP), ack_policy=AckPolicy.MANUAL)(
-        on_command)
+    broker.subscriber(topic, **consumer_options(settings, group), ack_policy=AckPolicy.MANUAL)(on_command)
     return queues
 
 
