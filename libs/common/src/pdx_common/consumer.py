@@ -2,8 +2,9 @@
 
 A FastStream middleware (``ReliableConsumption``) validates the contract, binds the log context, waits out transient
 failures for as long as they last (the partition waits behind the message, so one deal stays in order), and
-dead-letters only a message that breaks its contract or fails identically ``policy.attempts`` times, publishing the
-dead letter durably before anything is committed. The subscriber's ``AckPolicy.NACK_ON_ERROR`` commits the offset
+dead-letters only a message that cannot be decoded, breaks its contract or fails deterministically (identically
+``policy.attempts`` times, or ``policy.max_failures`` times in all), publishing the dead letter durably before
+anything is committed. The subscriber's ``AckPolicy.NACK_ON_ERROR`` commits the offset
 only when the middleware returns; when the service stops while a message waits out an outage, the middleware answers
 ``NackMessage`` (FastStream seeks the partition back to it), so it is not committed and the next owner redelivers it.
 """
@@ -62,7 +63,11 @@ class ReliableConsumption:
 
     async def consume(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> None:
         observe_lag(msg, self.group_id)
-        body = await msg.decode()
+        try:
+            body = await msg.decode()
+        except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested too deep: it never will be
+            await self._dead_letter_undecodable(msg, exc)
+            return
         try:
             message = self.adapter.validate_python(body)
         except ValidationError as exc:
@@ -101,6 +106,15 @@ class ReliableConsumption:
         await self._dead_letter(DeadLettered(company_id=company, deal_id=deal, source_topic=self.topic,
                                              consumer=self.group_id, payload=body,
                                              error=f"invalid message: {exc}"[:2000], attempts=1))
+
+    async def _dead_letter_undecodable(self, msg: Any, exc: BaseException) -> None:
+        raw = msg.body if isinstance(msg.body, bytes) else str(msg.body).encode()
+        log.error("message cannot be decoded", topic=self.topic, error=describe(exc)[:200])
+        await self._dead_letter(DeadLettered(company_id="unknown", deal_id="unknown", source_topic=self.topic,
+                                             consumer=self.group_id,
+                                             payload={"raw": raw[:10_000].decode(errors="replace")},
+                                             error=f"invalid message: cannot be decoded: {describe(exc)}"[:2000],
+                                             attempts=1))
 
 
 class _Scope(BaseMiddleware):
