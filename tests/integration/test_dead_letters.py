@@ -62,6 +62,23 @@ async def test_each_dead_letter_is_kept_once_counted_and_its_deal_told_once(mong
     assert "internal" not in note and "ValueError" not in note
 
 
+async def test_oldest_first_is_the_insertion_order_when_stored_at_ties(mongo_db, run_id):
+    store, now = MongoDeadLetters(mongo_db), datetime.now(UTC)
+    await store.ensure_indexes()
+    letters = [DeadLettered(company_id=f"c{run_id}", deal_id=str(n), source_topic=topics.DEAL_EVENTS,
+                            consumer="pdx-mapper", payload={}, error="e", attempts=5) for n in range(12)]
+    for letter in letters:
+        assert await store.store(letter, now)
+    # A store's natural order is no promise (a descending index scanned backwards, a document moved or restored):
+    # move the first one to the end of the collection, as a restore would.
+    raw = await mongo_db.dead_letters.find_one({"_id": letters[0].id})
+    await mongo_db.dead_letters.delete_one({"_id": letters[0].id})
+    await mongo_db.dead_letters.insert_one(raw)
+    listed = await store.of_company(f"c{run_id}")
+    assert [d["id"] for d in listed] == [d.id for d in letters]
+    assert "seq" not in listed[0]
+
+
 async def api(gateway, method: str, path: str, token: str = API_TOKEN) -> tuple[int, Any]:
     async with aiohttp.ClientSession() as session:
         async with session.request(method, gateway.make_url(f"/api{path}"),
@@ -123,8 +140,9 @@ async def test_redrive_all_sends_every_waiting_letter_of_the_company_keyed_as_be
     letters = [DeadLettered(company_id=company, deal_id=e.deal_id, source_topic=topics.DEAL_EVENTS,
                             consumer="pdx-mapper", payload=e.model_dump(mode="json"), error="e", attempts=5)
                for e in events]
+    now = datetime.now(UTC)  # stored in the same millisecond: the insertion order decides
     for letter in letters:
-        await MongoDeadLetters(mongo_db).store(letter, datetime.now(UTC))
+        await MongoDeadLetters(mongo_db).store(letter, now)
     status, body = await api(gateway, "POST", f"/companies/{company}/dead-letters/redrive")
     assert status == 200 and body["redriven"] == [d.id for d in letters]
     seen = await read_until(infra.kafka_bootstrap, topics.DEAL_EVENTS, lambda got: len(got) >= 2,

@@ -43,10 +43,18 @@ def key_for(topic: str, company_id: str, deal_id: str) -> bytes:
 
 class MongoDeadLetters:
     def __init__(self, db: AsyncDatabase) -> None:
-        self._col = db.dead_letters
+        self._col, self._sequences = db.dead_letters, db.sequences
 
     async def ensure_indexes(self) -> None:
         await self._col.create_index([("company_id", ASCENDING), ("stored_at", DESCENDING)])
+        await self._col.create_index([("company_id", ASCENDING), ("stored_at", ASCENDING), ("seq", ASCENDING)])
+
+    async def _next_seq(self) -> int:
+        """An insertion sequence shared by every crm-card: ``stored_at`` has millisecond resolution, so two letters
+        stored back to back tie, and "oldest first" (a re-drive keeps one deal's letters in order) needs a tiebreak."""
+        counter = await self._sequences.find_one_and_update({"_id": "dead_letters"}, {"$inc": {"seq": 1}},
+                                                           upsert=True, return_document=ReturnDocument.AFTER)
+        return int(counter["seq"])
 
     async def store(self, dead: DeadLettered, now: datetime) -> bool:
         """True when this dead letter is new (a redelivered one is stored once)."""
@@ -55,7 +63,8 @@ class MongoDeadLetters:
         payload = json.dumps(dead.payload, separators=(",", ":"))
         try:
             await self._col.insert_one({"_id": dead.id, **document, "payload_json": payload, "state": WAITING,
-                                        "stored_at": now, "redriven_at": None, "redrives": 0})
+                                        "stored_at": now, "seq": await self._next_seq(), "redriven_at": None,
+                                        "redrives": 0})
         except DuplicateKeyError:
             return False
         DEAD_LETTERS_STORED.labels(dead.source_topic, dead.consumer).inc()
@@ -63,7 +72,7 @@ class MongoDeadLetters:
 
     async def of_company(self, company_id: str, *, state: str | None = None, limit: int = 200) -> list[dict]:
         query: dict[str, Any] = {"company_id": company_id} | ({"state": state} if state else {})
-        cursor = self._col.find(query, sort=[("stored_at", ASCENDING)], limit=limit)
+        cursor = self._col.find(query, sort=[("stored_at", ASCENDING), ("seq", ASCENDING)], limit=limit)
         return [_public(doc) async for doc in cursor]
 
     async def get(self, company_id: str, dead_id: str) -> dict | None:
@@ -79,7 +88,7 @@ class MongoDeadLetters:
 
 
 def _public(doc: dict) -> dict:
-    public = {"id": doc["_id"], **{k: v for k, v in doc.items() if k not in ("_id", "payload_json")}}
+    public = {"id": doc["_id"], **{k: v for k, v in doc.items() if k not in ("_id", "payload_json", "seq")}}
     if "payload_json" in doc:
         public["payload"] = json.loads(doc["payload_json"])
     return public
