@@ -15,7 +15,7 @@ import aiohttp
 import structlog
 
 from pdx_common.connections import TokenProvider
-from pdx_common.http import ApiError, ConnectionMissing
+from pdx_common.http import ApiError, ConnectionMissing, parsed_body
 from pdx_common.metrics import XERO_CALLS, XERO_THROTTLED
 from pdx_common.ratelimit import XeroRateLimiter
 
@@ -52,7 +52,7 @@ class XeroClient:
             data, headers = io.BytesIO(xero_json(body)), {**headers, "Content-Type": "application/json"}
         async with self._session.request(method, url, params=params, data=data, headers=headers,
                                          timeout=self._timeout) as resp:
-            return resp.status, _parsed(await resp.read()), resp.headers
+            return resp.status, parsed_body(await resp.read()), resp.headers
 
     async def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
                       idempotency_key: str | None = None) -> dict[str, Any]:
@@ -119,17 +119,6 @@ class XeroClient:
 
     async def documents(self, kind: str, params: dict[str, str]) -> list[dict[str, Any]]:
         return (await self.request("GET", f"/{kind}", params=params))[kind]
-
-
-def _parsed(raw: bytes) -> Any:
-    """Xero answers JSON, but a gateway in front of it may answer HTML or plain text (a 404.15 for a query string
-    that is too long, a 413): keep that text for the error rather than failing to read it."""
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw.decode("utf-8", "replace")[:2000]
 
 
 def xero_json(value: Any) -> bytes:
