@@ -27,7 +27,8 @@ def most_in_any_window(times: list[float], length: float) -> int:
 async def test_no_minute_ever_holds_more_than_sixty_calls():
     rl = limiter()
     times = await calls_at(rl, "t1", 150)
-    assert most_in_any_window(times, 60.0) == 60
+    # "At most": on a busy machine a minute's calls may spread past it, but none may ever squeeze in more.
+    assert most_in_any_window(times, 60.0) <= 60
     assert times[-1] >= 120.0  # the third minute's calls had to wait for it
 
 
@@ -47,14 +48,15 @@ async def test_at_most_five_calls_run_at_once():
 
 
 async def test_one_busy_organisation_leaves_another_its_whole_budget():
-    rl = limiter(speed=600.0)
-    busy = asyncio.create_task(calls_at(rl, "busy", 200))
+    rl = limiter(speed=60.0)
+    busy = asyncio.create_task(calls_at(rl, "busy", 130))
     await asyncio.sleep(0)  # "busy" takes its first 60 and starts waiting
-    started = rl.clock.now()
     quiet = await calls_at(rl, "quiet", 3)
-    assert quiet[-1] - started < 5.0  # no wait behind "busy", which needs minutes for its 200
     assert not busy.done()
-    await busy
+    busy_times = await busy
+    # Ordered, not timed: the quiet organisation was served before "busy" could make its 61st call, which had to wait
+    # for busy's second minute; behind busy's queue, quiet would have come after all 130.
+    assert quiet[-1] < busy_times[60]
 
 
 async def test_xero_counts_win_when_they_are_lower():
@@ -75,4 +77,5 @@ async def test_a_429_pauses_the_organisation_for_retry_after():
 async def test_the_app_wide_minute_is_shared_by_all_organisations():
     rl = limiter(app_per_minute=10, per_minute=60)
     times = await calls_at(rl, "a", 6) + await calls_at(rl, "b", 6)
-    assert most_in_any_window(sorted(times), 60.0) == 10
+    assert most_in_any_window(sorted(times), 60.0) <= 10
+    assert sorted(times)[10] >= 60.0  # the eleventh call of the app waited for the next minute
