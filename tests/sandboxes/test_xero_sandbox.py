@@ -385,7 +385,7 @@ async def test_minute_limit_gives_429_with_headers(sandbox: Sandbox) -> None:
 
 async def test_concurrent_limit(sandbox: Sandbox) -> None:
     token = (await connect(sandbox))["access_token"]
-    sandbox.state.latency_seconds = 0.3
+    sandbox.state.latency_seconds = 3.0  # long enough that all seven overlap, however busy the machine
     results = await asyncio.gather(*(sandbox.api("GET", "/Organisation", token) for _ in range(7)))
     statuses = sorted(r[0] for r in results)
     assert statuses == [200] * 5 + [429] * 2
@@ -457,14 +457,14 @@ async def test_cli_prints_its_url_and_serves() -> None:
         sys.executable, "-m", "pdx_sandbox.xero", "--host", "127.0.0.1", "--port", "0", "--clock-speed", "60",
         stdout=asyncio.subprocess.PIPE)
     try:
-        line = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode().strip()
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode().strip()
         assert line.startswith("xero sandbox listening on http://127.0.0.1:")
         url = line.rsplit(" ", 1)[1]
         async with aiohttp.ClientSession() as http, http.get(f"{url}/_sandbox/state") as resp:
             assert (await resp.json())["clock_speed"] == 60
     finally:
         proc.terminate()
-        assert await asyncio.wait_for(proc.wait(), 10) == 0
+        assert await asyncio.wait_for(proc.wait(), 60) == 0
 
 
 def test_app_exposes_state() -> None:
