@@ -6,7 +6,8 @@ Every service writes to the one database, so the list of what a company leaves b
 history, parked commands, dead letters, connections and webhook credentials. The ledger keeps, per (company, deal,
 trigger), only which Xero draft was made (so a late redelivery still cannot make a second one); its copy of the
 draft (contact, amounts, dates) goes. ``metered_drafts`` stays: billing records (company, organisation and draft
-ids, month, kind, number; no names, no amounts), kept for invoicing and accounting.
+ids, month, kind, number; no names, no amounts), kept for invoicing and accounting. ``sequences`` holds counters
+only (the dead letters' insertion order), nothing of any company.
 
 An erasure document (collection ``erasures``, ``_id`` = company id) records what was asked and what was done::
 
