@@ -21,14 +21,16 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from pdx_common import topics
+from pdx_common.contracts import DeadLettered
 from pdx_devstack.chaos_scenarios import SCENARIOS, Run, Scenario
 from pdx_devstack.stack import Stack, StackOptions
 
@@ -186,19 +188,43 @@ async def count(http: aiohttp.ClientSession, stack: Stack, name: str, deal_ids: 
 
 
 async def dead_letters(stack: Stack, deal_ids: set[int]) -> int:
-    """Messages on ``pdx.dead-letter`` about these deals (the topic read from the start, without a group)."""
+    """Messages on ``pdx.dead-letter`` about these deals, read to a marker sent now on every partition (a partition
+    keeps its order): none means none, not none within a while."""
     assert stack.infra is not None and stack.seeded is not None
     keys = {topics.deal_key(stack.seeded.company_id, str(d)) for d in deal_ids}
+    markers = await _send_markers(stack.infra.kafka_bootstrap)
     consumer = AIOKafkaConsumer(topics.DEAD_LETTER, bootstrap_servers=stack.infra.kafka_bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
+                                group_id=f"chaos-{uuid.uuid4().hex}", auto_offset_reset="earliest",
+                                enable_auto_commit=False, session_timeout_ms=2000, heartbeat_interval_ms=500)
     await consumer.start()
+    found = 0
     try:
-        found = 0
-        while batch := await consumer.getmany(timeout_ms=3000):
-            found += sum(1 for records in batch.values() for r in records if r.key in keys)
-        return found
+        async with asyncio.timeout(300):
+            while markers:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    for record in records:
+                        markers.discard(json.loads(record.value).get("id"))
+                        found += record.key in keys
     finally:
         await consumer.stop()
+    return found
+
+
+async def _send_markers(bootstrap: str) -> set[str]:
+    """One dead letter of a company of its own, about no deal, on every partition (the crm-card keeps it harmlessly)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        sent = set()
+        for partition in sorted(await producer.partitions_for(topics.DEAD_LETTER)):
+            marker = DeadLettered(company_id=f"chaos-marker-{uuid.uuid4().hex}", deal_id="unknown",
+                                  source_topic="chaos-marker", consumer="chaos", payload={},
+                                  error="a marker, read to the end of the topic", attempts=0)
+            await producer.send_and_wait(topics.DEAD_LETTER, marker.model_dump_json().encode(), partition=partition)
+            sent.add(marker.id)
+        return sent
+    finally:
+        await producer.stop()
 
 
 def table(outcomes: list[Outcome]) -> str:
