@@ -140,3 +140,20 @@ async def test_quote_lookup_ignores_another_deals_quote(rig: WriterRig) -> None:
     assert (await rig.ledger_entry(other))["document"]["xero_id"] == second["QuoteID"]
     results = {m["deal_id"]: m["xero_id"] for m in await rig.results() if m["type"] == "DocumentCreated"}
     assert results == {"4201": first["QuoteID"], "4202": second["QuoteID"]}
+
+
+async def test_a_crashed_batch_is_recovered_with_one_look_up_not_one_per_draft(rig: WriterRig) -> None:
+    """After an unclear outcome every command of the batch must be looked up in Xero before anything is re-created;
+    one call for all of them (Xero's ContactIDs takes a list), so the recovery does not need a dozen calls to all
+    succeed at once while Xero is failing some."""
+    commands = [rig.invoice(deal_id=str(4300 + n)) for n in range(6)]
+    with pytest.raises(Crash):
+        await rig.writer(ledger=CrashingLedger(rig.db, 0.5)).execute_batch(commands)
+    assert len(rig.invoices()) == 6
+    mark = len(rig.state.requests)
+
+    await rig.writer(ledger=MongoLedger(rig.db, 0.5)).execute_batch(commands)
+
+    assert len(rig.invoices()) == 6 and len(rig.calls("PUT", "Invoices")) == 1  # found, not made again
+    assert len(rig.calls("GET", "Invoices", since=mark)) == 1
+    assert types(await rig.results()) == ["DocumentCreated"] * 6

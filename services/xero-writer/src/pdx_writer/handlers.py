@@ -37,6 +37,7 @@ from pdx_writer.resolve import OrganisationFacts, Refused, Resolver, check_curre
 
 log = structlog.get_logger()
 Command = CreateInvoice | CreateQuote
+CONTACTS_PER_LOOKUP = 40  # 40 ContactIDs of 36 characters keep the query string well under Xero's 2,048
 KIND = {"CreateInvoice": ("invoice", "Invoices", "InvoiceID", "InvoiceNumber"),
         "CreateQuote": ("quote", "Quotes", "QuoteID", "QuoteNumber")}
 
@@ -112,11 +113,13 @@ class DocumentWriter:
         asking = sorted(c.id for c in batch.open)
         contacts = await self.resolver.contact_ids(xero, tenant_id, [(c.contact, c.create_contact) for c in batch.open],
                                                    asking)
+        ours = await self._our_invoices(xero, [contacts[c.contact.contact_number] for c in batch.open
+                                               if batch.unclear(c) and isinstance(c, CreateInvoice)])
         for command in list(batch.open):
             found = contacts[command.contact.contact_number]
             if isinstance(found, Explanation):
                 await self._fail_explained(batch, command, found)
-            elif batch.unclear(command) and await self._recovered(xero, tenant_id, command, found):
+            elif batch.unclear(command) and await self._recovered(xero, tenant_id, command, found, ours):
                 batch.settle(command)
         codes = await self.resolver.item_codes(xero, tenant_id, [ln for c in batch.open for ln in c.line_items],
                                                asking)
@@ -224,19 +227,33 @@ class DocumentWriter:
         else:
             log.info("draft already created for this trigger; nothing to do", xero_id=document["xero_id"])
 
-    async def _recovered(self, xero: XeroClient, tenant_id: str, command: Command, contact_id: str) -> bool:
+    async def _our_invoices(self, xero: XeroClient, contact_ids: list[Any]) -> dict[str, list[dict[str, Any]]]:
+        """The invoices this app made for the customers of a batch's unclear commands, in as few calls as the query
+        string allows (``ContactIDs`` takes a list): one call per 40 customers, not one per command, so a batch
+        after an unclear outcome does not need dozens of look-ups to all succeed at once."""
+        wanted = sorted({c for c in contact_ids if isinstance(c, str)})
+        found: dict[str, list[dict[str, Any]]] = {c: [] for c in wanted}
+        for start in range(0, len(wanted), CONTACTS_PER_LOOKUP):
+            chunk = wanted[start:start + CONTACTS_PER_LOOKUP]
+            for invoice in await xero.documents("Invoices", {"ContactIDs": ",".join(chunk),
+                                                             "createdByMyApp": "true"}):
+                found.setdefault((invoice.get("Contact") or {}).get("ContactID", ""), []).append(invoice)
+        return found
+
+    async def _recovered(self, xero: XeroClient, tenant_id: str, command: Command, contact_id: str,
+                         ours: dict[str, list[dict[str, Any]]]) -> bool:
         """After an unclear outcome: record the draft a previous attempt made, if Xero has it."""
-        existing = await self._find_existing(xero, command, contact_id)
+        existing = await self._find_existing(xero, command, contact_id, ours)
         if existing is None:
             return False
         log.info("found the draft a previous attempt created", xero_id=existing[KIND[command.type][2]])
         await self._record(command, tenant_id, existing)
         return True
 
-    async def _find_existing(self, xero: XeroClient, command: Command, contact_id: str) -> dict | None:
+    async def _find_existing(self, xero: XeroClient, command: Command, contact_id: str,
+                             ours: dict[str, list[dict[str, Any]]]) -> dict | None:
         if isinstance(command, CreateInvoice):
-            found = await xero.documents("Invoices", {"ContactIDs": contact_id, "createdByMyApp": "true"})
-            return next((d for d in found if is_our_invoice(d, command)), None)
+            return next((d for d in ours.get(contact_id, []) if is_our_invoice(d, command)), None)
         found = await xero.documents("Quotes", {"ContactID": contact_id})
         candidates = [d for d in found if may_be_our_quote(d, command)]
         # Another deal of this customer may share the Reference and Date: its quote is in the ledger already.
