@@ -1,8 +1,15 @@
 """What every outbound HTTP adapter shares: one error type that says which system failed and whether to retry."""
 
 import json
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+import structlog
+
+log = structlog.get_logger()
+E = TypeVar("E", bound=Exception)
 
 
 @dataclass
@@ -38,3 +45,18 @@ def parsed_body(raw: bytes) -> Any:
         return json.loads(raw)
     except ValueError:
         return raw.decode("utf-8", "replace")[:2000]
+
+
+def translated(exc: Exception, own: type[E], foreign: dict[type[Exception], Callable[[Exception], E]],
+               internal: Callable[..., E]) -> E:
+    """One service's error table applied: its own errors as they are, a known foreign one translated (most specific
+    first), anything else an ``internal`` error whose details go to the log under a reference, never to the caller."""
+    if isinstance(exc, own):
+        return exc
+    for kind, translate in foreign.items():
+        if isinstance(exc, kind):
+            return translate(exc)
+    reference = uuid.uuid4().hex[:12]
+    log.error("request failed", reference=reference, error=f"{type(exc).__name__}: {exc}"[:500], exc_info=exc)
+    return internal("the request failed on our side; try again, and quote the reference if it keeps failing",
+                    reference=reference)

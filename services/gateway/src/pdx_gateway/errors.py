@@ -2,13 +2,12 @@
 theirs, ``FOREIGN`` translates the ones raised by shared code, and anything else is a logged 500 with a reference."""
 
 import re
-import uuid
 from collections.abc import Callable
 
 import structlog
 from aiohttp import web
 
-from pdx_common.http import ApiError
+from pdx_common.http import ApiError, translated
 from pdx_common.json_body import BodyRefused, BodyTooLarge
 
 log = structlog.get_logger()
@@ -93,15 +92,7 @@ FOREIGN: dict[type[Exception], Callable[[Exception], GatewayError]] = {
 
 
 def as_gateway_error(exc: Exception) -> GatewayError:
-    if isinstance(exc, GatewayError):
-        return exc
-    for kind, translate in FOREIGN.items():
-        if isinstance(exc, kind):
-            return translate(exc)
-    reference = uuid.uuid4().hex[:12]
-    log.error("request failed", reference=reference, error=f"{type(exc).__name__}: {exc}"[:500], exc_info=exc)
-    return Internal("the request failed on our side; try again, and quote the reference if it keeps failing",
-                    reference=reference)
+    return translated(exc, GatewayError, FOREIGN, Internal)
 
 
 def error_response(exc: GatewayError) -> web.Response:

@@ -2,15 +2,13 @@
 carry theirs, ``FOREIGN`` translates the ones raised by shared code, anything else is a logged 500 with a reference
 (the same shape as the gateway's ``errors``)."""
 
-import uuid
 from collections.abc import Callable
 
-import structlog
 from aiohttp import web
 
+from pdx_common.http import translated
 from pdx_common.json_body import BodyRefused, BodyTooLarge
 
-log = structlog.get_logger()
 
 
 class MeteringError(Exception):
@@ -48,15 +46,7 @@ FOREIGN: dict[type[Exception], Callable[[Exception], MeteringError]] = {
 
 
 def as_metering_error(exc: Exception) -> MeteringError:
-    if isinstance(exc, MeteringError):
-        return exc
-    for kind, translate in FOREIGN.items():
-        if isinstance(exc, kind):
-            return translate(exc)
-    reference = uuid.uuid4().hex[:12]
-    log.error("request failed", reference=reference, error=f"{type(exc).__name__}: {exc}"[:500], exc_info=exc)
-    return Internal("the request failed on our side; try again, and quote the reference if it keeps failing",
-                    reference=reference)
+    return translated(exc, MeteringError, FOREIGN, Internal)
 
 
 def error_response(exc: MeteringError) -> web.Response:
