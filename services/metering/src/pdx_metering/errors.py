@@ -10,7 +10,6 @@ from pdx_common.http import translated
 from pdx_common.json_body import BodyRefused, BodyTooLarge
 
 
-
 class MeteringError(Exception):
     status = 500
     code = "internal_error"
