@@ -48,7 +48,14 @@ def ignored(path: str) -> bool:
 
 
 def normalized(svc: Service) -> str:
+    """The Dockerfile with the service's own names replaced, and without the COPY of another service's sources it
+    depends on (the gateway imports the mapper's pure mapping for previews): the pattern is the same apart from those.
+    That the COPY'd sources are exactly the needed ones is checked on its own below."""
     text = (svc.folder / "Dockerfile").read_text()
+    for dep in workspace_dependencies(svc.package) - {svc.package}:
+        folder = workspace_members()[dep].relative_to(REPO)
+        if folder.parts[0] == "services":
+            text = text.replace(f"COPY {folder}/src {folder}/src\n", "")
     for value, placeholder in ((svc.package, "<package>"), (svc.prefix, "<PREFIX>"), (svc.module, "<module>"),
                                (f"services/{svc.name}/Dockerfile", "services/<svc>/Dockerfile"),
                                (f"COPY services/{svc.name}/src services/{svc.name}/src", "COPY <svc>/src"),
