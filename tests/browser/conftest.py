@@ -1,0 +1,87 @@
+"""Browser tests: Debian's Chromium, driven by Playwright, opens the settings app the way Pipedrive does (the
+Pipedrive sandbox's host page embeds it in an iframe) against the whole stack the e2e tests run.
+
+Playwright never downloads a browser here: ``./dev test`` installs Debian's ``chromium`` when it is missing, and
+``PDX_CHROMIUM`` names another binary. Screenshots of every section land in ``.local/screenshots/<test>/`` (ignored
+by git), or in ``PDX_SCREENSHOTS``.
+"""
+
+import os
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+
+from tests.e2e.conftest import stack  # noqa: F401  (the e2e suite's whole-stack fixture, one per package)
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(os.environ.get("PDX_SCREENSHOTS") or ROOT / ".local" / "screenshots")
+
+# A closed network makes Chromium wait on its background connections (updates, sync, QUIC probes); none are needed.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+# Generous: the stack shares two cores with other work, and a page may wait on Pipedrive and Xero sandbox calls.
+expect.set_options(timeout=30_000)
+ACTION_TIMEOUT_MS = 30_000
+NAVIGATION_TIMEOUT_MS = 60_000
+
+Screenshot = Callable[[Page, str], Awaitable[Path]]
+
+
+def chromium_binary() -> str:
+    binary = os.environ.get("PDX_CHROMIUM") or "/usr/bin/chromium"
+    if not os.access(binary, os.X_OK):
+        pytest.fail(f"the browser tests need Chromium at {binary}: run them through `./dev test`, which installs "
+                    "Debian's chromium, or `apt-get install -y chromium` as root, or set PDX_CHROMIUM", pytrace=False)
+    return binary
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """A fresh headless Chromium per test (Playwright gives each launch its own empty profile directory)."""
+    executable = chromium_binary()
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    """One browser context (cookies, storage) per test; a second person is ``browser.new_context()``."""
+    made = await new_context(browser)
+    try:
+        yield made
+    finally:
+        await made.close()
+
+
+async def new_context(browser: Browser) -> BrowserContext:
+    made = await browser.new_context(viewport={"width": 1280, "height": 1000}, locale="en-NZ")
+    made.set_default_timeout(ACTION_TIMEOUT_MS)
+    made.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
+    return made
+
+
+@pytest.fixture
+async def page(context: BrowserContext) -> Page:
+    return await context.new_page()
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest) -> Screenshot:
+    """``await screenshot(page, "connections")`` saves the whole page as .local/screenshots/<test>/connections.png."""
+    folder = SCREENSHOTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+
+    async def save(target: Page, section: str) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{section}.png"
+        await target.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save
