@@ -2,13 +2,17 @@
 writes it and the mapper that reads it. Validation only; the behaviour lives in the services.
 """
 
+import re
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 DocumentAction = Literal["invoice", "quote", "none"]
+DescriptionSource = Literal["name_and_comments", "name", "product_description", "comments"]
+_POSITIVE_ID = re.compile(r"[1-9][0-9]{0,17}")  # a Pipedrive id written as text: "12", never "012", "-1" or "x"
+_THEME_ID = re.compile(r"[0-9A-Fa-f][0-9A-Fa-f-]{0,63}")  # Xero's BrandingThemeID: a UUID
 
 
 class Strict(BaseModel):
@@ -16,11 +20,18 @@ class Strict(BaseModel):
 
 
 class Trigger(Strict):
-    """When a deal ENTERS ``stage_id`` of ``pipeline_id``, make ``action``."""
+    """When a deal ENTERS ``stage_id`` of ``pipeline_id``, make ``action``; a trigger that is not ``enabled`` makes
+    nothing, exactly like action "none", and keeps its id (switching it back on does not make a second draft)."""
 
     pipeline_id: int = Field(gt=0)
     stage_id: int = Field(gt=0)
     action: DocumentAction
+    enabled: bool = True
+
+    @property
+    def makes(self) -> DocumentAction:
+        """What entering the stage makes now: its action, or "none" while the trigger is switched off."""
+        return self.action if self.enabled else "none"
 
     @property
     def id(self) -> str:
@@ -37,6 +48,9 @@ class ProductRules(Strict):
     unmatched: Literal["description_only", "default_item", "create_item"] = "description_only"
     default_item_code: str | None = Field(default=None, max_length=30)
     no_products: Literal["single_line", "refuse"] = "single_line"
+    # A product line's description: the product's name and the deal product's comments ("Setup - 2 days on site"),
+    # the name alone, the product's own description, or the comments alone; an empty one falls back to the name.
+    description_from: DescriptionSource = "name_and_comments"
 
     @model_validator(mode="after")
     def _default_item_named(self) -> "ProductRules":
@@ -50,6 +64,23 @@ class MoneyRules(Strict):
     # Pipedrive tax percentage (as text, e.g. "15") -> Xero TaxType; "0" covers untaxed lines.
     tax_types: dict[str, str] = Field(default_factory=dict)
     default_tax_type: str | None = None
+    # Revenue accounts other than sales_account_code: by Pipedrive pipeline id and by Pipedrive product id (as text,
+    # e.g. {"3": "210"}). A product's line uses its product's account, else its deal's pipeline's, else the default.
+    account_by_pipeline: dict[str, str] = Field(default_factory=dict)
+    account_by_product: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("account_by_pipeline", "account_by_product")
+    @classmethod
+    def _accounts(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        setting, what = f"money.{info.field_name}", info.field_name.removeprefix("account_by_")
+        for key, code in value.items():
+            if not _POSITIVE_ID.fullmatch(key):
+                raise ValueError(f"{setting} has {key!r}, which is not a {what} id: use the {what}'s number in "
+                                 "Pipedrive, e.g. \"3\"")
+            if not code or code != code.strip() or len(code) > 10:
+                raise ValueError(f"{setting}[{key!r}] is {code!r}: name a Xero account code of 1 to 10 characters, "
+                                 "e.g. 200")
+        return value
 
     @field_validator("tax_types")
     @classmethod
@@ -90,6 +121,18 @@ class FieldMappings(Strict):
     quote_terms: str | None = None
     quote_expiry_days: int = Field(default=30, ge=0, le=365)
     tracking: tuple[TrackingMapping, ...] = Field(default=(), max_length=2)  # Xero allows two categories
+    # The Xero branding theme of every invoice and quote (its BrandingThemeID); None: the organisation's default.
+    branding_theme_id: str | None = None
+
+    @field_validator("branding_theme_id", mode="before")
+    @classmethod
+    def _theme_id(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None  # a blank choice is "the organisation's default"
+        if isinstance(value, str) and not _THEME_ID.fullmatch(value):
+            raise ValueError(f"fields.branding_theme_id {value[:70]!r} is not a Xero branding theme id (a UUID such "
+                             "as dabc7637-62c1-4941-8a6e-ee44fa5090e7)")
+        return value
 
 
 class CompanySettings(Strict):
@@ -131,16 +174,17 @@ class CompanySettings(Strict):
 
 def _known(model: type[BaseModel], data: dict) -> dict:
     """Only the keys ``model`` knows, nested models included (a stored document may predate a removed setting)."""
-    known = {}
-    for name, value in data.items():
-        field = model.model_fields.get(name)
-        if field is None:
-            continue
-        annotation = field.annotation
-        if isinstance(value, dict) and isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            value = _known(annotation, value)
-        known[name] = value
-    return known
+    return {name: _known_value(model.model_fields[name].annotation, value)
+            for name, value in data.items() if name in model.model_fields}
+
+
+def _known_value(annotation: object, value: object) -> object:
+    if isinstance(value, dict) and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _known(annotation, value)
+    args = get_args(annotation)
+    if get_origin(annotation) is tuple and args and isinstance(value, list | tuple):  # e.g. the triggers
+        return [_known_value(args[0], item) for item in value]
+    return value
 
 
 def stored_settings(document: dict) -> CompanySettings:

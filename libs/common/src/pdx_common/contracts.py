@@ -120,6 +120,7 @@ class DocumentCommand(Message):
     deal_title: str
     deal_value: Decimal | None = None
     deal_url: str
+    branding_theme_id: str | None = None  # Xero's BrandingThemeID; None: the organisation's default theme
 
     @property
     def ledger_key(self) -> str:

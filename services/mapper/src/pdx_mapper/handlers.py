@@ -64,10 +64,15 @@ async def _replay(event: DealChanged, ports: Ports, now: datetime) -> None:
     settings = await ports.settings_repo.get(event.company_id)
     for trigger_id in event.replay_triggers:
         trigger = next((t for t in settings.triggers if t.id == trigger_id.split("@", 1)[0]), None)
-        if trigger is None or trigger.action == "none":
+        if trigger is None or trigger.makes == "none":
+            switched_off = trigger is not None and trigger.action != "none"  # and so not enabled
             await ports.publisher.publish(_failed(
                 event, trigger_id, "none", "mapping", "trigger_removed",
+                "The stage that made this draft is switched off in the app settings, so the replay made nothing."
+                if switched_off else
                 "The stage that made this draft is no longer set to make one, so the replay made nothing.",
+                "Switch the trigger on again in the app settings (Triggers) if it should make a draft, then replay."
+                if switched_off else
                 "Set the stage up again in the app settings (Triggers) if it should make a draft, then replay."),
                 topics.DOCUMENT_RESULTS, topics.deal_key(event.company_id, event.deal_id))
             continue

@@ -92,7 +92,7 @@ def build_command(snapshot: DealSnapshot, settings: CompanySettings, trigger: Tr
         create_contact=settings.customer.create_missing,
         currency_code=currency, line_amount_types=amount_types, date=today,
         reference=_text(render(settings.fields.reference, snapshot), 255), deal_title=str(deal.get("title") or ""),
-        deal_value=_deal_value(deal),
+        deal_value=_deal_value(deal), branding_theme_id=settings.fields.branding_theme_id,
         deal_url=deal_url(snapshot.company_domain, event.deal_id))
     if trigger.action == "quote":
         fields = settings.fields
@@ -187,8 +187,8 @@ def _lines(snapshot: DealSnapshot, settings: CompanySettings, currency: str) -> 
             "mixed_tax_methods", "The deal's products mix tax methods (" + ", ".join(sorted(methods)) + ").",
             "Xero needs one tax method per document: set every product on the deal to the same tax method.")
     amount_types = methods.pop()
-    lines = [_product_line(p, settings, amount_types, currency) for p in products]
-    lines += [_discount_line(d, lines, settings, currency) for d in snapshot.discounts]
+    lines = [_product_line(p, settings, amount_types, currency, snapshot.deal) for p in products]
+    lines += [_discount_line(d, lines, account_code(settings, snapshot.deal), currency) for d in snapshot.discounts]
     _within_limits(lines)
     return lines, amount_types
 
@@ -216,12 +216,12 @@ def _single_line(snapshot: DealSnapshot, settings: CompanySettings, currency: st
         raise MappingProblem("no_products_no_value", "The deal has no products and no value.",
                              "Add products or a value to the deal in Pipedrive, then replay the deal.")
     return [LineItem(description=str(deal.get("title") or "Deal")[:4000], quantity=Decimal(1),
-                     unit_amount=_money(value, currency), account_code=settings.money.sales_account_code,
+                     unit_amount=_money(value, currency), account_code=account_code(settings, deal),
                      tax_type=settings.money.default_tax_type)]
 
 
 def _product_line(deal_product: dict[str, Any], settings: CompanySettings, amount_types: str,
-                  currency: str) -> LineItem:
+                  currency: str, deal: dict[str, Any]) -> LineItem:
     product = deal_product.get("product") or {}
     name = str(deal_product.get("name") or product.get("name") or "Product")
     code = str(product.get("code") or deal_product.get("code") or "").strip() or None
@@ -231,17 +231,18 @@ def _product_line(deal_product: dict[str, Any], settings: CompanySettings, amoun
             "product_without_code", f"The product '{name}' has no product code, so no Xero item can be made for it.",
             f"Give '{name}' a product code in Pipedrive (Products > {name} > Product code), then replay the deal.")
     tax_rate = _tax_rate(deal_product.get("tax"), name) if amount_types != "NoTax" else None
-    line = dict(description=_description(deal_product, product, name),
+    account = account_code(settings, deal, deal_product.get("product_id") or product.get("id"))
+    line = dict(description=_description(deal_product, product, name, rules.description_from),
                 quantity=_quantity(deal_product.get("quantity"), name),
                 unit_amount=_unit_price(deal_product.get("item_price"), name), item_code=code[:30] if code else None,
-                account_code=settings.money.sales_account_code, tax_rate=tax_rate,
+                account_code=account, tax_rate=tax_rate,
                 tax_type=_tax_type(tax_rate, settings) if tax_rate is not None else None,
                 unmatched=rules.unmatched, default_item_code=rules.default_item_code)
     line.update(_discount(deal_product, currency))
     if code and rules.unmatched == "create_item":
         line["create_item"] = NewItem(code=code[:30], name=name[:50], description=product.get("description"),
                                       unit_price=line["unit_amount"],
-                                      account_code=settings.money.sales_account_code, tax_type=line["tax_type"])
+                                      account_code=account, tax_type=line["tax_type"])
     return LineItem(**line)
 
 
@@ -267,9 +268,40 @@ def _tax_rate(value: Any, name: str) -> Decimal:
     return rate
 
 
-def _description(deal_product: dict[str, Any], product: dict[str, Any], name: str) -> str:
+def _description(deal_product: dict[str, Any], product: dict[str, Any], name: str, source: str) -> str:
+    """The line's text from the source the settings name (products.description_from); an empty one is the name."""
     comments = str(deal_product.get("comments") or "").strip()
-    return (f"{name} - {comments}" if comments else name)[:4000]
+    if source == "name":
+        text = name
+    elif source == "product_description":
+        text = str(product.get("description") or "").strip() or name
+    elif source == "comments":
+        text = comments or name
+    else:  # name_and_comments
+        text = f"{name} - {comments}" if comments else name
+    return text[:4000]
+
+
+def account_code(settings: CompanySettings, deal: dict[str, Any], product_id: Any = None) -> str:
+    """The revenue account of a line: its product's (money.account_by_product), else its deal's pipeline's
+    (money.account_by_pipeline), else money.sales_account_code. Lines of no product (the deal's value, a deal
+    discount) use the pipeline's or the default."""
+    money = settings.money
+    for key, accounts in ((_id_text(product_id), money.account_by_product),
+                          (_id_text(deal.get("pipeline_id")), money.account_by_pipeline)):
+        if key is not None and key in accounts:
+            return accounts[key]
+    return money.sales_account_code
+
+
+def _id_text(value: Any) -> str | None:
+    """A Pipedrive id as the settings key it: 12, "12" or {"id": 12} -> "12"; anything else -> None."""
+    if isinstance(value, dict):
+        value = value.get("id") if value.get("id") is not None else value.get("value")
+    if isinstance(value, bool) or value is None:
+        return None
+    text = str(value).strip()
+    return text if text.isdigit() else None
 
 
 def _discount(deal_product: dict[str, Any], currency: str) -> dict[str, Decimal]:
@@ -294,8 +326,7 @@ def _tax_type(rate: Decimal, settings: CompanySettings) -> str | None:
     return None  # the writer maps it from the organisation's tax rates, or explains why it cannot
 
 
-def _discount_line(discount: dict[str, Any], lines: list[LineItem], settings: CompanySettings,
-                   currency: str) -> LineItem:
+def _discount_line(discount: dict[str, Any], lines: list[LineItem], account: str, currency: str) -> LineItem:
     description = str(discount.get("description") or "Discount")
     is_percentage = discount.get("type") == "percentage"
     amount = number(discount.get("amount"), f"The deal discount '{description[:60]}'",
@@ -309,7 +340,7 @@ def _discount_line(discount: dict[str, Any], lines: list[LineItem], settings: Co
         amount = subtotal * amount / 100
     template = lines[0]
     return LineItem(description=description[:4000], quantity=Decimal(1),
-                    unit_amount=-_money(amount, currency), account_code=settings.money.sales_account_code,
+                    unit_amount=-_money(amount, currency), account_code=account,
                     tax_rate=template.tax_rate, tax_type=template.tax_type)
 
 

@@ -30,4 +30,4 @@ def fired_trigger(event: DealChanged, settings: CompanySettings) -> Trigger | No
     if entered is None:
         return None
     trigger = settings.trigger_for(*entered)
-    return trigger if trigger and trigger.action != "none" else None
+    return trigger if trigger and trigger.makes != "none" else None  # "none" or switched off

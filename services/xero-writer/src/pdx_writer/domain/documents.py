@@ -81,6 +81,8 @@ def document_payload(command: CreateInvoice | CreateQuote, contact_id: str, line
                             "LineItems": lines, "CurrencyCode": command.currency_code, "Status": "DRAFT"}
     if command.reference:
         base["Reference"] = command.reference
+    if command.branding_theme_id:
+        base["BrandingThemeID"] = command.branding_theme_id  # both Invoice and Quote take it (Xero's spec)
     if isinstance(command, CreateQuote):
         base["LineAmountTypes"] = QUOTE_AMOUNT_TYPES[command.line_amount_types]
         for field, value in (("ExpiryDate", command.expiry_date), ("Title", command.title),

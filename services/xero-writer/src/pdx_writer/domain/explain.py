@@ -17,7 +17,12 @@ RULES: list[tuple[re.Pattern[str], str, str, str]] = [
      "Pick one of Xero's sales tax rates in the app settings (money.tax_types), then replay the deal."),
     (re.compile(r"Account code '([^']*)'|Account must be valid", re.IGNORECASE), "unknown_account",
      "Xero does not accept the sales account {0}.",  # {0}: 'code', or the words below when Xero names none
-     "Set money.sales_account_code in the app settings to one of Xero's revenue accounts, then replay the deal."),
+     "Set money.sales_account_code (and any account set for the deal's pipeline or products) in the app settings "
+     "to one of Xero's revenue accounts, then replay the deal."),
+    (re.compile(r"branding ?theme", re.IGNORECASE), "unknown_branding_theme",
+     "Xero does not accept the branding theme chosen in the app settings.",
+     "Choose one of the organisation's branding themes, or none, in the app settings (fields.branding_theme_id), "
+     "then replay the deal."),
     (re.compile(r"[Ii]tem code '([^']*)'"), "unknown_item",
      "Xero has no item with code {0}.",
      "Create the item in Xero, fix the product code in Pipedrive, or choose another rule for unmatched products "

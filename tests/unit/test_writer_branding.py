@@ -1,0 +1,23 @@
+"""The branding theme reaches Xero: ``BrandingThemeID`` on invoices and quotes when the settings name one, as
+Xero's spec names the field on both; nothing when they don't (the organisation's default theme)."""
+
+import pytest
+
+from pdx_writer.domain.explain import explain
+from tests.unit.test_xero_payloads import as_sent, body, command, spec_errors
+
+THEME = "dabc7637-62c1-4941-8a6e-ee44fa5090e7"
+
+
+@pytest.mark.parametrize(("kind", "collection"), [("invoice", "Invoices"), ("quote", "Quotes")])
+@pytest.mark.parametrize(("theme", "sent"), [(THEME, THEME), (None, None)])
+def test_the_branding_theme_is_sent_on_invoices_and_quotes(kind, collection, theme, sent):
+    payload = as_sent(body(command(kind, branding_theme_id=theme)))
+    assert spec_errors(collection, payload) == []
+    assert payload[collection][0].get("BrandingThemeID") == sent
+
+
+def test_xero_refusing_the_branding_theme_is_explained_with_the_setting_to_change():
+    explanation = explain(["Branding Theme ID 'dabc7637' is not valid."])
+    assert explanation.code == "unknown_branding_theme"
+    assert "branding theme" in explanation.message and "fields.branding_theme_id" in explanation.fix
