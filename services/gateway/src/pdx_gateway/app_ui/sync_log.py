@@ -1,0 +1,197 @@
+"""The sync log: the session's company's recent outcomes (drafts made, failures with why and how to fix, deals
+waiting for Xero, skips), newest first, filterable by state, with Replay on failures for admins.
+
+``GET  /app/log?state=failed&page=2``  the page (state: all, failed, created, waiting, skipped)
+``POST /app/log/replay``               form ``csrf``, ``deal_id``: re-runs the deal's failed triggers (admins)
+
+The company is always the session's; no parameter names one.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from pdx_gateway.adapters.sync_log import MongoSyncLog, XeroShortCodes
+from pdx_gateway.app_ui.render import render
+from pdx_gateway.app_ui.session import AppSession, app_session, posted_form
+from pdx_gateway.errors import NotFound, NothingToReplay
+from pdx_gateway.handlers import replay_deal
+from pdx_gateway.keys import CONNECTIONS, CONNECTOR, DB, PUBLISHER, SETTINGS_STORE, STAGE_EVENTS
+
+routes = web.RouteTableDef()
+PAGE_SIZE = 50
+MAX_PAGE = 200
+DEAL_ID = re.compile(r"[0-9]{1,18}")
+XERO_APP = "https://go.xero.com"
+# (value of ?state=, label, the stored states it shows)
+FILTERS = (("all", "All", ("created", "failed", "parked", "skipped")), ("failed", "Failed", ("failed",)),
+           ("created", "Created", ("created",)), ("waiting", "Waiting", ("parked",)),
+           ("skipped", "Skipped", ("skipped",)))
+LABELS = {"created": "Created", "failed": "Failed", "parked": "Waiting", "skipped": "Skipped"}
+KINDS = {"invoice": "invoice", "quote": "quote"}
+
+
+@dataclass(frozen=True)
+class XeroView:
+    tenant_id: str | None  # the organisation the company writes to now
+    names: dict[str, str]  # tenant id -> organisation name, for every organisation of the connection
+    short_code: str | None  # the connected organisation's ShortCode, when Xero told it
+
+
+@routes.get("/log")
+async def log_page(request: web.Request) -> web.Response:
+    """The log; ``?replayed=42`` (after a Replay) adds the notice that the replay started."""
+    replayed = request.query.get("replayed", "")
+    notice = (f"Replay started for deal {replayed}; the log updates when it finishes."
+              if DEAL_ID.fullmatch(replayed) else None)
+    return await _page(request, notice=notice)
+
+
+@routes.post("/log/replay")
+async def replay(request: web.Request) -> web.Response:
+    form = await posted_form(request)
+    session = app_session(request)
+    deal_id = form.get("deal_id")
+    if not isinstance(deal_id, str) or not DEAL_ID.fullmatch(deal_id):
+        return await _page(request, status=400, problem={
+            "message": "That is not a deal of this log, so nothing was replayed.",
+            "fix": "Use the Replay button beside a failed deal."})
+    try:
+        await replay_deal(session.company_id, deal_id, request.config_dict[PUBLISHER],
+                          request.config_dict[STAGE_EVENTS])
+    except (NothingToReplay, NotFound) as exc:
+        fix = exc.details.get("fix")
+        return await _page(request, status=exc.status, state="failed",
+                           problem={"message": f"{exc.message[:1].upper()}{exc.message[1:]}.", "fix": fix})
+    raise web.HTTPSeeOther(f"/app/log?{urlencode({'state': 'failed', 'replayed': deal_id})}")
+
+
+async def _page(request: web.Request, *, status: int = 200, state: str | None = None,
+                notice: str | None = None, problem: dict[str, Any] | None = None) -> web.Response:
+    session = app_session(request)
+    state = state or request.query.get("state", "all")
+    states = next((f[2] for f in FILTERS if f[0] == state), None)
+    if states is None:
+        state, states = "all", FILTERS[0][2]
+    page = _page_number(request.query.get("page"))
+    log = MongoSyncLog(request.config_dict[DB])
+    docs, more = await log.recent(session.company_id, states, skip=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    rows = await _rows(request, session, log, docs)
+    return render(request, "log.html", {
+        "rows": rows, "state": state, "filters": [_filter(value, label, state) for value, label, _ in FILTERS],
+        "older_url": _url(state, page + 1) if more and page < MAX_PAGE else None,
+        "newer_url": _url(state, page - 1) if page > 1 else None,
+        "empty": _empty(state), "notice": notice, "problem": problem}, status=status)
+
+
+def _page_number(raw: str | None) -> int:
+    return int(raw) if raw and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE else 1
+
+
+def _url(state: str, page: int = 1) -> str:
+    query = {**({"state": state} if state != "all" else {}), **({"page": str(page)} if page > 1 else {})}
+    return f"/app/log?{urlencode(query)}" if query else "/app/log"
+
+
+def _filter(value: str, label: str, current: str) -> dict[str, Any]:
+    return {"value": value, "label": label, "url": _url(value), "current": value == current}
+
+
+def _empty(state: str) -> str:
+    return {"failed": "No failed deals. Nothing needs your attention.",
+            "created": "No drafts made yet.", "waiting": "No deal is waiting.",
+            "skipped": "No deal was skipped."}.get(state, "Nothing has happened yet: outcomes appear here when a deal "
+                                                         "enters one of its trigger stages in Pipedrive.")
+
+
+async def _rows(request: web.Request, session: AppSession, log: MongoSyncLog,
+                docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    zone = await _zone(request, session.company_id)
+    created = [d for d in docs if d.get("state") == "created" and d.get("xero_id")]
+    drafts = await log.drafts(session.company_id, [d["xero_id"] for d in created])
+    xero = await _xero(request, session.company_id, need_code=bool(created))
+    return [_row(doc, session, zone, drafts.get(doc.get("xero_id") or ""), xero) for doc in docs]
+
+
+async def _zone(request: web.Request, company_id: str) -> ZoneInfo:
+    settings = await request.config_dict[SETTINGS_STORE].get(company_id)
+    return ZoneInfo(settings.timezone)
+
+
+async def _xero(request: web.Request, company_id: str, *, need_code: bool) -> XeroView:
+    doc = await request.config_dict[CONNECTIONS].get("xero", company_id) or {}
+    names = {t["tenantId"]: t.get("tenantName") or "" for t in doc.get("tenants") or [] if t.get("tenantId")}
+    tenant_id = doc.get("tenant_id") if doc.get("status") == "ok" else None
+    connector = request.config_dict.get(CONNECTOR)
+    code = None
+    if need_code and tenant_id and connector is not None:
+        code = await XeroShortCodes(connector.session, connector.xero_tokens(),
+                                    connector.settings.xero_api_url).connected(company_id)
+    return XeroView(tenant_id, names, code)
+
+
+def _row(doc: dict[str, Any], session: AppSession, zone: ZoneInfo, draft: dict[str, Any] | None,
+         xero: XeroView) -> dict[str, Any]:
+    deal_id = str(doc.get("deal_id") or "")
+    row = {"state": doc.get("state"), "label": LABELS.get(doc.get("state") or "", "Unknown"), "deal_id": deal_id,
+           "deal_url": (f"https://{session.company_domain}.pipedrive.com/deal/{deal_id}"
+                        if session.company_domain and DEAL_ID.fullmatch(deal_id) else None),
+           "when": _when(doc.get("at"), zone), "replayable": doc.get("state") == "failed"}
+    return {**row, **_outcome(doc, draft, xero)}
+
+
+def _when(at: Any, zone: ZoneInfo) -> str:
+    if not isinstance(at, datetime):
+        return ""
+    local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
+    return f"{local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+
+
+def _outcome(doc: dict[str, Any], draft: dict[str, Any] | None, xero: XeroView) -> dict[str, Any]:
+    state = doc.get("state")
+    if state == "created":
+        return _created(doc, draft, xero)
+    if state == "failed":
+        return {"message": doc.get("message") or "The draft could not be made.", "fix": doc.get("fix")}
+    if state == "parked":
+        kind = KINDS.get(doc.get("kind") or "", "draft")
+        return {"message": doc.get("reason") or f"The {kind} waits for Xero: the connection is missing or "
+                                                "needs reconnecting.",
+                "fix": "Connect Xero again under Connections; waiting drafts are then made by themselves.",
+                "fix_url": "/app/connections"}
+    return {"message": doc.get("reason") or "No draft was needed for this stage move.", "fix": None}
+
+
+def _created(doc: dict[str, Any], draft: dict[str, Any] | None, xero: XeroView) -> dict[str, Any]:
+    kind = KINDS.get(doc.get("kind") or "", "draft")
+    currency = (draft or {}).get("currency") or doc.get("currency_code") or ""
+    total = " ".join(p for p in (str(doc.get("total") or ""), currency) if p)
+    tenant_id = (draft or {}).get("tenant_id") or doc.get("tenant_id")
+    organisation = xero.names.get(tenant_id or "") or None
+    url = xero_link(kind, str(doc.get("xero_id") or ""), (draft or {}).get("url") or doc.get("xero_url"),
+                    xero.short_code if tenant_id and tenant_id == xero.tenant_id else None)
+    return {"kind": kind, "number": doc.get("number"), "total": total, "organisation": organisation,
+            "xero_url": url, "link_label": f"Open in {organisation}" if organisation and url else "Open in Xero"}
+
+
+def xero_link(kind: str, xero_id: str, stored_url: str | None, short_code: str | None) -> str | None:
+    """The crm-card panel's link (the writer's ``xero_url``: ``/AccountsReceivable/Edit.aspx?InvoiceID=<id>`` or
+    ``/app/quotes/edit/<id>`` on Xero's app address); with the organisation's ShortCode it goes through Xero's
+    organisation login, which switches to that organisation first (the plain link opens whichever was open last)."""
+    parts = urlsplit(stored_url or "")
+    if parts.scheme in ("http", "https") and parts.netloc:
+        base, path = f"{parts.scheme}://{parts.netloc}", parts.path + (f"?{parts.query}" if parts.query else "")
+    elif xero_id:
+        base = XERO_APP
+        path = (f"/app/quotes/edit/{xero_id}" if kind == "quote"
+                else f"/AccountsReceivable/Edit.aspx?InvoiceID={xero_id}")
+    else:
+        return None
+    if not short_code:
+        return f"{base}{path}"
+    return f"{base}/organisationlogin/default.aspx?{urlencode({'shortcode': short_code, 'redirecturl': path})}"
