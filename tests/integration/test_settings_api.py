@@ -23,7 +23,17 @@ async def test_settings_are_stored_with_a_new_version(gateway):
     assert status == 200 and stored["version"] == 2
     status, read = await call(gateway, "GET", "/settings")
     assert read == stored
-    assert read["triggers"][1] == {"pipeline_id": 2, "stage_id": 7, "action": "quote"}
+    assert read["triggers"][1] == {"pipeline_id": 2, "stage_id": 7, "action": "quote", "enabled": True}
+
+
+async def test_an_api_change_is_in_the_history_as_the_operator_api_with_what_changed(gateway, mongo_db):
+    await call(gateway, "PUT", "/settings", GOOD)
+    await call(gateway, "PATCH", "/settings", {"version": 2, "fields": {"due_days": 30}})
+    entries = await mongo_db.company_settings_history.find({"company_id": "42"}).sort("version", -1).to_list()
+    assert [e["version"] for e in entries] == [3, 2]
+    assert entries[0]["changed_by"] == {"user_id": None, "name": "operator API"}
+    assert entries[0]["changes"] == [{"path": "fields.due_days", "old": 14, "new": 30}]
+    assert {c["path"] for c in entries[1]["changes"]} >= {"triggers.0", "triggers.1", "money.tax_types.15"}
 
 
 async def test_a_patch_changes_only_what_it_names(gateway):

@@ -14,11 +14,9 @@ import json
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from pdx_common.auth import bearer_middleware
-from pdx_common.company_settings import CompanySettings
-from pdx_gateway.adapters.settings_repo import VersionConflict
+from pdx_gateway import settings_changes
 from pdx_gateway.entrypoints import connections_api, dead_letters_api, erase_api
 from pdx_gateway.errors import (
     BadRequest,
@@ -56,15 +54,6 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     return await read_json_object(request, max_bytes=request.config_dict[SETTINGS].max_body_bytes)
 
 
-def _validated(document: dict[str, Any]) -> CompanySettings:
-    try:
-        return CompanySettings.model_validate(document)
-    except ValidationError as exc:
-        errors = [{"field": ".".join(map(str, e["loc"])) or "(settings)", "problem": e["msg"]}
-                  for e in exc.errors()[:20]]
-        raise BadRequest("the settings are not valid; nothing was changed", errors=errors) from None
-
-
 def _expected_version(body: dict[str, Any]) -> int:
     version = body.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
@@ -86,13 +75,17 @@ def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _store(request: web.Request, document: dict[str, Any], expected: int) -> web.Response:
+    """The app's save path (``settings_changes.save``), answered in the API's documented words."""
     company_id = request.match_info["company_id"]
-    new = _validated(document)
     try:
-        stored = await request.config_dict[SETTINGS_STORE].replace(company_id, new, expected)
-    except VersionConflict as conflict:
-        raise Conflict(f"the settings changed meanwhile (now version {conflict.current}); read them again",
-                       current_version=conflict.current) from None
+        stored = await settings_changes.save(request.config_dict[SETTINGS_STORE], company_id, document, expected,
+                                             settings_changes.OPERATOR_API)
+    except settings_changes.SettingsInvalid as invalid:
+        raise BadRequest("the settings are not valid; nothing was changed",
+                         errors=[p.as_api() for p in invalid.problems]) from None
+    except settings_changes.StaleSettings as stale:
+        raise Conflict(f"the settings changed meanwhile (now version {stale.current}); read them again",
+                       current_version=stale.current) from None
     return web.json_response(stored.model_dump(mode="json"))
 
 
