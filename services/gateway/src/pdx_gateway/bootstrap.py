@@ -15,11 +15,14 @@ from pdx_gateway.adapters.deal_events import MongoDealEvents
 from pdx_gateway.adapters.mongo import MongoSeenEvents, MongoWebhookCredentials
 from pdx_gateway.adapters.oauth_states import MongoOAuthStates
 from pdx_gateway.adapters.settings_repo import MongoSettingsStore
+from pdx_gateway.app_ui.app import create_ui
+from pdx_gateway.app_ui.session import MongoAppSessions
 from pdx_gateway.connector import build_connector
 from pdx_gateway.entrypoints import oauth_pipedrive, oauth_xero, webhooks
 from pdx_gateway.entrypoints.api import create_api
 from pdx_gateway.errors import error_middleware
 from pdx_gateway.keys import (
+    APP_SESSIONS,
     CONNECTIONS,
     CONNECTOR,
     CREDENTIALS,
@@ -47,6 +50,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.add_routes(oauth_pipedrive.routes)
     app.add_routes(oauth_xero.routes)
     app.add_subapp("/api", create_api())
+    app.add_subapp("/app", create_ui())
 
     async def mongo() -> None:
         await ping(app[DB])
@@ -67,6 +71,8 @@ def _mongo_context(settings: GatewaySettings):
         app[SETTINGS_STORE] = MongoSettingsStore(db)
         app[CONNECTIONS] = MongoConnections(db)
         app[PARKED] = MongoParkedCommands(db)
+        app[APP_SESSIONS] = sessions = MongoAppSessions(db, settings.app_session_ttl_seconds)
+        await sessions.ensure_indexes()
         yield
         await client.close()
     return ctx

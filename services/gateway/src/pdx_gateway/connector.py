@@ -33,11 +33,14 @@ class Connector:
     pipedrive: PipedriveOAuth
     xero: XeroIdentity
 
-    def pipedrive_api(self, company_id: str) -> PipedriveClient:
+    def pipedrive_tokens(self) -> TokenProvider:
         s = self.settings
         client = OAuthClient(s.pipedrive_token_url, s.pipedrive_client_id or "", _secret(s.pipedrive_client_secret))
-        tokens = TokenProvider("pipedrive", self.store, client, self.session)
-        return PipedriveClient(self.session, tokens, company_id, base_url=s.pipedrive_api_url)
+        return TokenProvider("pipedrive", self.store, client, self.session)
+
+    def pipedrive_api(self, company_id: str) -> PipedriveClient:
+        return PipedriveClient(self.session, self.pipedrive_tokens(), company_id,
+                               base_url=self.settings.pipedrive_api_url)
 
     def xero_tokens(self) -> TokenProvider:
         s = self.settings

@@ -5,6 +5,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from pdx_gateway.adapters.connections import MongoConnections
 from pdx_gateway.adapters.settings_repo import MongoSettingsStore
+from pdx_gateway.app_ui.session import MongoAppSessions
 from pdx_gateway.connector import Connector
 from pdx_gateway.ports import Credentials, ParkedCommands, Publisher, SeenEvents, StageEvents
 from pdx_gateway.settings import GatewaySettings
@@ -20,3 +21,4 @@ CONNECTIONS = web.AppKey("connections", MongoConnections)
 PARKED = web.AppKey("parked_commands", ParkedCommands)
 # Only when public_url and token_key are set: the OAuth routes answer 503 without it.
 CONNECTOR = web.AppKey("connector", Connector)
+APP_SESSIONS = web.AppKey("app_sessions", MongoAppSessions)

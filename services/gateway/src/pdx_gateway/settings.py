@@ -46,8 +46,22 @@ class GatewaySettings(ServiceSettings):
     xero_connections_url: str = "https://api.xero.com/connections"
     xero_revoke_url: str = "https://identity.xero.com/connect/revocation"
     xero_scopes: str = XERO_SCOPES
+    xero_api_url: str = "https://api.xero.com/api.xro/2.0"  # the settings app's pickers read items, tax rates...
 
-    @field_validator("public_url", "pipedrive_api_url")
+    # The settings app (pdx_gateway.app_ui). Pipedrive signs the iframe's JWT with the app's JWT secret, by default
+    # its client secret (Developer Hub > App extensions); pin it here when it differs.
+    app_jwt_secret: SecretStr | None = None
+    # Who may frame the app (CSP frame-ancestors); the local run adds the Pipedrive sandbox's address.
+    app_frame_ancestors: str = "https://*.pipedrive.com"
+    app_session_ttl_seconds: int = Field(default=8 * 3600, ge=300)
+    # A Connect Xero started from the app: single-use, bound to the session, valid this long.
+    app_connect_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    # The metering service, for the company's usage page (its bearer token, scoped by the gateway to the session's
+    # company); without them the usage page says usage is unavailable.
+    metering_url: str | None = None
+    metering_token: SecretStr | None = None
+
+    @field_validator("public_url", "pipedrive_api_url", "xero_api_url", "metering_url")
     @classmethod
     def _no_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else None
@@ -82,6 +96,10 @@ class GatewaySettings(ServiceSettings):
 
     def oauth_configured(self, system: str) -> bool:
         return all(getattr(self, name) for name in self._oauth_needs(system))
+
+    def app_secret(self) -> str | None:
+        secret = self.app_jwt_secret or self.pipedrive_client_secret
+        return secret.get_secret_value() if secret is not None else None
 
     def redirect_uri(self, system: str) -> str:
         return f"{self.public_url}/oauth/{system}/callback"

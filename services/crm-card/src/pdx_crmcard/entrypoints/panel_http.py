@@ -20,7 +20,7 @@ from pdx_common.http import ApiError, ConnectionMissing
 from pdx_common.json_body import BodyRefused, BodyTooLarge, read_json_object
 from pdx_common.metrics import PANEL_LATENCY
 from pdx_crmcard.domain import panel, panel_limits
-from pdx_crmcard.entrypoints.panel_auth import PanelAuthError, PanelCaller, verify
+from pdx_common.pipedrive_jwt import PanelAuthError, PanelCaller, verify
 from pdx_crmcard.views import PanelReader
 
 log = structlog.get_logger()

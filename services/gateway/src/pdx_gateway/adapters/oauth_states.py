@@ -19,11 +19,11 @@ class MongoOAuthStates:
     async def ensure_indexes(self) -> None:
         await self._col.create_index("expires_at", expireAfterSeconds=0)
 
-    async def create(self, flow: str, **data: Any) -> str:
+    async def create(self, flow: str, lifetime_seconds: float | None = None, **data: Any) -> str:
         state = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
-        await self._col.insert_one({"_id": state, "flow": flow, "created_at": now, "expires_at": now + self._ttl,
-                                    **data})
+        ttl = self._ttl if lifetime_seconds is None else timedelta(seconds=lifetime_seconds)
+        await self._col.insert_one({"_id": state, "flow": flow, "created_at": now, "expires_at": now + ttl, **data})
         return state
 
     async def consume(self, flow: str, state: str) -> dict[str, Any] | None:

@@ -62,8 +62,9 @@ def connect_link(settings: GatewaySettings, company_id: str) -> tuple[str, int]:
 
 
 def choose_link(settings: GatewaySettings, company_id: str, tenant_id: str) -> str:
+    """Shown right after Xero's sign-in, so it lives minutes, not days."""
     base, key = _signing(settings)
-    expires = int(time.time()) + settings.link_ttl_seconds
+    expires = int(time.time()) + settings.app_connect_ttl_seconds
     query = links.signed_query(key, CHOOSE, {"company_id": company_id, "tenant_id": tenant_id}, expires)
     return f"{base}/oauth/xero/choose?{query}"
 

@@ -15,12 +15,14 @@ import hmac
 from aiohttp import web
 
 from pdx_common.json_body import parse_json
+from pdx_gateway.app_ui.entry import HOME, session_for_installer, set_session_cookie
 from pdx_gateway.entrypoints import pages
 from pdx_gateway.entrypoints.basic_auth import basic_credentials
-from pdx_gateway.entrypoints.linking import connect_link, connector_for, redirect_bound, same_browser, unbind
+from pdx_gateway.entrypoints.linking import connector_for, redirect_bound, same_browser, unbind
 from pdx_gateway.erase import ERASURES
 from pdx_gateway.errors import BadRequest, Unauthorized
 from pdx_gateway.installs import install_pipedrive, uninstall_pipedrive
+from pdx_gateway.keys import APP_SESSIONS
 
 routes = web.RouteTableDef()
 
@@ -44,8 +46,14 @@ async def callback(request: web.Request) -> web.Response:
     if not code:
         raise BadRequest(f"Pipedrive did not authorise the app ({request.query.get('error', 'no code')})")
     installed = await install_pipedrive(c, code, request.app[ERASURES])
-    link = connect_link(c.settings, installed.company_id)[0] if c.settings.oauth_configured("xero") else None
-    return unbind(pages.installed(installed.company_domain, link), "pipedrive")
+    opened = await session_for_installer(request.app[APP_SESSIONS], c, installed.company_id,
+                                         installed.company_domain)
+    in_pipedrive = (f"https://{installed.company_domain}.pipedrive.com/settings/marketplace/app/"
+                    f"{c.settings.pipedrive_client_id}/app-settings") if installed.company_domain else None
+    response = pages.installed(installed.company_domain, c.public(HOME) if opened else None, in_pipedrive)
+    if opened:
+        set_session_cookie(response, c.settings, opened[0])
+    return unbind(response, "pipedrive")
 
 
 @routes.delete("/oauth/pipedrive/callback")
@@ -61,6 +69,7 @@ async def uninstall(request: web.Request) -> web.Response:
         raise Unauthorized("wrong client credentials")
     company_id = _company_id(await request.read())
     erase_after = await uninstall_pipedrive(c, company_id, request.app[ERASURES])
+    await request.app[APP_SESSIONS].end_company(company_id)  # nobody of the company stays in its settings
     return web.json_response({"status": "uninstalled", "company_id": company_id,
                               "erase_after": erase_after.isoformat()})
 

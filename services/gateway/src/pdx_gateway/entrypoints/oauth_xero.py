@@ -1,6 +1,8 @@
 """Connecting Xero from a signed link the company's admin received.
 
 ``GET /oauth/xero/connect?company_id=7001&expires=1796000000&sig=<hex>``  -> 302 to Xero (state, PKCE S256)
+``GET /oauth/xero/start?ticket=<one-time>``                                -> 302 to Xero; the ticket comes from
+                                                                            Connect in the settings app
 ``GET /oauth/xero/callback?code&state``                                   -> tokens stored; an HTML page, listing
                                                                             the organisations when several
 ``GET /oauth/xero/choose?company_id=7001&tenant_id=<id>&expires&sig``     -> that organisation chosen
@@ -8,6 +10,7 @@
 
 from aiohttp import web
 
+from pdx_gateway.app_ui.connect import TICKET_FLOW
 from pdx_gateway.connector import Connector
 from pdx_gateway.entrypoints import pages
 from pdx_gateway.entrypoints.linking import (
@@ -20,7 +23,7 @@ from pdx_gateway.entrypoints.linking import (
     unbind,
     verified,
 )
-from pdx_gateway.errors import BadRequest
+from pdx_gateway.errors import BadRequest, LinkRefused
 from pdx_gateway.keys import CONNECTIONS, PARKED, PUBLISHER
 from pdx_gateway.xero_connect import XeroConnected, choose_tenant, finish_xero_connect, start_xero_connect
 
@@ -32,6 +35,19 @@ async def connect(request: web.Request) -> web.Response:
     c = connector_for(request, "xero")
     company_id = verified(c.settings, CONNECT, request.query, ("company_id",))["company_id"]
     url, state = await start_xero_connect(c, company_id)
+    return redirect_bound(c, "xero", url, state)
+
+
+@routes.get("/oauth/xero/start")
+async def start(request: web.Request) -> web.Response:
+    """Connect Xero from the settings app: the ticket was made by an admin's session a few minutes ago and works
+    once, so a forwarded or leaked link is worth nothing."""
+    c = connector_for(request, "xero")
+    ticket = await c.states.consume(TICKET_FLOW, request.query.get("ticket", ""))
+    if ticket is None:
+        raise LinkRefused("this connect link was already used or has expired; press Connect Xero in the app's "
+                          "settings again", fix="In Pipedrive, open Settings > Apps > Xero drafts > Connections.")
+    url, state = await start_xero_connect(c, ticket["company_id"])
     return redirect_bound(c, "xero", url, state)
 
 

@@ -5,22 +5,34 @@ from html import escape
 from aiohttp import web
 
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
-<body><h1>{title}</h1>{body}</body></html>"""
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title><link rel="stylesheet" href="/app/static/app.css">{script}</head>
+<body><main><h1>{title}</h1>{body}</main></body></html>"""
 
 
-def page(title: str, body: str) -> web.Response:
+def page(title: str, body: str, script: str | None = None) -> web.Response:
     # Links carry signatures and the pages secrets of a sort: never cached, never framed.
-    return web.Response(text=_PAGE.format(title=escape(title), body=body), content_type="text/html",
+    tag = f'<script src="{escape(script)}" defer></script>' if script else ""
+    return web.Response(text=_PAGE.format(title=escape(title), body=body, script=tag), content_type="text/html",
                         headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                                  "Referrer-Policy": "no-referrer"})
 
 
-def installed(company_domain: str | None, connect_url: str | None) -> web.Response:
+def installed(company_domain: str | None, settings_url: str | None, in_pipedrive: str | None) -> web.Response:
+    """``settings_url``: the app's settings, when the installer got a session; ``in_pipedrive``: the same settings
+    inside Pipedrive, which always works for the company's admins."""
     where = f" for {escape(company_domain)}.pipedrive.com" if company_domain else ""
-    body = f"<p>The Pipedrive app is installed{where}. Deals will become Xero drafts once Xero is connected.</p>"
-    if connect_url:
-        body += f'<p><a href="{escape(connect_url)}">Connect Xero</a></p>'
+    body = (f"<p>The Pipedrive app is installed{where}. Next, connect Xero and choose which stages make drafts: "
+            "deals become Xero drafts once Xero is connected and a trigger is set.</p>")
+    links = []
+    if settings_url:
+        links.append(f'<a class="button button-primary" href="{escape(settings_url)}">Open the settings</a>')
+    if in_pipedrive:
+        links.append(f'<a class="button button-secondary" href="{escape(in_pipedrive)}">Open the settings in '
+                     "Pipedrive</a>")
+    if links:
+        body += f'<p class="actions">{" ".join(links)}</p>'
+    body += ("<p>Later, find them in Pipedrive under Settings &gt; Apps &gt; Xero drafts.</p>")
     return page("Installed", body)
 
 
@@ -28,7 +40,8 @@ def connected(tenant_name: str, resumed: int) -> web.Response:
     body = f"<p>Xero organisation <strong>{escape(tenant_name)}</strong> is connected.</p>"
     if resumed:
         body += f"<p>{resumed} waiting document(s) are on their way to Xero.</p>"
-    return page("Xero connected", body)
+    body += "<p>You can close this window and go back to the app's settings.</p>"
+    return page("Xero connected", body, script="/app/static/connected.js")
 
 
 def choose(tenants: list[tuple[str, str]]) -> web.Response:
