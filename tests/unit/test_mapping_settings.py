@@ -1,11 +1,12 @@
 """The settings issue 10 added, as tables over the pure mapping: where a line's description comes from, which revenue
-account a line goes to (product, then pipeline, then the default) and the branding theme of invoices and quotes."""
+account a line goes to (product, then pipeline, then the default), the branding theme of invoices and quotes, and the
+company's time zone for a date field that holds a time."""
 
 from typing import Any
 
 import pytest
 
-from pdx_mapper.domain.mapping import build_command
+from pdx_mapper.domain.mapping import MappingProblem, build_command
 from tests.unit.deals import INVOICE, QUOTE, TODAY, deal, discount, item, settings, snap
 from tests.unit.test_mapping import NZ_DEAL, changed
 
@@ -99,3 +100,27 @@ def test_the_branding_theme_goes_on_invoices_and_quotes(trigger, theme, expected
     command = build_command(snap(NZ_DEAL, workshop()), company, trigger, changed(snap(NZ_DEAL, workshop())), TODAY)
     assert command.type == ("CreateInvoice" if trigger is INVOICE else "CreateQuote")
     assert command.branding_theme_id == expected
+
+
+@pytest.mark.parametrize(("zone", "value", "expected"), [
+    ("Pacific/Auckland", "2025-06-29T22:14:03Z", "2025-06-30"),  # 10:14 on the 30th in Auckland
+    ("UTC", "2025-06-29T22:14:03Z", "2025-06-29"),
+    ("America/New_York", "2025-06-30T02:00:00Z", "2025-06-29"),  # 22:00 on the 29th in New York
+    ("Pacific/Auckland", "2025-06-29 22:14:03", "2025-06-30"),  # an older field's time, also UTC
+    ("Pacific/Auckland", "2025-06-29T22:14:03+02:00", "2025-06-30"),
+    ("Pacific/Auckland", "2025-06-29", "2025-06-29"),  # a date is a date in every zone
+    ("Pacific/Auckland", "2025-06-29Tlate", "2025-06-29"),
+])
+def test_a_date_field_holding_a_time_is_dated_on_the_companys_clock(zone, value, expected):
+    won = deal(1103, "Won on a Monday", 1200, "NZD", won_time=value)
+    company = settings(timezone=zone, fields={"date_field": "won_time"})
+    command = build_command(snap(won), company, INVOICE, changed(snap(won)), TODAY)
+    assert command.date.isoformat() == expected
+
+
+@pytest.mark.parametrize("value", ["soon", "29/06/2025", "2025-13-40T00:00:00Z"])
+def test_a_date_field_holding_no_date_is_a_problem(value):
+    won = deal(1104, "Odd date", 1200, "NZD", won_time=value)
+    with pytest.raises(MappingProblem) as raised:
+        build_command(snap(won), settings(fields={"date_field": "won_time"}), INVOICE, changed(snap(won)), TODAY)
+    assert raised.value.code == "bad_date_field" and "fields.date_field" in raised.value.fix

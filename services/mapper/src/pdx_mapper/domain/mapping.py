@@ -5,9 +5,10 @@ Raises ``MappingProblem`` with words a salesperson can act on when the deal cann
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pdx_common.company_settings import CompanySettings, Trigger
 from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, DealChanged, LineItem, NewItem
@@ -379,9 +380,23 @@ def _document_date(snapshot: DealSnapshot, settings: CompanySettings, today: dat
     if value in (None, ""):
         return today
     try:
-        return date.fromisoformat(str(value)[:10])
+        return _day(str(value).strip(), settings.timezone)
     except ValueError:
         raise MappingProblem(
             "bad_date_field", f"The deal field '{name}' holds '{value}', which is not a date.",
             f"Set '{name}' on the deal to a date, or change fields.date_field in the app settings, then replay "
             "the deal.") from None
+
+
+def _day(value: str, timezone: str) -> date:
+    """The company's calendar day of a deal field: a date as it is; a time (Pipedrive keeps times in UTC:
+    "2026-11-29T20:30:00Z", or "2026-11-29 20:30:00" in older fields) on the company's clock, so a deal won at 09:30
+    on Monday in Auckland is dated Monday, not Sunday."""
+    if len(value) > 10 and value[10] in "T ":
+        try:
+            moment = datetime.fromisoformat(value)
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            return moment.astimezone(ZoneInfo(timezone)).date()
+        except (ValueError, OverflowError):
+            pass  # not a time after all: its first 10 characters may still be a date
+    return date.fromisoformat(value[:10])
