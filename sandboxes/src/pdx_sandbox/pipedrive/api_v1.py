@@ -1,10 +1,13 @@
-"""API v1 routes under ``/api/v1``: notes, currencies, webhooks, users/me, dealFields (v1 shapes, v1 times)."""
+"""API v1 routes under ``/api/v1``: notes, currencies, webhooks, users, deal/person/organization fields (v1 shapes,
+v1 times)."""
 
 import copy
 from typing import Any
 
 from aiohttp import web
 
+from pdx_sandbox.pipedrive import fields as fields_api
+from pdx_sandbox.pipedrive import users
 from pdx_sandbox.pipedrive.http import json_body, ok, path_id, query_int, state_of
 from pdx_sandbox.pipedrive.state import PipedriveState
 from pdx_sandbox.pipedrive.store import Invalid, v1_time
@@ -131,14 +134,47 @@ async def users_me(request: web.Request) -> web.Response:
     return ok(state_of(request).user)
 
 
-async def deal_fields_v1(request: web.Request) -> web.Response:
+async def get_user(request: web.Request) -> web.Response:
+    """``GET /api/v1/users/{id}``: any user of the company, ``is_you`` true for the tokens' own user."""
     state = state_of(request)
-    standard = [("title", "Title", "varchar"), ("value", "Value", "monetary"), ("stage_id", "Stage", "stage")]
-    fields = [{"key": k, "name": n, "field_type": t, "edit_flag": False} for k, n, t in standard]
-    fields += [{**f, "edit_flag": True} for f in state.deal_fields.values()]
-    data = [{"id": i, "order_nr": i, "active_flag": True, "options": None, "mandatory_flag": False, **f}
-            for i, f in enumerate(fields, 1)]
-    return ok(data, additional_data={"pagination": {"start": 0, "limit": 100, "more_items_in_collection": False}})
+    return ok(users.base_user(state, users.find(state, path_id(request)), state.user_id))
+
+
+async def list_users(request: web.Request) -> web.Response:
+    state = state_of(request)
+    return ok([users.base_user(state, u, state.user_id) for _, u in sorted(state.users.items())])
+
+
+def _v1_fields(request: web.Request, entity: str) -> web.Response:
+    state = state_of(request)
+    fields = [fields_api.field_v1(state, entity, f, order) for order, f in
+              enumerate(fields_api.all_fields(state, entity), 1)]
+    start, limit = query_int(request, "start") or 0, query_int(request, "limit") or 100
+    more = start + limit < len(fields)
+    pagination = {"start": start, "limit": limit, "more_items_in_collection": more}
+    if more:
+        pagination["next_start"] = start + limit
+    return ok(fields[start:start + limit], additional_data={"pagination": pagination})
+
+
+async def deal_fields_v1(request: web.Request) -> web.Response:
+    return _v1_fields(request, "deal")
+
+
+async def person_fields_v1(request: web.Request) -> web.Response:
+    return _v1_fields(request, "person")
+
+
+async def organization_fields_v1(request: web.Request) -> web.Response:
+    return _v1_fields(request, "organization")
+
+
+async def add_deal_field(request: web.Request) -> web.Response:
+    """``POST /api/v1/dealFields {"name": "Invoice ref", "field_type": "varchar"}`` (enum/set: ``"options":
+    [{"label": "North"}]``): a new custom field with a generated 40-hex key."""
+    state, body = state_of(request), await json_body(request)
+    created = fields_api.create(state, "deal", body)
+    return ok(fields_api.field_v1(state, "deal", {**created, "custom": True}, len(state.deal_fields)))
 
 
 def add_routes(app: web.Application) -> None:
@@ -150,4 +186,9 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/v1/webhooks", list_webhooks)
     r.add_delete("/api/v1/webhooks/{id}", delete_webhook)
     r.add_get("/api/v1/users/me", users_me)
+    r.add_get("/api/v1/users", list_users)
+    r.add_get("/api/v1/users/{id}", get_user)
     r.add_get("/api/v1/dealFields", deal_fields_v1)
+    r.add_post("/api/v1/dealFields", add_deal_field)
+    r.add_get("/api/v1/personFields", person_fields_v1)
+    r.add_get("/api/v1/organizationFields", organization_fields_v1)

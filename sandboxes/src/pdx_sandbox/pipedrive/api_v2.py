@@ -1,6 +1,6 @@
 """API v2 routes under ``/api/v2``: deals, deal products and discounts, persons, organisations, products, stages,
-pipelines, deal fields, activities. Shapes follow pipedrive-openapi-v2.yaml: ints for ids, custom field values under
-``custom_fields[<40-hex key>]``.
+pipelines, deal/person/organization fields, activities. Shapes follow pipedrive-openapi-v2.yaml: ints for ids,
+custom field values under ``custom_fields[<40-hex key>]``.
 """
 
 import copy
@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from pdx_sandbox.pipedrive import fields as fields_api
 from pdx_sandbox.pipedrive import search
 from pdx_sandbox.pipedrive.http import json_body, ok, page, path_id, query_int, state_of
 from pdx_sandbox.pipedrive.store import Invalid, iso
@@ -106,27 +107,25 @@ async def list_pipelines(request: web.Request) -> web.Response:
     return page(request, copy.deepcopy([p for _, p in sorted(state_of(request).pipelines.items())]))
 
 
-STANDARD_DEAL_FIELDS = [("Title", "title", "varchar"), ("Value", "value", "monetary"),
-                        ("Currency", "currency", "varchar"), ("Stage", "stage_id", "stage"),
-                        ("Pipeline", "pipeline_id", "double"), ("Contact person", "person_id", "people"),
-                        ("Organization", "org_id", "org"), ("Status", "status", "status")]
+def _v2_fields(entity: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        return page(request, [fields_api.field_v2(f) for f in fields_api.all_fields(state_of(request), entity)])
+
+    return handler
 
 
-def deal_field_v2(name: str, code: str, field_type: str, custom: bool) -> dict[str, Any]:
-    return {"field_name": name, "field_code": code, "description": None, "field_type": field_type,
-            "options": None, "subfields": None, "is_custom_field": custom, "is_optional_response_field": False,
-            "ui_visibility": {"add_visible_flag": True, "details_visible_flag": True,
-                              "projects_detail_visible_flag": False,
-                              "show_in_pipelines": {"show_in_all": True, "pipeline_ids": []}},
-            "important_fields": {"enabled": False, "stage_ids": []},
-            "required_fields": {"enabled": False, "stage_ids": [], "statuses": {}}}
-
-
-async def list_deal_fields(request: web.Request) -> web.Response:
-    fields = [deal_field_v2(n, c, t, False) for n, c, t in STANDARD_DEAL_FIELDS]
-    fields += [deal_field_v2(f["name"], f["key"], f["field_type"], True)
-               for f in state_of(request).deal_fields.values()]
-    return page(request, fields)
+async def list_products(request: web.Request) -> web.Response:
+    """``GET /api/v2/products[?ids=301,302&owner_id=12001&sort_by=name&sort_direction=desc]``, cursor paged."""
+    state = state_of(request)
+    owner_id = query_int(request, "owner_id")
+    ids = {_int(i, "ids") for i in request.query["ids"].split(",") if i} if request.query.get("ids") else None
+    products = [p for _, p in sorted(state.products.items()) if not p["is_deleted"]
+                and (owner_id is None or p["owner_id"] == owner_id) and (ids is None or p["id"] in ids)]
+    sort_by = request.query.get("sort_by", "id")
+    if sort_by not in ("id", "name", "add_time", "update_time"):
+        raise Invalid("sort_by must be one of id, name, add_time, update_time")
+    products.sort(key=lambda p: (p[sort_by], p["id"]), reverse=request.query.get("sort_direction") == "desc")
+    return page(request, copy.deepcopy(products))
 
 
 async def create_activity(request: web.Request) -> web.Response:
@@ -186,6 +185,9 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/v2/stages/{id}", getter("stages"))
     r.add_get("/api/v2/pipelines", list_pipelines)
     r.add_get("/api/v2/pipelines/{id}", getter("pipelines"))
-    r.add_get("/api/v2/dealFields", list_deal_fields)
+    r.add_get("/api/v2/dealFields", _v2_fields("deal"))
+    r.add_get("/api/v2/personFields", _v2_fields("person"))
+    r.add_get("/api/v2/organizationFields", _v2_fields("organization"))
+    r.add_get("/api/v2/products", list_products)
     r.add_post("/api/v2/activities", create_activity)
     r.add_get("/api/v2/activities", list_activities)

@@ -1,5 +1,6 @@
 """``python -m pdx_sandbox.pipedrive serve --host 127.0.0.1 --port 0 [--retry-delays 3,30,150] [--clock-speed 1]
-[--state-file PATH]``
+[--state-file PATH]
+[--company-id 7001] [--company-domain demo] [--app-settings-url URL] [--jwt-secret SECRET]``
 prints ``pipedrive sandbox listening on http://127.0.0.1:PORT`` and serves until SIGTERM/SIGINT.
 ``python -m pdx_sandbox.pipedrive move --url http://127.0.0.1:PORT --deal 1 --stage Won`` moves a deal as a user.
 """
@@ -38,6 +39,14 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--state-file", type=Path, default=None,
                        help="keep the company's records, grants and webhooks in this file across restarts")
     serve.add_argument("--public-url", default=None, help="base URL to advertise (api_domain), if not the bound one")
+    serve.add_argument("--company-id", type=int, default=7001, help="the sandbox company's id")
+    serve.add_argument("--company-domain", default="demo", help="the sandbox company's domain")
+    serve.add_argument("--client-id", default="sandbox-pd-client", help="the app's OAuth client id")
+    serve.add_argument("--client-secret", default="sandbox-pd-secret",
+                       help="the app's OAuth client secret (also signs the settings iframe's JWT)")
+    serve.add_argument("--app-settings-url", default=None,
+                       help="the app's settings iframe URL that /host/app-settings embeds (or POST /_sandbox/app)")
+    serve.add_argument("--jwt-secret", default=None, help="the app's JWT secret, if not the client secret")
     move = sub.add_parser("move", help="move a deal to a stage as a Pipedrive user would")
     move.add_argument("--url", required=True, help="sandbox base URL")
     move.add_argument("--deal", type=int, required=True)
@@ -47,9 +56,15 @@ def parser() -> argparse.ArgumentParser:
 
 async def serve(args: argparse.Namespace) -> None:
     state = PipedriveState(SandboxClock(args.clock_speed), retry_delays=args.retry_delays,
-                           burst_limit=args.burst_limit, duplicate_deliveries=args.duplicate_deliveries)
+                           burst_limit=args.burst_limit, duplicate_deliveries=args.duplicate_deliveries,
+                           company_id=args.company_id, company_domain=args.company_domain,
+                           client_id=args.client_id, client_secret=args.client_secret)
     if args.state_file is not None:
         state.keep_in(args.state_file)
+    if args.app_settings_url is not None:
+        state.app_settings_url = args.app_settings_url
+    if args.jwt_secret is not None:
+        state.jwt_secret = args.jwt_secret
     runner = web.AppRunner(create_app(state))
     await runner.setup()
     try:

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from pdx_sandbox.faults import BadFault, parse
+from pdx_sandbox.pipedrive import fields as fields_api
 from pdx_sandbox.pipedrive.http import json_body, ok, path_id, query_int, state_of
 from pdx_sandbox.pipedrive.store import Invalid, NotFound
 
@@ -144,6 +145,102 @@ async def clear_faults(request: web.Request) -> web.Response:
     return ok(rules)
 
 
+def _user_summary(user: dict[str, Any]) -> dict[str, Any]:
+    return {"id": user["id"], "name": user["name"], "email": user["email"], "is_admin": user["is_admin"],
+            "active_flag": user["active_flag"]}
+
+
+async def list_users(request: web.Request) -> web.Response:
+    """``GET /_sandbox/users``: the company's users ``[{id, name, email, is_admin, active_flag}]`` and, in
+    ``additional_data``, ``company_id``, ``admin_user_id`` (the OAuth tokens' user) and ``regular_user_id``."""
+    state = state_of(request)
+    users = [_user_summary(u) for _, u in sorted(state.users.items())]
+    regular = next((u["id"] for u in users if not u["is_admin"] and u["active_flag"]), None)
+    return ok(users, additional_data={"company_id": state.company_id, "admin_user_id": state.user_id,
+                                      "regular_user_id": regular})
+
+
+async def add_user(request: web.Request) -> web.Response:
+    """``POST /_sandbox/users {"name": "Ann", "email": "ann@demo.example", "is_admin": false, "active": true}``"""
+    state, body = state_of(request), await json_body(request)
+    if not body.get("name") or not body.get("email"):
+        raise Invalid("name and email are required")
+    user_id = max([0, *state.users]) + 1
+    user = state.add_user(user_id, str(body["name"]), str(body["email"]), admin=bool(body.get("is_admin")),
+                          active=bool(body.get("active", True)))
+    return ok(_user_summary(user), status=201)
+
+
+async def list_fields(request: web.Request) -> web.Response:
+    """``GET /_sandbox/fields?entity=deal``: the custom fields ``[{id, key, name, field_type, options}]``."""
+    fields = state_of(request).fields_of(request.query.get("entity", "deal"))
+    return ok([{k: f[k] for k in ("id", "key", "name", "field_type", "options")} for f in fields.values()])
+
+
+async def add_field(request: web.Request) -> web.Response:
+    """``POST /_sandbox/fields {"entity": "deal", "name": "Invoice ref", "field_type": "varchar",
+    "values": {"1": "REF-77"}}`` adds a custom field (40-hex key; enum/set need ``"options": [{"label": "A"}]``) and
+    sets its value on the records named in ``values`` (deal edits fire webhooks, as a user's edit does)."""
+    state, body = state_of(request), await json_body(request)
+    entity = str(body.get("entity", "deal"))
+    values = body.get("values") or {}
+    if not isinstance(values, dict):
+        raise Invalid("values must be an object of record id -> value")
+    targets = {"deal": "deals", "person": "persons", "organization": "organizations"}
+    try:
+        values = {int(record_id): value for record_id, value in values.items()}
+    except ValueError as exc:
+        raise Invalid("values are keyed by record id") from exc
+    for record_id in values:
+        state.get(targets.get(entity, "deals"), record_id)
+    created = fields_api.create(state, entity, body)
+    for record_id, value in values.items():
+        if entity == "deal":
+            state.update_deal(record_id, {"custom_fields": {created["key"]: value}}, source="app")
+        else:
+            state.set_custom(entity, record_id, {created["key"]: value})
+    summary = {k: created[k] for k in ("id", "key", "name", "field_type", "options")}
+    return ok(summary, additional_data={"values": {str(k): v for k, v in values.items()}}, status=201)
+
+
+def _custom_edit(entity: str) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        """``PATCH /_sandbox/persons/201 {"custom_fields": {"<key>": "C-1"}}`` (or /organizations/101)."""
+        state, body = state_of(request), await json_body(request)
+        values = body.get("custom_fields")
+        if not isinstance(values, dict):
+            raise Invalid('give {"custom_fields": {"<key>": value}}')
+        return ok(copy.deepcopy(state.set_custom(entity, path_id(request), values)))
+
+    return handler
+
+
+def _app_config(state: Any) -> dict[str, Any]:
+    host = f"{state.base_url or ''}/host/app-settings?company_id={state.company_id}"
+    return {"settings_url": state.app_settings_url, "jwt_secret_set": state.jwt_secret is not None,
+            "client_id": state.client_id, "host_urls": {"admin": f"{host}&user_id={state.user_id}",
+                                                        "index": f"{state.base_url or ''}/host/"}}
+
+
+async def get_app(request: web.Request) -> web.Response:
+    return ok(_app_config(state_of(request)))
+
+
+async def set_app(request: web.Request) -> web.Response:
+    """``POST /_sandbox/app {"settings_url": "http://127.0.0.1:8080/app/entry", "jwt_secret": null}``: the app's
+    Developer Hub entry for "Custom UI for app settings" (``jwt_secret`` null: the client secret signs)."""
+    state, body = state_of(request), await json_body(request)
+    if "settings_url" in body:
+        url = body["settings_url"]
+        if url is not None and not str(url).startswith(("http://", "https://")):
+            raise Invalid("settings_url must be an http(s) URL")
+        state.app_settings_url = url
+    if "jwt_secret" in body:
+        state.jwt_secret = body["jwt_secret"] or None
+    state.changed()
+    return ok(_app_config(state))
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_post("/_sandbox/deals", create_deal)
@@ -162,3 +259,11 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/_sandbox/faults", add_fault)
     r.add_get("/_sandbox/faults", list_faults)
     r.add_delete("/_sandbox/faults", clear_faults)
+    r.add_get("/_sandbox/users", list_users)
+    r.add_post("/_sandbox/users", add_user)
+    r.add_get("/_sandbox/fields", list_fields)
+    r.add_post("/_sandbox/fields", add_field)
+    r.add_patch("/_sandbox/persons/{id}", _custom_edit("person"))
+    r.add_patch("/_sandbox/organizations/{id}", _custom_edit("organization"))
+    r.add_get("/_sandbox/app", get_app)
+    r.add_post("/_sandbox/app", set_app)

@@ -12,7 +12,9 @@ from pdx_sandbox.pipedrive.store import iso
 if TYPE_CHECKING:
     from pdx_sandbox.pipedrive.state import PipedriveState
 
-USER_ID = 12001
+USER_ID = 12001  # the company's admin, who installed the app (its OAuth tokens are this user's)
+REGULAR_USER_ID = 12002  # a regular user: not an admin
+INACTIVE_USER_ID = 12003  # a deactivated user (active_flag false)
 SALES_PIPELINE_ID, RENEWALS_PIPELINE_ID = 1, 2
 STAGE_LEAD_IN, STAGE_CONTACT_MADE, STAGE_PROPOSAL_MADE, STAGE_NEGOTIATIONS, STAGE_WON = 1, 2, 3, 4, 5
 STAGE_RENEWAL_DUE, STAGE_QUOTE_REQUESTED, STAGE_RENEWED = 6, 7, 8
@@ -24,6 +26,20 @@ PRODUCT_NO_CODE, PRODUCT_EMPTY_CODE, PRODUCT_TRAINING = 304, 305, 306
 
 PO_NUMBER_FIELD_KEY = hashlib.sha1(b"pdx-sandbox:po_number").hexdigest()
 DUE_DAYS_FIELD_KEY = hashlib.sha1(b"pdx-sandbox:invoice_due_days").hexdigest()
+REGION_FIELD_KEY = hashlib.sha1(b"pdx-sandbox:region").hexdigest()  # enum: North Island (31), South Island (32)
+INVOICE_DATE_FIELD_KEY = hashlib.sha1(b"pdx-sandbox:invoice_date").hexdigest()  # date
+QUOTE_TERMS_FIELD_KEY = hashlib.sha1(b"pdx-sandbox:quote_terms").hexdigest()  # text
+PERSON_CUSTOMER_NUMBER_FIELD_KEY = hashlib.sha1(b"pdx-sandbox:person:customer_number").hexdigest()  # varchar
+ORG_TAX_NUMBER_FIELD_KEY = hashlib.sha1(b"pdx-sandbox:org:tax_number").hexdigest()  # varchar
+ORG_ACCOUNT_MANAGER_FIELD_KEY = hashlib.sha1(b"pdx-sandbox:org:account_manager").hexdigest()  # enum
+REGION_NORTH, REGION_SOUTH = 31, 32
+
+# id, name, email, admin, active
+USERS = [
+    (USER_ID, "Sandbox Admin", "admin@demo.example", True, True),
+    (REGULAR_USER_ID, "Sam Seller", "sam@demo.example", False, True),
+    (INACTIVE_USER_ID, "Former Employee", "former@demo.example", False, False),
+]
 
 DEMO_DEAL_ID = 1  # Sales, NZD, org + person, 2 coded products, stage 4 (Negotiations Started), ready for Won
 DEAL_USD_ID = 2  # USD, amount discount, tax none, deal-level 5 % discount
@@ -79,9 +95,22 @@ PRODUCTS = [
     (PRODUCT_TRAINING, "Training day", "TRAIN-DAY", "day", 0, {"NZD": 900, "USD": 600}),
 ]
 
-DEAL_FIELDS = [
-    (PO_NUMBER_FIELD_KEY, "PO number", "varchar"),
-    (DUE_DAYS_FIELD_KEY, "Invoice due days", "double"),
+# key, name, field_type, options ({id, label} for enum and set fields)
+DEAL_FIELDS: list[tuple[str, str, str, list[dict] | None]] = [
+    (PO_NUMBER_FIELD_KEY, "PO number", "varchar", None),
+    (DUE_DAYS_FIELD_KEY, "Invoice due days", "double", None),
+    (REGION_FIELD_KEY, "Region", "enum", [{"id": REGION_NORTH, "label": "North Island"},
+                                          {"id": REGION_SOUTH, "label": "South Island"}]),
+    (INVOICE_DATE_FIELD_KEY, "Invoice date", "date", None),
+    (QUOTE_TERMS_FIELD_KEY, "Quote terms", "text", None),
+]
+PERSON_FIELDS: list[tuple[str, str, str, list[dict] | None]] = [
+    (PERSON_CUSTOMER_NUMBER_FIELD_KEY, "Customer number", "varchar", None),
+]
+ORGANIZATION_FIELDS: list[tuple[str, str, str, list[dict] | None]] = [
+    (ORG_TAX_NUMBER_FIELD_KEY, "Tax number", "varchar", None),
+    (ORG_ACCOUNT_MANAGER_FIELD_KEY, "Account manager", "enum", [{"id": 41, "label": "Aroha"},
+                                                               {"id": 42, "label": "Sam"}]),
 ]
 
 
@@ -123,6 +152,8 @@ DEALS: list[tuple] = [
 
 def seed(state: "PipedriveState") -> None:
     """Fill an empty state with the demo company."""
+    for user_id, name, email, admin, active in USERS:
+        state.add_user(user_id, name, email, admin=admin, active=active)
     for pipeline_id, name in PIPELINES:
         state.add_pipeline(pipeline_id, name)
     for stage_id, pipeline_id, name, probability in STAGES:
@@ -133,8 +164,9 @@ def seed(state: "PipedriveState") -> None:
         state.add_person(person_id, first, last, org_id, emails, phone, postal)
     for product_id, name, code, unit, tax, prices in PRODUCTS:
         state.add_product(product_id, name, code, unit, tax, prices)
-    for key, name, field_type in DEAL_FIELDS:
-        state.add_deal_field(key, name, field_type)
+    for entity, fields in (("deal", DEAL_FIELDS), ("person", PERSON_FIELDS), ("organization", ORGANIZATION_FIELDS)):
+        for key, name, field_type, options in fields:
+            state.add_field(entity, key, name, field_type, options)
     for deal_id, title, currency, stage_id, person_id, org_id, lines, discounts, custom, extra in DEALS:
         deal = state.insert_deal({"id": deal_id, "title": title, "currency": currency, "stage_id": stage_id,
                                   "person_id": person_id, "org_id": org_id, "custom_fields": custom, **extra})

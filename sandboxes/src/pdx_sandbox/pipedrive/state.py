@@ -21,7 +21,8 @@ REFRESH_TOKEN_TTL = 60 * 86400.0
 # the request and delivery logs, the events' retry schedules, rate windows, injected faults.
 PERSISTED = ("pipelines", "stages", "organizations", "persons", "products", "deal_fields", "deals", "deal_products",
              "deal_discounts", "activities", "notes", "_attachment_ids", "codes", "access_tokens", "refresh_tokens",
-             "webhooks", "tokens_spent")
+             "webhooks", "tokens_spent", "users", "person_fields", "organization_fields", "app_settings_url",
+             "jwt_secret")
 CODE_TTL = 300.0
 SCOPES = "base deals:full contacts:full products:read activities:full admin"
 
@@ -34,12 +35,13 @@ class PipedriveState(CrmStore):
     """
 
     def __init__(self, clock: SandboxClock | None = None, *, company_id: int = 7001, company_domain: str = "demo",
+                 company_name: str = "Demo Company Ltd",
                  client_id: str = "sandbox-pd-client", client_secret: str = "sandbox-pd-secret",
                  api_token: str = "sandbox-pd-api-token", retry_delays: Sequence[float] = (3, 30, 150),
                  burst_limit: int = 80, burst_window: float = 2.0, duplicate_deliveries: int = 1,
                  delivery_timeout: float = 10.0, seed: bool = True) -> None:
         super().__init__(clock or SandboxClock(), demo.USER_ID)
-        self.company_id, self.company_domain = company_id, company_domain
+        self.company_id, self.company_domain, self.company_name = company_id, company_domain, company_name
         self.client_id, self.client_secret, self.api_token = client_id, client_secret, api_token
         self.retry_delays = tuple(retry_delays)
         self.burst_limit, self.burst_window = burst_limit, burst_window
@@ -57,15 +59,22 @@ class PipedriveState(CrmStore):
         self.faults = Faults()
         self.state_file: StateFile | None = None
         self._windows: dict[str, tuple[float, int]] = {}
+        self.app_settings_url: str | None = None  # the app's "Custom UI for app settings" iframe URL (host.py)
+        self.jwt_secret: str | None = None  # the app's JWT secret; None: the client secret, as in Developer Hub
         if seed:
             demo.seed(self)
 
     @property
     def user(self) -> dict[str, Any]:
-        return {"id": self.user_id, "name": "Sandbox Admin", "email": "admin@demo.example",
-                "default_currency": "NZD", "company_id": self.company_id, "company_name": "Demo Company Ltd",
-                "company_domain": self.company_domain, "company_country": "NZ", "timezone_name": "Pacific/Auckland",
-                "locale": "en_NZ", "lang": 1, "active_flag": True, "is_admin": 1, "is_you": True}
+        """``GET /users/me``: the user whose OAuth tokens these are (the admin who installed the app)."""
+        from pdx_sandbox.pipedrive.users import me
+
+        return me(self, self.user_id)
+
+    @property
+    def signing_secret(self) -> str:
+        """What Pipedrive signs the app's iframe JWTs with: the JWT secret, by default the client secret."""
+        return self.jwt_secret or self.client_secret
 
     # --- persistence ----------------------------------------------------------------------------------------------
     def keep_in(self, path: Path) -> None:
@@ -80,7 +89,8 @@ class PipedriveState(CrmStore):
 
     def restore(self, saved: dict[str, Any]) -> None:
         for name in PERSISTED:
-            setattr(self, name, saved[name])
+            if name in saved:  # a file from before a record kind existed keeps the seeded one
+                setattr(self, name, saved[name])
         self.clock.advance(max(0.0, saved["time"] - self.clock.time()))  # sandbox time never runs backwards
 
     def changed(self) -> None:

@@ -13,6 +13,10 @@ from typing import Any
 from pdx_sandbox.clock import SandboxClock
 
 DEAL_STATUSES = ("open", "won", "lost")
+FIELD_ENTITIES = ("deal", "person", "organization")
+# field types a custom field may have (pipedrive-openapi-v1.yaml, createFieldRequest)
+FIELD_TYPES = ("address", "date", "daterange", "double", "enum", "monetary", "org", "people", "phone", "set", "text",
+               "time", "timerange", "user", "varchar", "varchar_auto")
 
 
 class NotFound(LookupError):
@@ -54,7 +58,10 @@ class CrmStore:
         self.organizations: dict[int, dict] = {}
         self.persons: dict[int, dict] = {}
         self.products: dict[int, dict] = {}
+        self.users: dict[int, dict] = {}
         self.deal_fields: dict[str, dict] = {}
+        self.person_fields: dict[str, dict] = {}
+        self.organization_fields: dict[str, dict] = {}
         self.deals: dict[int, dict] = {}
         self.deal_products: dict[int, list[dict]] = {}
         self.deal_discounts: dict[int, list[dict]] = {}
@@ -105,9 +112,34 @@ class CrmStore:
                         "notes": ""} for c, p in prices.items()],
             "custom_fields": {}}
 
-    def add_deal_field(self, key: str, name: str, field_type: str) -> None:
-        self.deal_fields[key] = {"id": 100 + len(self.deal_fields), "key": key, "name": name,
-                                 "field_type": field_type}
+    def add_user(self, user_id: int, name: str, email: str, *, admin: bool, active: bool = True) -> dict:
+        user = {"id": user_id, "name": name, "email": email, "is_admin": admin, "active_flag": active,
+                "created": self.now(), "modified": self.now()}
+        self.users[user_id] = user
+        return user
+
+    def fields_of(self, entity: str) -> dict[str, dict]:
+        """The custom fields of ``deal``, ``person`` or ``organization``, by their 40-hex key."""
+        if entity not in FIELD_ENTITIES:
+            raise Invalid(f"entity must be one of {FIELD_ENTITIES}")
+        return getattr(self, f"{entity}_fields")
+
+    def add_field(self, entity: str, key: str, name: str, field_type: str,
+                  options: list[dict] | None = None) -> dict:
+        fields = self.fields_of(entity)
+        if field_type not in FIELD_TYPES:
+            raise Invalid(f"field_type must be one of {FIELD_TYPES}")
+        if field_type in ("enum", "set") and not options:
+            raise Invalid("options are required for enum and set fields")
+        first = {"deal": 12000, "person": 9000, "organization": 4000}[entity]
+        field_id = max([first, *(f["id"] for f in fields.values())]) + 1
+        fields[key] = {"id": field_id, "key": key, "name": name, "field_type": field_type,
+                       "options": copy.deepcopy(options) if field_type in ("enum", "set") else None,
+                       "add_time": self.now(), "update_time": self.now()}
+        return fields[key]
+
+    def add_deal_field(self, key: str, name: str, field_type: str, options: list[dict] | None = None) -> dict:
+        return self.add_field("deal", key, name, field_type, options)
 
     # --- lookups --------------------------------------------------------------------------------------------------
     def get(self, kind: str, record_id: int) -> dict:
@@ -172,11 +204,27 @@ class CrmStore:
         changes.pop("pipeline_id", None)  # a deal's pipeline follows its stage
         deal.update({k: v for k, v in changes.items() if k in deal and k not in ("id", "add_time", "update_time")})
 
-    def _custom(self, values: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(values) - set(self.deal_fields)
+    def _custom(self, values: dict[str, Any], entity: str = "deal") -> dict[str, Any]:
+        fields = self.fields_of(entity)
+        unknown = set(values) - set(fields)
         if unknown:
             raise Invalid(f"unknown custom fields: {sorted(unknown)}")
+        for key, value in values.items():
+            options = {o["id"] for o in fields[key].get("options") or []}
+            chosen = value if isinstance(value, list) else [value]
+            if value is not None and options and not all(v in options for v in chosen):
+                raise Invalid(f"{fields[key]['name']}: {value!r} is not one of the option ids {sorted(options)}")
         return values
+
+    def set_custom(self, entity: str, record_id: int, values: dict[str, Any]) -> dict:
+        """Set custom field values on a person or organisation (deals change through ``change_deal``)."""
+        kind = {"person": "persons", "organization": "organizations"}.get(entity)
+        if kind is None:
+            raise Invalid("entity must be person or organization")
+        record = self.get(kind, record_id)
+        record["custom_fields"] = {**record["custom_fields"], **self._custom(values, entity)}
+        record["update_time"] = self.now()
+        return record
 
     def _set_status(self, deal: dict, status: str) -> None:
         if status not in DEAL_STATUSES:
