@@ -41,7 +41,7 @@ async def enter(request: web.Request) -> web.Response:
         log.info("settings app entry refused", reason=refused.message)
         return render(request, "error.html", {"title": refused.title, "message": refused.message,
                                               "fix": refused.fix}, status=refused.status)
-    response = web.HTTPSeeOther(HOME)
+    response = web.Response(status=303, headers={"Location": HOME})
     set_session_cookie(response, request.config_dict[SETTINGS], token)
     log.info("settings app opened", company_id=session.company_id, user_id=session.user_id, admin=session.is_admin)
     return response
@@ -86,7 +86,16 @@ async def _who(connector: Connector | None, company_id: str, user_id: str) -> tu
     if not isinstance(user, dict) or str(user.get("id")) != user_id or not user.get("active_flag", True):
         raise EntryRefused(403, "Your Pipedrive user is not active", "Pipedrive does not list you as an active "
                            "user of this company.", "Ask a Pipedrive admin of your company.")
-    return str(user.get("name") or f"User {user_id}"), bool(user.get("is_admin"))
+    return str(user.get("name") or f"User {user_id}"), is_admin(user)
+
+
+def is_admin(user: dict) -> bool:
+    """Pipedrive's v1 user lists its permission sets in ``access``; an admin of the global app is a company admin.
+    Older answers only carry ``is_admin`` (1/0)."""
+    access = user.get("access")
+    if isinstance(access, list) and access:
+        return any(isinstance(a, dict) and a.get("app") == "global" and a.get("admin") is True for a in access)
+    return user.get("is_admin") in (1, True)
 
 
 def set_session_cookie(response: web.StreamResponse, settings: GatewaySettings, token: str) -> None:
@@ -110,5 +119,5 @@ async def session_for_installer(sessions: MongoAppSessions, connector: Connector
     if not isinstance(me, dict) or me.get("id") is None:
         return None
     return await sessions.create(company_id=company_id, user_id=str(me["id"]),
-                                 user_name=str(me.get("name") or "you"), is_admin=bool(me.get("is_admin")),
+                                 user_name=str(me.get("name") or "you"), is_admin=is_admin(me),
                                  company_domain=company_domain, embedded=None)

@@ -84,7 +84,7 @@ class MongoAppSessions:
         await self._col.delete_many({"company_id": company_id})
 
 
-SESSION_KEY = "pdx_app_session"
+SESSION_KEY = web.RequestKey("pdx_app_session", AppSession)
 
 
 def app_session(request: web.Request) -> AppSession:
