@@ -32,6 +32,9 @@ XERO_APP = "https://go.xero.com"
 FILTERS = (("all", "All", ("created", "failed", "parked", "skipped")), ("failed", "Failed", ("failed",)),
            ("created", "Created", ("created",)), ("waiting", "Waiting", ("parked",)),
            ("skipped", "Skipped", ("skipped",)))
+# Every row has every key (the templates are strict about undefined names).
+ROW = {"message": None, "fix": None, "fix_url": None, "kind": None, "number": None, "total": None,
+       "organisation": None, "xero_url": None, "link_label": None}
 LABELS = {"created": "Created", "failed": "Failed", "parked": "Waiting", "skipped": "Skipped"}
 KINDS = {"invoice": "invoice", "quote": "quote"}
 
@@ -142,7 +145,7 @@ def _row(doc: dict[str, Any], session: AppSession, zone: ZoneInfo, draft: dict[s
            "deal_url": (f"https://{session.company_domain}.pipedrive.com/deal/{deal_id}"
                         if session.company_domain and DEAL_ID.fullmatch(deal_id) else None),
            "when": _when(doc.get("at"), zone), "replayable": doc.get("state") == "failed"}
-    return {**row, **_outcome(doc, draft, xero)}
+    return {**ROW, **row, **_outcome(doc, draft, xero)}
 
 
 def _when(at: Any, zone: ZoneInfo) -> str:
