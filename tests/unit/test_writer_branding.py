@@ -3,6 +3,7 @@ Xero's spec names the field on both; nothing when they don't (the organisation's
 
 import pytest
 
+from pdx_common.contracts import COMMAND
 from pdx_writer.domain.explain import explain
 from tests.unit.test_xero_payloads import as_sent, body, command, spec_errors
 
@@ -21,3 +22,14 @@ def test_xero_refusing_the_branding_theme_is_explained_with_the_setting_to_chang
     explanation = explain(["Branding Theme ID 'dabc7637' is not valid."])
     assert explanation.code == "unknown_branding_theme"
     assert "branding theme" in explanation.message and "fields.branding_theme_id" in explanation.fix
+
+
+@pytest.mark.parametrize("kind", ["invoice", "quote"])
+def test_a_command_without_a_theme_is_written_as_before_so_the_previous_writer_still_reads_it(kind):
+    plain = command(kind)
+    assert "branding_theme_id" not in plain.model_dump(mode="json")
+    assert "branding_theme_id" not in plain.model_dump_json()
+    assert COMMAND.validate_json(plain.model_dump_json()) == plain
+    themed = command(kind, branding_theme_id=THEME)
+    assert themed.model_dump(mode="json")["branding_theme_id"] == THEME
+    assert COMMAND.validate_json(themed.model_dump_json()) == themed

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, TypeAdapter, model_serializer
 
 SCHEMA_VERSION = 1
 
@@ -121,6 +121,15 @@ class DocumentCommand(Message):
     deal_value: Decimal | None = None
     deal_url: str
     branding_theme_id: str | None = None  # Xero's BrandingThemeID; None: the organisation's default theme
+
+    @model_serializer(mode="wrap")
+    def _as_before_when_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A command without a branding theme is written exactly as before the field existed, so a writer of the
+        previous release still reads it during an upgrade (messages forbid unknown keys)."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("branding_theme_id") is None:
+            data.pop("branding_theme_id", None)
+        return data
 
     @property
     def ledger_key(self) -> str:
