@@ -127,6 +127,20 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+# A model-level problem that belongs beside one input: where the form shows it.
+_BESIDE = {"products": "products.default_item_code"}
+
+
+def form_errors(problems: list[Problem]) -> dict[str, str]:
+    """Problems as a form shows them: the input's name (a dotted path) -> a plain sentence."""
+    errors: dict[str, str] = {}
+    for problem in problems:
+        field = _BESIDE.get(problem.field, problem.field)
+        sentence = problem.plain[:1].upper() + problem.plain[1:]
+        errors[field] = f"{errors[field]} {sentence}" if field in errors else sentence
+    return errors
+
+
 def problems_of(exc: ValidationError) -> list[Problem]:
     return [Problem(".".join(map(str, error["loc"])) or WHOLE, error["msg"], plain(error["msg"]))
             for error in exc.errors()[:MAX_PROBLEMS]]

@@ -1,0 +1,96 @@
+"""What a company's Pipedrive offers the settings app's pickers: pipelines, stages, fields (custom ones included),
+products. Read on demand through the company's own connection; nothing is kept between requests.
+
+``PipedriveCatalog(connector.pipedrive_api("7001")).stages()`` -> ``[Stage(id=5, name="Won", pipeline_id=1), ...]``
+"""
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from pdx_common.http import ApiError
+
+Entity = Literal["deal", "person", "organization"]
+PAGE = 500  # Pipedrive's largest page; a picker longer than that is not a picker any more
+
+
+class PipedriveApi(Protocol):
+    async def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: int
+    name: str
+    pipeline_id: int
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """A deal, person or organisation field: ``key`` is its API name (``won_time``) or a custom field's 40-hex key."""
+
+    name: str
+    key: str
+    type: str
+    custom: bool
+
+
+@dataclass(frozen=True)
+class Product:
+    id: int
+    name: str
+    code: str | None
+
+
+class PipedriveCatalog:
+    def __init__(self, api: PipedriveApi) -> None:
+        self._api = api
+
+    async def _list(self, path: str, params: dict | None = None) -> list[dict[str, Any]]:
+        data = await self._api.request("GET", path, params={"limit": PAGE, **(params or {})})
+        return [row for row in data or [] if isinstance(row, dict) and not row.get("is_deleted")]
+
+    async def pipelines(self) -> list[Pipeline]:
+        rows = await self._list("/api/v2/pipelines")
+        return [Pipeline(int(r["id"]), str(r.get("name") or f"Pipeline {r['id']}")) for r in _ordered(rows)]
+
+    async def stages(self) -> list[Stage]:
+        rows = await self._list("/api/v2/stages")
+        return [Stage(int(r["id"]), str(r.get("name") or f"Stage {r['id']}"), int(r["pipeline_id"]))
+                for r in _ordered(rows)]
+
+    async def fields(self, entity: Entity) -> list[FieldInfo]:
+        """v2 field lists (``field_name``, ``field_code``); v1's shape (``name``, ``key``) where v2 has none."""
+        try:
+            rows = await self._list(f"/api/v2/{entity}Fields")
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            rows = await self._list(f"/api/v1/{entity}Fields", {"start": 0})
+        return [field for field in map(_field, rows) if field is not None]
+
+    async def products(self) -> list[Product]:
+        rows = await self._list("/api/v2/products")
+        products = [Product(int(r["id"]), str(r.get("name") or f"Product {r['id']}"), r.get("code") or None)
+                    for r in rows]
+        return sorted(products, key=lambda p: p.name.lower())
+
+
+def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (r.get("order_nr") or 0, r.get("id") or 0))
+
+
+def _field(row: dict[str, Any]) -> FieldInfo | None:
+    key = row.get("field_code") or row.get("key")
+    if not key:
+        return None
+    custom = row.get("is_custom_field")
+    if custom is None:
+        custom = bool(row.get("edit_flag"))
+    return FieldInfo(str(row.get("field_name") or row.get("name") or key), str(key), str(row.get("field_type", "")),
+                     bool(custom))
