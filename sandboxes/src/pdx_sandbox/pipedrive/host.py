@@ -5,9 +5,10 @@
 signed with the app's JWT secret (default: the client secret) carrying ``userId``, ``companyId``, ``iat`` and ``exp``
 (5 minutes). ``static/host.js`` answers the @pipedrive/app-extensions-sdk messages: ``initialize`` -> ``{data: {}}``
 (then ``body[data-app-initialised="true"]`` and the status "App initialised"), ``get_signed_token`` -> ``{data:
-{token}}`` fetched from ``GET /host/token``, anything else -> ``{data: {}}``. As in Pipedrive the frame stays hidden
-until the app initialises, and without ``initialize`` within 10 s (``&init_timeout_ms=`` to shorten) the host says
-"The app did not respond" and sets ``data-app-initialised="false"``.
+{token}}`` fetched from ``GET /host/token``, anything else -> ``{data: {}}``. Without ``initialize`` within 10 s
+(``&init_timeout_ms=`` to shorten) the host says "The app did not respond" and sets ``data-app-initialised="false"``.
+Pipedrive keeps an app's frame hidden until it initialises; the sandbox shows it throughout (dimmed after the
+timeout), so a test can read and screenshot an error page that never initialises the SDK.
 
 Test variants of the first token: ``&token=expired`` (expired 5 minutes ago), ``&token=forged`` (signed with a wrong
 secret), ``&token=other_company`` (its companyId is another company's than the query's). The settings URL comes from

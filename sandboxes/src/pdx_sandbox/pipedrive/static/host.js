@@ -23,7 +23,7 @@
     if (initialised) return;
     body.dataset.appInitialised = "false";
     body.dataset.appError = "timeout";
-    frame.hidden = true;
+    frame.classList.add("unresponsive");
     setStatus("The app did not respond. It did not initialise within " + timeoutMs / 1000 +
       " seconds; try again later or contact the app's developer.", "error");
   }, timeoutMs);
@@ -55,8 +55,7 @@
         if (!initialised) {
           initialised = true;
           window.clearTimeout(initTimer);
-          frame.classList.remove("loading");
-          frame.hidden = false;
+          frame.classList.remove("loading", "unresponsive");
           body.dataset.appInitialised = "true";
           delete body.dataset.appError;
           setStatus("App initialised", "ok");
