@@ -302,7 +302,7 @@ def _id_text(value: Any) -> str | None:
     if isinstance(value, bool) or value is None:
         return None
     text = str(value).strip()
-    return text if text.isdigit() else None
+    return text if text.isascii() and text.isdigit() else None
 
 
 def _discount(deal_product: dict[str, Any], currency: str) -> dict[str, Decimal]:
