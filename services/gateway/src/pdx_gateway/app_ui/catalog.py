@@ -169,3 +169,18 @@ def checked(form: Any, name: str) -> bool:
     """A checkbox of ``_forms.html`` posts "false" then, when ticked, "true": the last value decides."""
     values = form.getall(name, [])
     return bool(values) and values[-1] == "true"
+
+
+def picker(source: Source, pair: Callable[[Any], tuple[str, str]], *current: Any,
+           unknown: str = "not found in Xero") -> dict[str, Any]:
+    """What a template needs for one picker: ``{"ok", "options": [(value, label)], "why_not"}``. A current value the
+    source does not list stays choosable (labelled "… (not found in Xero)"), so saving never drops it unseen."""
+    if not source.ok:
+        return {"ok": False, "options": [], "why_not": source.why_not}
+    options = [pair(value) for value in source.values or []]
+    known = {str(value) for value, _ in options}
+    for value in current:
+        if value not in (None, "") and str(value) not in known:
+            options.append((str(value), f"{value} ({unknown})"))
+            known.add(str(value))
+    return {"ok": True, "options": options, "why_not": None}
