@@ -1,0 +1,47 @@
+"""Opening the settings app as Pipedrive does: the Pipedrive sandbox's host page embeds the app's settings iframe
+with a signed JWT in its query and answers the app-extensions SDK's handshake.
+
+``GET {pipedrive}/host/app-settings?company_id=7001&user_id=12001[&token=expired|forged|other_company]``
+"""
+
+from urllib.parse import urlencode
+
+from playwright.async_api import FrameLocator, Locator, Page, expect
+
+from pdx_devstack.stack import Stack
+
+ADMIN_USER_ID = 12001  # the sandbox company's admin (pdx_sandbox.pipedrive.seed.USER_ID)
+REGULAR_USER_ID = 12002  # a regular user of the same company: not an admin
+
+# The SDK must initialise within Pipedrive's 10 s; on a loaded machine the first page may take longer to arrive.
+INITIALISED_TIMEOUT_MS = 60_000
+
+
+def host_url(stack: Stack, *, user_id: int = ADMIN_USER_ID, token: str | None = None) -> str:
+    assert stack.seeded is not None
+    query = {"company_id": stack.seeded.company_id, "user_id": str(user_id), **({"token": token} if token else {})}
+    return f"{stack.urls['pipedrive']}/host/app-settings?{urlencode(query)}"
+
+
+async def open_app(page: Page, stack: Stack, *, user_id: int = ADMIN_USER_ID, token: str | None = None,
+                   initialised: bool = True) -> FrameLocator:
+    """The host page for (company, user), and the app inside its iframe; by default after the SDK's handshake.
+
+    ``token`` asks the host for a bad JWT (``expired``, ``forged``, ``other_company``); such a page never
+    initialises the SDK, so pass ``initialised=False`` and look for the error page instead."""
+    await page.goto(host_url(stack, user_id=user_id, token=token))
+    if initialised:
+        await expect(page.locator("body")).to_have_attribute("data-app-initialised", "true",
+                                                             timeout=INITIALISED_TIMEOUT_MS)
+    return page.frame_locator("iframe")
+
+
+def section_link(app: FrameLocator, name: str) -> Locator:
+    return app.get_by_role("navigation", name="Sections").get_by_role("link", name=name, exact=True)
+
+
+async def go_to(app: FrameLocator, name: str) -> None:
+    """Open a section from the app's navigation, and wait until it is the current page."""
+    link = section_link(app, name)
+    await link.click()
+    await expect(link).to_have_attribute("aria-current", "page")
