@@ -1,4 +1,5 @@
-"""python -m pdx_sandbox.xero --host 127.0.0.1 --port 0 [--clock-speed 1] [--webhook-url URL] [--state-file PATH]"""
+"""python -m pdx_sandbox.xero --host 127.0.0.1 --port 0 [--clock-speed 1] [--webhook-url URL] [--state-file PATH]
+[--consent first|all|page]"""
 
 import argparse
 import asyncio
@@ -10,7 +11,7 @@ from aiohttp import web
 
 from ..clock import SandboxClock
 from .app import create_app
-from .state import XeroState
+from .state import CONSENT_MODES, XeroState
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -24,6 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--webhook-url", default=None, help="where to POST Xero webhook events")
     parser.add_argument("--state-file", type=Path, default=None,
                         help="keep organisations, documents, grants and connections in this file across restarts")
+    parser.add_argument("--consent", choices=CONSENT_MODES, default="first",
+                        help="what authorize grants: the first organisation (default), all of them, or a consent "
+                             "page where the user ticks organisations (for browser flows)")
     return parser.parse_args(argv)
 
 
@@ -31,6 +35,7 @@ async def serve(args: argparse.Namespace) -> None:
     state = XeroState(SandboxClock(args.clock_speed), client_id=args.client_id, client_secret=args.client_secret,
                       webhook_key=args.webhook_key)
     state.webhook_url = args.webhook_url
+    state.consent = args.consent
     if args.state_file is not None:
         state.keep_in(args.state_file)
     runner = web.AppRunner(create_app(state))

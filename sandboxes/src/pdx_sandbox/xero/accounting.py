@@ -1,4 +1,5 @@
-"""Accounting API routes for settings, contacts and items (/api.xro/2.0/...)."""
+"""Accounting API routes for settings (organisation, currencies, tax rates, accounts, branding themes, tracking
+categories), contacts and items (/api.xro/2.0/...)."""
 
 from aiohttp import web
 
@@ -41,6 +42,46 @@ async def get_account(request: web.Request) -> web.Response:
     if not found:
         raise not_found()
     return envelope(request, "Accounts", found)
+
+
+@routes.get(f"{P}/BrandingThemes")
+async def get_branding_themes(request: web.Request) -> web.Response:
+    """GET /BrandingThemes: every theme, the default (SortOrder 0) first."""
+    themes = sorted(tenant_of(request).branding_themes, key=lambda t: t["SortOrder"])
+    return envelope(request, "BrandingThemes", themes)
+
+
+@routes.get(f"{P}/BrandingThemes/{{theme_id}}")
+async def get_branding_theme(request: web.Request) -> web.Response:
+    theme = tenant_of(request).branding_theme(request.match_info["theme_id"])
+    if theme is None:
+        raise not_found()
+    return envelope(request, "BrandingThemes", [theme])
+
+
+def _active_options(category: dict, include_archived: bool) -> dict:
+    if include_archived:
+        return category
+    return {**category, "Options": [o for o in category["Options"] if o["Status"] == "ACTIVE"]}
+
+
+@routes.get(f"{P}/TrackingCategories")
+async def get_tracking_categories(request: web.Request) -> web.Response:
+    """GET /TrackingCategories[?where=Status=="ACTIVE"&includeArchived=true]: categories with their Options
+    (archived categories and options only with includeArchived=true)."""
+    archived = flag(request, "includeArchived")
+    categories = [_active_options(c, archived) for c in tenant_of(request).tracking_categories
+                  if archived or c["Status"] == "ACTIVE"]
+    return envelope(request, "TrackingCategories", filter_where(request, categories))
+
+
+@routes.get(f"{P}/TrackingCategories/{{category_id}}")
+async def get_tracking_category(request: web.Request) -> web.Response:
+    wanted = request.match_info["category_id"].lower()
+    found = [c for c in tenant_of(request).tracking_categories if c["TrackingCategoryID"] == wanted]
+    if not found:
+        raise not_found()
+    return envelope(request, "TrackingCategories", [_active_options(found[0], flag(request, "includeArchived"))])
 
 
 # --- contacts -----------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ..faults import BadFault, parse
 from .errors import XeroError
-from .state import XERO_STATE, XeroState
+from .state import CONSENT_MODES, XERO_STATE, XeroState
 
 routes = web.RouteTableDef()
 
@@ -115,6 +115,17 @@ async def set_webhook(request: web.Request) -> web.Response:
     state.webhook_url = url
     ok = await state.intent_to_receive(url) if url else None
     return web.json_response({"url": url, "intent_to_receive": ok})
+
+
+@routes.post("/_sandbox/consent")
+async def set_consent(request: web.Request) -> web.Response:
+    """{"mode": "first" | "all" | "page"}: what /identity/connect/authorize grants (see oauth.authorize)."""
+    state = _state(request)
+    mode = (await _json(request)).get("mode")
+    if mode not in CONSENT_MODES:
+        raise XeroError(400, {"error": f"mode must be one of {', '.join(CONSENT_MODES)}"})
+    state.consent = mode
+    return web.json_response({"mode": mode})
 
 
 @routes.post("/_sandbox/latency")

@@ -58,6 +58,7 @@ def build(kind: str, tenant: Tenant, raw: dict, existing: dict | None, now: floa
                UpdatedDateUTC=stamp(now), **totals(lines, amount_types))
     foreign = currency != tenant.base_currency
     doc["CurrencyRate"] = float(to_decimal(merged.get("CurrencyRate")) or 1) if foreign else 1.0
+    _branding_theme(tenant, merged, errors)
     _dates(kind, doc, merged, now, approved, errors)
     _numbers(kind, tenant, doc, existing, errors)
     if kind == "invoice":
@@ -153,6 +154,13 @@ def _amount_types(value: object, errors: list[str]) -> str:
         errors.append(f"LineAmountTypes '{value}' is not valid.")
         return "Exclusive"
     return canonical
+
+
+def _branding_theme(tenant: Tenant, merged: dict, errors: list[str]) -> None:
+    """An invoice or quote may name one of the organisation's branding themes; an unknown one fails the element."""
+    theme_id = merged.get("BrandingThemeID")
+    if theme_id and tenant.branding_theme(str(theme_id)) is None:
+        errors.append(f"The branding theme with BrandingThemeID '{theme_id}' could not be found.")
 
 
 def _dates(kind: str, doc: dict, merged: dict, now: float, approved: bool, errors: list[str]) -> None:

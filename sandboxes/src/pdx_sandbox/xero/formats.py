@@ -1,6 +1,8 @@
 """Xero wire formats: "/Date(ms+0000)/" timestamps, YYYY-MM-DD dates and 2-dp money."""
 
+import json
 import re
+import uuid
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -67,6 +69,7 @@ def money(value: Decimal, places: int = 2) -> float:
 _LINE_NUMBERS = ("Quantity", "UnitAmount", "TaxAmount", "LineAmount", "DiscountRate", "DiscountAmount")
 _DOCUMENT_NUMBERS = ("CurrencyRate",)
 _DETAIL_NUMBERS = ("UnitPrice",)
+_DOCUMENT_GUIDS = ("BrandingThemeID",)  # format: uuid in the spec; Json.NET refuses anything else
 DECIMAL_MAX = Decimal("79228162514264337593543950335")  # .NET's decimal, which Xero reads amounts into
 # Characters XML 1.0 cannot hold: Xero stores documents as XML, and answers "hexadecimal value 0x02, is an invalid
 # character" for a body carrying one (Xero-NetStandard#61, xero-php#832).
@@ -79,6 +82,11 @@ def type_error(key: str, index: int, element: dict) -> str | None:
         if element.get(field) is not None and not isinstance(element[field], kind):
             shape = "array" if kind is list else "object"
             return (f"Cannot deserialize the current JSON value into a JSON {shape}. "
+                    f"Path '{key}[{index}].{field}'.")
+    for field in _DOCUMENT_GUIDS:
+        value = element.get(field)
+        if value not in (None, "") and not _is_guid(value):
+            return (f"Error converting value {json.dumps(value)} to type 'System.Nullable`1[System.Guid]'. "
                     f"Path '{key}[{index}].{field}'.")
     paths: list[tuple[str, object]] = [(f"{key}[{index}].{f}", element.get(f)) for f in _DOCUMENT_NUMBERS]
     lines = element.get("LineItems")
@@ -95,6 +103,16 @@ def type_error(key: str, index: int, element: dict) -> str | None:
         if problem:
             return f"{problem} Path '{path}'."
     return None
+
+
+def _is_guid(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _number_problem(value: object) -> str | None:

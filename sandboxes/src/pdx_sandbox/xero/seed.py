@@ -5,6 +5,51 @@ import uuid
 NZ_TENANT_ID = "6f3b5a51-1d6e-4b0c-9a53-2f1c2a7e0a01"
 UK_TENANT_ID = "9c2d4e77-8b1a-4f3e-b6d2-5e0a3c9f1b02"
 
+# Every organisation gets these branding themes (SortOrder 0 is the default) and tracking categories; their ids are
+# uuid5 of the tenant and the name, so a test can compute them: seed.theme_id(NZ_TENANT_ID, "Special projects").
+BRANDING_THEMES = ["Standard", "Special projects"]
+TRACKING = {
+    "NZ": [("Region", ["North Island", "South Island"], ["Chatham Islands"]),
+           ("Sales channel", ["Direct", "Partner", "Online"], [])],
+    "GB": [("Region", ["North", "Midlands", "South"], ["Channel Islands"]),
+           ("Sales channel", ["Direct", "Partner", "Online"], [])],
+}
+
+
+def _uuid(*parts: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "xero-sandbox/" + "/".join(parts)))
+
+
+def theme_id(tenant_id: str, name: str) -> str:
+    return _uuid(tenant_id, "branding-theme", name)
+
+
+def tracking_category_id(tenant_id: str, name: str) -> str:
+    return _uuid(tenant_id, "tracking-category", name)
+
+
+def tracking_option_id(tenant_id: str, category: str, option: str) -> str:
+    return _uuid(tenant_id, "tracking-option", category, option)
+
+
+def branding_themes(tenant_id: str, created: str) -> list[dict]:
+    """GET /BrandingThemes (xero_accounting.yaml BrandingTheme)."""
+    return [{"BrandingThemeID": theme_id(tenant_id, name), "Name": name, "LogoUrl": None, "Type": "INVOICE",
+             "SortOrder": order, "CreatedDateUTC": created} for order, name in enumerate(BRANDING_THEMES)]
+
+
+def tracking_categories(tenant_id: str, country_code: str) -> list[dict]:
+    """GET /TrackingCategories (TrackingCategory with Options of TrackingOption); archived options included here,
+    the route leaves them out unless includeArchived=true."""
+    out = []
+    for name, active, archived in TRACKING.get(country_code, TRACKING["NZ"]):
+        category_id = tracking_category_id(tenant_id, name)
+        options = [{"TrackingOptionID": tracking_option_id(tenant_id, name, option), "Name": option,
+                    "Status": status, "TrackingCategoryID": category_id}
+                   for options, status in ((active, "ACTIVE"), (archived, "ARCHIVED")) for option in options]
+        out.append({"TrackingCategoryID": category_id, "Name": name, "Status": "ACTIVE", "Options": options})
+    return out
+
 _CURRENCY_NAMES = {
     "NZD": "New Zealand Dollar",
     "USD": "United States Dollar",

@@ -15,10 +15,11 @@ from .auth import AuthStore, Client
 from .errors import XeroError
 from .formats import iso_utc
 from .limits import Limits, RateLimiter
-from .seed import NZ_TENANT_ID, UK_TENANT_ID, settings_for
+from .seed import NZ_TENANT_ID, UK_TENANT_ID, branding_themes, settings_for, tracking_categories
 from .tenant import Tenant, new_id
 
 IDEMPOTENCY_WINDOW = 86400.0
+CONSENT_MODES = ("first", "all", "page")
 # What a restart keeps (``--state-file``): the organisations and their documents, the app's grants and connections,
 # and the Idempotency-Key answers (a retry after a restart still gets the first answer). Not kept: the request log,
 # rate windows, webhooks waiting to be sent, injected faults and outages.
@@ -63,7 +64,8 @@ class XeroState:
     """Everything the sandbox knows. Tests read and change it directly; the server reads it per request.
 
     Example: state = XeroState(SandboxClock(speed=60)); state.set_outage(NZ_TENANT_ID, status=503, count=2)
-    Settable: webhook_url, latency_seconds (real seconds per accounting call), idempotency_window (sandbox s).
+    Settable: webhook_url, latency_seconds (real seconds per accounting call), idempotency_window (sandbox s),
+    consent ("first", "all" or "page": see oauth.authorize).
     """
 
     def __init__(self, clock: SandboxClock | None = None, *, client_id: str = "sandbox-xero-client",
@@ -73,6 +75,7 @@ class XeroState:
         self.client_id, self.client_secret, self.webhook_key = client_id, client_secret, webhook_key
         self.limits = limits or Limits()
         self.webhook_url: str | None = None
+        self.consent = "first"  # what authorize grants: the first organisation, all of them, or a page asks
         self.latency_seconds = 0.0
         self.idempotency_window = IDEMPOTENCY_WINDOW
         self.tenants: dict[str, Tenant] = {}
@@ -107,6 +110,9 @@ class XeroState:
     def restore(self, saved: dict[str, Any]) -> None:
         self.clock.advance(max(0.0, saved["time"] - self.clock.time()))  # sandbox time never runs backwards
         self.tenants, self.idempotency = saved["tenants"], saved["idempotency"]
+        for tenant in self.tenants.values():  # organisations saved before they had themes and tracking get them now
+            if not getattr(tenant, "branding_themes", None) or not hasattr(tenant, "tracking_categories"):
+                _seed_settings(tenant, tenant.created)
         for name, value in saved["auth"].items():
             setattr(self.auth, name, value)
 
@@ -128,6 +134,7 @@ class XeroState:
             tenant.enable_currency(code)
         tenant.tax_rates = settings["tax_rates"]
         tenant.accounts = settings["accounts"]
+        _seed_settings(tenant, self.clock.time())
         for item in settings["items"]:
             item_id = new_id()
             tenant.items[item_id] = {"ItemID": item_id, **item, "UpdatedDateUTC": documents.stamp(self.clock.time())}
@@ -163,6 +170,7 @@ class XeroState:
         return {
             "time": self.clock.time(),
             "clock_speed": self.clock.speed,
+            "consent": self.consent,
             "token_refreshes": self.token_refreshes,
             "throttled": dict(self.throttled),
             "requests": len(self.requests),
@@ -231,6 +239,11 @@ class XeroState:
         from .webhooks import intent_to_receive
 
         return await intent_to_receive(url, self.webhook_key)
+
+
+def _seed_settings(tenant: Tenant, created: float) -> None:
+    tenant.branding_themes = branding_themes(tenant.tenant_id, documents.stamp(created))
+    tenant.tracking_categories = tracking_categories(tenant.tenant_id, tenant.country_code)
 
 
 XERO_STATE: web.AppKey[XeroState] = web.AppKey("xero_state", XeroState)

@@ -21,6 +21,8 @@ class Tenant:
     items: dict[str, dict] = field(default_factory=dict)
     invoices: dict[str, dict] = field(default_factory=dict)
     quotes: dict[str, dict] = field(default_factory=dict)
+    branding_themes: list[dict] = field(default_factory=list)
+    tracking_categories: list[dict] = field(default_factory=list)
     invoice_seq: int = 0
     quote_seq: int = 0
     outage_status: int = 500
@@ -61,6 +63,10 @@ class Tenant:
             "ExternalLinks": [],
             "PaymentTerms": {},
         }
+
+    def branding_theme(self, theme_id: str) -> dict | None:
+        wanted = str(theme_id).lower()
+        return next((t for t in self.branding_themes if t["BrandingThemeID"] == wanted), None)
 
     def currency_codes(self) -> set[str]:
         return {c["Code"] for c in self.currencies}
