@@ -296,6 +296,25 @@ async def test_the_log_lists_the_companys_outcomes_newest_first_with_their_links
         assert marker not in page, marker
 
 
+async def test_a_quote_opens_in_its_organisation_and_a_link_xero_cannot_name_stays_plain(stack):
+    s = stack
+    quote = created(s.a, "50", T0, f"QU-{s.a.mark}").model_copy(update={
+        "kind": "quote", "xero_id": f"quote-{s.a.mark}", "xero_url": f"https://go.xero.com/app/quotes/edit/quote-{s.a.mark}"})
+    await MongoDealStatus(s.db).record(quote)
+    await MongoXeroDocuments(s.db).record_created(*from_created(quote))
+    short_code = s.xero.tenant(s.a.tenant_id).short_code
+    query = urlencode({"shortcode": short_code, "redirecturl": f"/app/quotes/edit/quote-{s.a.mark}"})
+    async with s.browser(s.a) as browser:
+        _, page = await browser.get("/app/log")
+        assert f"Draft quote QU-{s.a.mark}, 345.00 NZD, in {s.a.organisation}." in page
+        assert f'href="https://go.xero.com/organisationlogin/default.aspx?{query}"' in page
+        # Xero no longer answers for the connection (revoked): the panel's plain link, promising no organisation.
+        await s.db.connections.update_one({"_id": f"xero:{s.a.id}"}, {"$set": {"status": "broken"}})
+        _, page = await browser.get("/app/log")
+    assert f'href="https://go.xero.com/app/quotes/edit/quote-{s.a.mark}"' in page and "organisationlogin" not in page
+    assert "Open in Xero" in page and f"Open in {s.a.organisation}" not in page
+
+
 @pytest.mark.parametrize(("state", "shown"), [("failed", ["failed"]), ("created", ["created", "created"]),
                                               ("waiting", ["parked"]), ("skipped", ["skipped"]),
                                               ("all", ["skipped", "parked", "failed", "created", "created"]),

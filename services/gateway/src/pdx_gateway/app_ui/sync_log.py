@@ -176,10 +176,12 @@ def _created(doc: dict[str, Any], draft: dict[str, Any] | None, xero: XeroView) 
     total = " ".join(p for p in (str(doc.get("total") or ""), currency) if p)
     tenant_id = (draft or {}).get("tenant_id") or doc.get("tenant_id")
     organisation = xero.names.get(tenant_id or "") or None
-    url = xero_link(kind, str(doc.get("xero_id") or ""), (draft or {}).get("url") or doc.get("xero_url"),
-                    xero.short_code if tenant_id and tenant_id == xero.tenant_id else None)
+    code = xero.short_code if tenant_id and tenant_id == xero.tenant_id else None
+    url = xero_link(kind, str(doc.get("xero_id") or ""), (draft or {}).get("url") or doc.get("xero_url"), code)
+    # Only a link that names the organisation may promise to open it; a plain one opens whichever was open last.
+    label = f"Open in {organisation}" if code and organisation else "Open in Xero"
     return {"kind": kind, "number": doc.get("number"), "total": total, "organisation": organisation,
-            "xero_url": url, "link_label": f"Open in {organisation}" if organisation and url else "Open in Xero"}
+            "xero_url": url, "link_label": label}
 
 
 def xero_link(kind: str, xero_id: str, stored_url: str | None, short_code: str | None) -> str | None:
