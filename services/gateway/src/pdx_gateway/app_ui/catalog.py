@@ -59,14 +59,15 @@ class Choices:
                             connector.settings.xero_api_url, timeout=10.0)
         return XeroCatalog(client)
 
-    async def pipedrive(self, what: str, call: Callable[[PipedriveCatalog], Awaitable[list[Any]]]) -> Source:
+    async def pipedrive(self, what: str, call: Callable[[PipedriveCatalog], Awaitable[list[Any]]],
+                        instead: str = "type the number") -> Source:
         """``what`` completes "Reconnect Pipedrive under Connections to pick <what> by name"."""
         catalog = self._pipedrive()
-        missing = f"Reconnect Pipedrive under Connections to pick {what} by name; meanwhile type the number."
+        missing = f"Reconnect Pipedrive under Connections to pick {what} by name; meanwhile {instead}."
         if catalog is None:
             return Source(None, missing)
         return await _load(call(catalog), missing,
-                           f"Pipedrive did not answer just now, so type the number; reload to pick {what} by name.")
+                           f"Pipedrive did not answer just now, so {instead}; reload to pick {what} by name.")
 
     async def xero(self, what: str, call: Callable[[XeroCatalog], Awaitable[list[Any]]]) -> Source:
         """``what`` completes "Connect Xero to pick from your organisation's <what>"."""
