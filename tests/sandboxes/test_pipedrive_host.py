@@ -2,9 +2,13 @@
 query, and the @pipedrive/app-extensions-sdk handshake answered (checked in headless Chromium with the vendored SDK)."""
 
 import html
+import json
 import os
 import re
+import subprocess
+import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -199,3 +203,31 @@ async def test_an_app_that_never_initialises_gets_pipedrives_error(host: Host, f
     await expect(page.locator("body")).to_have_attribute("data-app-initialised", "false", timeout=30_000)
     await expect(page.locator("#app-status")).to_contain_text("The app did not respond")
     await expect(page.frame_locator("iframe").get_by_role("heading")).to_have_text("Never initialises")
+
+
+def test_cli_takes_the_company_and_the_app_settings_url() -> None:
+    command = [sys.executable, "-m", "pdx_sandbox.pipedrive", "serve", "--port", "0", "--company-id", "7002",
+               "--company-domain", "second", "--client-secret", SECRET, "--app-settings-url",
+               "http://127.0.0.1:9/app/entry"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
+        try:
+            line = server.stdout.readline().strip()
+            assert re.fullmatch(r"pipedrive sandbox listening on http://127\.0\.0\.1:\d+", line)
+            url = line.rsplit(" ", 1)[1]
+            with urllib.request.urlopen(f"{url}/_sandbox/app", timeout=60) as resp:
+                app = json.load(resp)["data"]
+            assert app["settings_url"] == "http://127.0.0.1:9/app/entry"
+            with urllib.request.urlopen(f"{url}/host/token?company_id=7002&user_id={USER_ID}", timeout=60) as resp:
+                assert _claims(json.load(resp)["token"])["companyId"] == 7002
+        finally:
+            server.terminate()
+            assert server.wait(timeout=60) == 0
+
+
+def test_a_state_file_from_before_users_and_person_fields_keeps_the_seeded_ones() -> None:
+    old = PipedriveState()
+    saved = {k: v for k, v in old.snapshot().items() if k not in ("users", "person_fields", "organization_fields",
+                                                                   "app_settings_url", "jwt_secret")}
+    fresh = PipedriveState()
+    fresh.restore(saved)
+    assert set(fresh.users) == {USER_ID, REGULAR_USER_ID, INACTIVE_USER_ID} and fresh.person_fields
