@@ -26,6 +26,9 @@ async def _open_demo_deal(stack: Stack) -> int:
     return min((d["id"] for d in deals if d["status"] == "open" and d["stage_id"] != WON_STAGE), default=1)
 
 
+SANDBOX_ADMIN, SANDBOX_SELLER = 12001, 12002  # the Pipedrive sandbox's seeded users (pdx_sandbox.pipedrive.users)
+
+
 async def _print_table(stack: Stack) -> None:
     assert stack.infra and stack.seeded
     rows = [("broker (Tansu)", stack.infra.kafka_bootstrap, stack.infra.processes[0].pid),
@@ -40,7 +43,11 @@ async def _print_table(stack: Stack) -> None:
     print(f"Logs (JSON, one line per event): {stack.options.data_dir / 'logs'}/")
     deal = await _open_demo_deal(stack)
     print(f"\nMove a demo deal to Won:\n  ./dev move --deal {deal} --stage Won")
-    print("Then look:\n  ./dev invoices\n  ./dev activities --deal 1\n", flush=True)
+    print("Then look:\n  ./dev invoices\n  ./dev activities --deal 1")
+    host = f"{stack.urls['pipedrive']}/host/app-settings?company_id={stack.seeded.company_id}"
+    print("\nThe app's settings, inside the Pipedrive sandbox (open in a browser):")
+    print(f"  as the admin:           {host}&user_id={SANDBOX_ADMIN}")
+    print(f"  as a salesperson:       {host}&user_id={SANDBOX_SELLER}\n", flush=True)
 
 
 async def up(args: argparse.Namespace) -> None:

@@ -84,13 +84,17 @@ async def connect_xero(session: aiohttp.ClientSession, store: ConnectionStore, x
 async def install_through_gateway(gateway_url: str, api_token: str,
                                   settings: CompanySettings = DEMO_SETTINGS) -> Seeded:
     """Install as a company's admin would, in a browser: the Pipedrive install (OAuth, which registers the
-    webhook), then the Xero connect link it shows (OAuth with PKCE), then the trigger settings through the API."""
-    jar = aiohttp.CookieJar(unsafe=True)  # the gateway is on 127.0.0.1, and its state cookie must come back
+    webhook), then the app's settings it leads to, Connect Xero there (OAuth with PKCE), then the trigger settings
+    through the operators' API."""
+    jar = aiohttp.CookieJar(unsafe=True)  # the gateway is on 127.0.0.1, and its cookies must come back
     async with aiohttp.ClientSession(cookie_jar=jar) as browser:
         page = await _follow(browser, f"{gateway_url}/oauth/pipedrive/install", "Installed")
-        connect = html.unescape(re.search(r'href="([^"]*/oauth/xero/connect[^"]*)"', page).group(1))
-        await _follow(browser, connect, "Xero connected")
-    company_id = parse_qs(urlparse(connect).query)["company_id"][0]
+        company_id = re.search(r'<span id="company-id">([^<]+)</span>', page).group(1)
+        settings_page = await _follow(browser, f"{gateway_url}/app/connections", "Connect Xero")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', settings_page).group(1)
+        async with browser.post(f"{gateway_url}/app/xero/connect", data={"csrf": csrf}) as resp:
+            start = html.unescape(re.search(r'id="xero-start" href="([^"]+)"', await resp.text()).group(1))
+        await _follow(browser, f"{gateway_url}{start}", "Xero connected")
     api = {"Authorization": f"Bearer {api_token}"}
     async with aiohttp.ClientSession(headers=api) as session:
         base = f"{gateway_url}/api/companies/{company_id}"

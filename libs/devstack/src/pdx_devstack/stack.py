@@ -29,6 +29,7 @@ from pdx_devstack.seed import (
     installed_company,
 )
 
+APP_SETTINGS_PATH = "/app/pipedrive/settings"  # the "Custom UI for app settings" iframe URL (docs/pipedrive-app.md)
 SERVICES = {  # name: (module, env prefix)
     "gateway": ("pdx_gateway", "PDX_GATEWAY_"),
     "mapper": ("pdx_mapper", "PDX_MAPPER_"),
@@ -93,8 +94,12 @@ class Stack:
         try:
             self.infra = await start_infra(opts.data_dir / "infra")
             self.register_infra()
-            self._start_sandboxes()
+            # The gateway's and metering's addresses first: the Pipedrive sandbox frames the app's settings, and
+            # the gateway reads usage from metering.
             self.urls["gateway"] = self._address("gateway", opts.gateway_port)
+            if "metering" in opts.services:
+                self.urls["metering"] = self._address("metering")
+            self._start_sandboxes()
             await self.start_service("gateway")
             await self._install()
             for name in opts.services:
@@ -166,6 +171,7 @@ class Stack:
                                                "--duplicate-deliveries",
                                                str(self.options.pipedrive_duplicate_deliveries),
                                                "--burst-limit", str(self.options.pipedrive_burst_limit),
+                                               "--app-settings-url", f"{self.urls['gateway']}{APP_SETTINGS_PATH}",
                                                "--state-file", str(state / "pipedrive.pickle")], logs)
         xero = self._spawn("xero-sandbox", ["-m", "pdx_sandbox.xero", "--port", xero_port,
                                             "--clock-speed", str(self.options.xero_clock_speed),
@@ -196,7 +202,11 @@ class Stack:
                        XERO_CLIENT_ID=XERO_CLIENT[0], XERO_CLIENT_SECRET=XERO_CLIENT[1],
                        XERO_AUTHORIZE_URL=f"{xero}/identity/connect/authorize",
                        XERO_TOKEN_URL=f"{xero}/connect/token", XERO_CONNECTIONS_URL=f"{xero}/connections",
-                       XERO_REVOKE_URL=f"{xero}/connect/revocation")
+                       XERO_REVOKE_URL=f"{xero}/connect/revocation", XERO_API_URL=f"{xero}/api.xro/2.0",
+                       # The sandbox plays Pipedrive's web app, so it may frame the settings app too.
+                       APP_FRAME_ANCESTORS=f"https://*.pipedrive.com {pd}")
+            if "metering" in self.urls:
+                env.update(METERING_URL=self.urls["metering"], METERING_TOKEN=self.api_token)
         if name == "metering":
             env["API_TOKEN"] = self.api_token
         if name in ("mapper", "crm-card"):

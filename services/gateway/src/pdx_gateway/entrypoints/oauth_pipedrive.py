@@ -50,7 +50,8 @@ async def callback(request: web.Request) -> web.Response:
                                          installed.company_domain)
     in_pipedrive = (f"https://{installed.company_domain}.pipedrive.com/settings/marketplace/app/"
                     f"{c.settings.pipedrive_client_id}/app-settings") if installed.company_domain else None
-    response = pages.installed(installed.company_domain, c.public(HOME) if opened else None, in_pipedrive)
+    response = pages.installed(installed.company_id, installed.company_domain,
+                               c.public(HOME) if opened else None, in_pipedrive)
     if opened:
         set_session_cookie(response, c.settings, opened[0])
     return unbind(response, "pipedrive")

@@ -18,10 +18,12 @@ def page(title: str, body: str, script: str | None = None) -> web.Response:
                                  "Referrer-Policy": "no-referrer"})
 
 
-def installed(company_domain: str | None, settings_url: str | None, in_pipedrive: str | None) -> web.Response:
+def installed(company_id: str, company_domain: str | None, settings_url: str | None,
+              in_pipedrive: str | None) -> web.Response:
     """``settings_url``: the app's settings, when the installer got a session; ``in_pipedrive``: the same settings
     inside Pipedrive, which always works for the company's admins."""
     where = f" for {escape(company_domain)}.pipedrive.com" if company_domain else ""
+    where += f' (company <span id="company-id">{escape(company_id)}</span>)'
     body = (f"<p>The Pipedrive app is installed{where}. Next, connect Xero and choose which stages make drafts: "
             "deals become Xero drafts once Xero is connected and a trigger is set.</p>")
     links = []
