@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
+from pdx_devstack.peek import sandbox_post
 from tests.e2e.conftest import stack  # noqa: F401  (the e2e suite's whole-stack fixture, one per package)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +38,15 @@ def chromium_binary() -> str:
         pytest.fail(f"the browser tests need Chromium at {binary}: run them through `./dev test`, which installs "
                     "Debian's chromium, or `apt-get install -y chromium` as root, or set PDX_CHROMIUM", pytrace=False)
     return binary
+
+
+@pytest.fixture(autouse=True)
+async def xero_consent_page(request: pytest.FixtureRequest) -> None:
+    """With the stack: Xero's sign-in shows its consent page, where a person ticks the organisations (the stack's own
+    install, before any test, consented without a page)."""
+    if "stack" in request.fixturenames:
+        running = request.getfixturevalue("stack")
+        await sandbox_post(running.urls["xero"], "/_sandbox/consent", {"mode": "page"})
 
 
 @pytest.fixture

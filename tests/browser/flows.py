@@ -3,11 +3,12 @@ Xero sandbox in a new window, choose or switch the organisation, disconnect; and
 
 from typing import Any
 
-from playwright.async_api import Dialog, FrameLocator, Page, expect
+from playwright.async_api import Dialog, FrameLocator, Locator, Page, expect
 
 from pdx_devstack.peek import sandbox_get
 from pdx_devstack.stack import Stack
-from tests.browser.host import go_to
+from tests.browser.host import go_to, section_link
+from tests.e2e.helpers import eventually
 
 NZ, UK = "Demo Company (NZ)", "Demo Company (UK)"
 NZ_TENANT_ID = "6f3b5a51-1d6e-4b0c-9a53-2f1c2a7e0a01"  # pdx_sandbox.xero.seed
@@ -85,3 +86,18 @@ async def drafts_for_deal(stack: Stack, deal_id: int, organisation: str = NZ, ki
     path = f"/_sandbox/tenants/{TENANTS[organisation]}/{kind}"
     found: list[dict[str, Any]] = await sandbox_get(stack.urls["xero"], path)
     return [d for d in found if f"/deal/{deal_id}?" in (d.get("Url") or "")]
+
+
+async def log_row(app: FrameLocator, deal_id: int, outcome: str, *, timeout_ms: int = DRAFT_TIMEOUT_MS) -> Locator:
+    """The deal's row in the Sync log once it shows ``outcome`` ("Waiting", "Failed", "Created"): the admin opens
+    the section again until it does."""
+    row = (app.locator("table.sync-log tbody tr").filter(has=app.get_by_text(f"Deal {deal_id}", exact=True))
+           .filter(has=app.get_by_text(outcome, exact=True)))
+
+    async def shown() -> bool:
+        await section_link(app, "Sync log").click()
+        await expect(app.get_by_role("heading", name="Sync log", level=1)).to_be_visible()
+        return await row.count() > 0
+
+    await eventually(shown, timeout=timeout_ms / 1000, every=1.0)
+    return row.first
