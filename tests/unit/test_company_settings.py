@@ -59,6 +59,9 @@ def error(data: dict) -> tuple[str, str]:
     ({"fields": {"branding_theme_id": "Standard; drop"}}, "fields.branding_theme_id",
      "fields.branding_theme_id 'Standard; drop' is not a Xero branding theme id"),
     ({"fields": {"branding_theme_id": "a" * 65}}, "fields.branding_theme_id", "not a Xero branding theme id"),
+    ({"fields": {"branding_theme_id": "abc"}}, "fields.branding_theme_id", "not a Xero branding theme id"),
+    ({"fields": {"branding_theme_id": THEME + "0"}}, "fields.branding_theme_id", "not a Xero branding theme id"),
+    ({"fields": {"branding_theme_id": f" {THEME}"}}, "fields.branding_theme_id", "not a Xero branding theme id"),
     ({"triggers": [{"pipeline_id": 1, "stage_id": 5, "action": "invoice", "enabled": "maybe"}]},
      "triggers.0.enabled", "boolean"),
 ])
@@ -73,6 +76,8 @@ def test_a_bad_value_is_refused_in_words_that_name_the_setting(data, field, says
      == ({"3": "210", "12": "TRAIN-REV"}, {"9001": "220"})),
     ({"fields": {"branding_theme_id": THEME}}, lambda s: s.fields.branding_theme_id == THEME),
     ({"fields": {"branding_theme_id": THEME.upper()}}, lambda s: s.fields.branding_theme_id == THEME.upper()),
+    ({"fields": {"branding_theme_id": THEME.replace("-", "")}},
+     lambda s: s.fields.branding_theme_id == THEME.replace("-", "")),
     ({"fields": {"branding_theme_id": ""}}, lambda s: s.fields.branding_theme_id is None),
     ({"fields": {"branding_theme_id": None}}, lambda s: s.fields.branding_theme_id is None),
     ({"products": {"description_from": "product_description"}},

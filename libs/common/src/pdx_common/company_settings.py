@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 DocumentAction = Literal["invoice", "quote", "none"]
 DescriptionSource = Literal["name_and_comments", "name", "product_description", "comments"]
 _POSITIVE_ID = re.compile(r"[1-9][0-9]{0,17}")  # a Pipedrive id written as text: "12", never "012", "-1" or "x"
-_THEME_ID = re.compile(r"[0-9A-Fa-f][0-9A-Fa-f-]{0,63}")  # Xero's BrandingThemeID: a UUID
+# Xero's BrandingThemeID: a UUID, with or without hyphens (Xero refuses a whole request whose GUID it cannot read).
+_THEME_ID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{32}")
 
 
 class Strict(BaseModel):
