@@ -8,13 +8,14 @@ from html import unescape
 
 import aiohttp
 from aiohttp.test_utils import TestServer
+from yarl import URL
 
 from pdx_gateway.app_ui.session import COOKIE, MongoAppSessions
 
 
 @dataclass
 class AppBrowser:
-    server: TestServer
+    base: str  # the gateway's address, e.g. http://127.0.0.1:8080
     db: object
     company_id: str
     user_id: str
@@ -22,7 +23,7 @@ class AppBrowser:
     http: aiohttp.ClientSession
 
     def url(self, path: str) -> str:
-        return str(self.server.make_url(path))
+        return f"{self.base}{path}"
 
     async def get(self, path: str) -> tuple[int, str]:
         async with self.http.get(self.url(path), allow_redirects=False) as resp:
@@ -43,14 +44,16 @@ class AppBrowser:
         return await self.db.company_settings.find_one({"_id": self.company_id}, {"_id": 0, "updated_at": 0}) or {}
 
 
-async def open_browser(server: TestServer, db, company_id: str, *, admin: bool = True, user_id: str = "12001",
-                       user_name: str = "Ann Admin") -> AppBrowser:
+async def open_browser(server: TestServer | str, db, company_id: str, *, admin: bool = True,
+                       user_id: str = "12001", user_name: str = "Ann Admin") -> AppBrowser:
+    """A session made in the store for this company and user, its cookie in a browser of its own."""
+    base = server if isinstance(server, str) else str(server.make_url("")).rstrip("/")
     sessions = MongoAppSessions(db, ttl_seconds=600)
     token, _ = await sessions.create(company_id=company_id, user_id=user_id, user_name=user_name, is_admin=admin,
                                      company_domain="demo", embedded=None)
     jar = aiohttp.CookieJar(unsafe=True)
-    jar.update_cookies({COOKIE: token}, server.make_url("/app/"))
-    return AppBrowser(server, db, company_id, user_id, user_name, aiohttp.ClientSession(cookie_jar=jar))
+    jar.update_cookies({COOKIE: token}, URL(f"{base}/app/"))
+    return AppBrowser(base, db, company_id, user_id, user_name, aiohttp.ClientSession(cookie_jar=jar))
 
 
 def _attr(attrs: str, name: str) -> str | None:

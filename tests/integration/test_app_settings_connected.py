@@ -1,0 +1,131 @@
+"""The settings sections with the company's Pipedrive and Xero connected (both sandboxes, installed and connected
+through the real OAuth flows): pickers by name from both sources, the trigger sentence naming the Xero organisation,
+the preview of a real deal that writes nothing, and a Xero that does not answer leaving the page usable."""
+
+import random
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from pdx_devstack.infra import free_port
+from pdx_gateway.bootstrap import create_app
+from pdx_sandbox.pipedrive import DEMO_DEAL_ID, PipedriveState
+from pdx_sandbox.pipedrive import create_app as pipedrive_app
+from pdx_sandbox.xero import XeroState
+from pdx_sandbox.xero import create_app as xero_app
+from tests.integration.test_app_settings_support import AppBrowser, field_error, open_browser, with_values
+from tests.integration.test_oauth_pipedrive import OAuthStack, oauth_settings, started
+from tests.integration.test_oauth_xero import connect, xero_doc
+
+
+@pytest.fixture
+async def stack(infra, mongo_db) -> AsyncIterator[OAuthStack]:
+    company_id = random.randint(10**6, 10**9)
+    pd = PipedriveState(company_id=company_id, retry_delays=(0.05, 0.05, 0.05))
+    xero = XeroState()
+    pd_server, pd.base_url = await started(pipedrive_app(pd))
+    xero_server, xero_url = await started(xero_app(xero))
+    port = free_port()
+    settings = oauth_settings(infra, mongo_db.name, port, pd.base_url, xero_url,
+                              xero_api_url=f"{xero_url}/api.xro/2.0")
+    gateway, gateway_url = await started(create_app(settings), port)
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            s = OAuthStack(gateway_url, pd, pd.base_url, xero, xero_url, mongo_db, settings, http, str(company_id))
+            await s.install()
+            await connect(s)
+            yield s
+    finally:
+        await gateway.close()
+        await xero_server.close()
+        await pd_server.close()
+
+
+@pytest.fixture
+async def admin(stack) -> AsyncIterator[AppBrowser]:
+    browser = await open_browser(stack.gateway_url, stack.db, stack.company_id, user_name="Sandbox Admin")
+    yield browser
+    await browser.http.close()
+
+
+async def organisation(stack) -> str:
+    return (await xero_doc(stack))["tenant_name"]
+
+
+async def test_triggers_pick_pipelines_and_stages_by_name_and_say_what_happens_in_which_organisation(stack, admin):
+    status, page = await admin.get("/app/triggers")
+    assert status == 200 and '<optgroup label="Sales">' in page and '<optgroup label="Renewals">' in page
+    assert ">Won</option>" in page and ">Quote requested</option>" in page and "Reconnect Pipedrive" not in page
+    form = await admin.form("/app/triggers")
+    # The stage alone names its pipeline (stage ids are unique across pipelines).
+    status, page, _ = await admin.post("/app/triggers", with_values(form, triggers__0__stage_id="5"))
+    assert status == 303, page
+    assert (await admin.settings())["triggers"] == [
+        {"pipeline_id": 1, "stage_id": 5, "action": "invoice", "enabled": True}]
+    _, page = await admin.get("/app/triggers")
+    assert (f"Deals entering <em>Won</em> in <em>Sales</em> become a DRAFT invoice\n  in <em>"
+            f"{await organisation(stack)}</em>.") in page
+
+
+async def test_a_stage_of_another_pipeline_is_pointed_out_beside_the_stage(admin):
+    form = await admin.form("/app/triggers")
+    status, page, _ = await admin.post("/app/triggers", with_values(
+        form, triggers__0__pipeline_id="1", triggers__0__stage_id="7"))
+    assert status == 400
+    assert "Quote requested is not a stage of the pipeline chosen" in field_error(page, "triggers.0.stage_id")
+    stored = await admin.settings()
+    assert stored["version"] == 1 and stored["triggers"] == []  # the defaults stored at install, untouched
+
+
+async def test_rules_pick_from_xero_and_pipedrive(admin):
+    status, page = await admin.get("/app/rules")
+    assert status == 200 and "Connect Xero" not in page and "did not answer" not in page
+    assert "200 · Sales" in page  # a revenue account by code and name
+    assert "Account for Sales" in page and "Account for Renewals" in page  # a pipeline by name
+    assert "GST on Income (15%)" in page or "(15%)" in page  # a tax rate by name and percentage
+    form = await admin.form("/app/rules")
+    status, page, _ = await admin.post("/app/rules", with_values(
+        form, money__account_by_pipeline__2="200", tax_types__0__rate="15", tax_types__0__tax_type="OUTPUT2"))
+    assert status == 303, page
+    money = (await admin.settings())["money"]
+    assert money["account_by_pipeline"] == {"2": "200"} and money["tax_types"] == {"15": "OUTPUT2"}
+
+
+async def test_mappings_list_custom_fields_tracking_categories_and_branding_themes(admin):
+    status, page = await admin.get("/app/mappings")
+    assert status == 200 and "Connect Xero" not in page and "Reconnect Pipedrive" not in page
+    assert "{deal.custom.PO number}" in page  # the company's own custom field, by name
+    assert ">Standard</option>" in page  # a branding theme
+    assert '<option value="Region"' in page  # a tracking category
+
+
+async def test_a_preview_shows_the_draft_and_writes_nothing(stack, admin):
+    viewer = await open_browser(stack.gateway_url, stack.db, stack.company_id, admin=False, user_id="12002",
+                                user_name="Sam Seller")
+    try:
+        status, page = await viewer.get(f"/app/preview?deal_id={DEMO_DEAL_ID}&action=invoice")
+    finally:
+        await viewer.http.close()
+    assert status == 200 and "DRAFT invoice for deal" in page and 'id="draft-lines"' in page
+    assert "Kiwi Widgets" in page and "Subtotal before tax" in page
+    tenant = (await xero_doc(stack))["tenant_id"]
+    assert stack.xero.invoices(tenant) == [] and stack.xero.quotes(tenant) == []
+    assert not [r for r in stack.xero.requests if r.path.startswith("/api.xro") and r.method != "GET"]
+
+
+async def test_a_deal_that_cannot_be_previewed_says_why_and_how_to_fix_it(admin):
+    status, page = await admin.get("/app/preview?deal_id=999999&action=quote")
+    assert status == 200 and "cannot become a draft" in page and "Pipedrive has no deal 999999" in page
+    assert "How to fix it:" in page
+
+
+async def test_a_xero_that_does_not_answer_leaves_the_section_usable_with_text_inputs(stack, admin):
+    tenant = (await xero_doc(stack))["tenant_id"]
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{stack.xero_url}/_sandbox/outage", json={"tenant_id": tenant, "status": 503,
+                                                                        "count": 100}) as resp:
+            assert resp.status == 200
+    status, page = await admin.get("/app/rules")
+    assert status == 200 and "Xero did not answer just now" in page
+    assert 'name="money.sales_account_code" type="text" value="200"' in page
