@@ -31,6 +31,10 @@ from pdx_gateway.adapters.settings_repo import MongoSettingsStore
 from pdx_gateway.app_ui.session import COOKIE, MongoAppSessions
 from pdx_gateway.bootstrap import create_app
 from pdx_gateway.settings import GatewaySettings
+from pdx_metering.adapters.usage_store import MongoUsageStore
+from pdx_metering.bootstrap import create_app as metering_app
+from pdx_metering.domain.usage import billable
+from pdx_metering.settings import MeteringSettings
 from pdx_sandbox.pipedrive import PipedriveState
 from pdx_sandbox.pipedrive import create_app as pipedrive_app
 from pdx_sandbox.xero import XeroState
@@ -146,7 +150,8 @@ async def _install(company: Company, http: aiohttp.ClientSession, store: Connect
 
 
 @asynccontextmanager
-async def app_stack(infra, mongo_db, run_id: str, *, metering: bool = True) -> AsyncIterator[AppStack]:
+async def app_stack(infra, mongo_db, run_id: str, *, metering: bool = True,
+                    metering_url: str | None = None) -> AsyncIterator[AppStack]:
     """Two installed companies (A "alpha" and B "bravo", each with its own Pipedrive sandbox and Xero organisation),
     the gateway with the settings app, and the fake metering API."""
     pds = {name: PipedriveState(company_id=int(uuid.uuid4().int % 10**9) + 10**9, company_domain=f"{name}{run_id}",
@@ -157,11 +162,12 @@ async def app_stack(infra, mongo_db, run_id: str, *, metering: bool = True) -> A
         servers.append(server)
     xero = XeroState()
     xero_server, xero_url = await started(xero_app(xero))
+    real_metering_url = metering_url
     fake = FakeMetering()
     metering_server, metering_url = await started(fake.app())
     servers += [xero_server, metering_server]
     port = free_port()
-    extra = {"metering_url": metering_url, "metering_token": METERING_TOKEN} if metering else {}
+    extra = {"metering_url": real_metering_url or metering_url, "metering_token": METERING_TOKEN} if metering else {}
     settings = oauth_settings(infra, mongo_db.name, port, pds["alpha"].base_url, xero_url,
                               xero_api_url=f"{xero_url}/api.xro/2.0", **extra)
     app = create_app(settings)
@@ -435,3 +441,28 @@ async def test_usage_says_when_metering_is_not_configured(infra, mongo_db, run_i
             status, page = await browser.get("/app/usage")
         assert status == 200 and "Usage is unavailable right now." in page
         assert s.metering.asked == []
+
+
+async def test_usage_from_the_real_metering_service(infra, mongo_db, run_id):
+    """The metering service itself (its API on the real store) answers the gateway: the adapter and the API agree."""
+    settings = MeteringSettings(kafka_bootstrap=infra.kafka_bootstrap, mongo_url=infra.mongo_url,
+                                mongo_db=mongo_db.name, log_json=True, api_token=METERING_TOKEN,
+                                kafka_session_timeout_ms=2_000, kafka_heartbeat_interval_ms=500)
+    server, url = await started(metering_app(settings))
+    try:
+        async with app_stack(infra, mongo_db, run_id, metering_url=url) as s:
+            store, now = MongoUsageStore(s.db), datetime.now(UTC)
+            for company, invoices, quotes in ((s.a, 2, 1), (s.b, 9, 8)):
+                for n in range(invoices + quotes):
+                    draft = created(company, str(100 + n), now, f"N-{n}")
+                    if n >= invoices:
+                        draft = draft.model_copy(update={"kind": "quote"})
+                    await store.record(billable(draft))
+                await store.record(billable(created(company, "99", datetime(2026, 1, 15, tzinfo=UTC), "OLD")))
+            async with s.browser(s.a) as browser:
+                status, page = await browser.get("/app/usage")
+    finally:
+        await server.close()
+    assert status == 200 and "3 drafts made: 2 invoices and 1 quote." in page
+    assert re.search(r"<td>January 2026</td><td>1</td><td>0</td><td>1</td>", page)
+    assert "17 drafts" not in page and "9 invoices" not in page
