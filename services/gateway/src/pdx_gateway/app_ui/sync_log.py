@@ -129,6 +129,8 @@ async def _zone(request: web.Request, company_id: str) -> ZoneInfo:
 async def _xero(request: web.Request, company_id: str, *, need_code: bool) -> XeroView:
     doc = await request.config_dict[CONNECTIONS].get("xero", company_id) or {}
     names = {t["tenantId"]: t.get("tenantName") or "" for t in doc.get("tenants") or [] if t.get("tenantId")}
+    if doc.get("tenant_id") and doc.get("tenant_name"):
+        names.setdefault(doc["tenant_id"], doc["tenant_name"])
     tenant_id = doc.get("tenant_id") if doc.get("status") == "ok" else None
     connector = request.config_dict.get(CONNECTOR)
     code = None
