@@ -96,6 +96,8 @@ async def test_mappings_list_custom_fields_tracking_categories_and_branding_them
     status, page = await admin.get("/app/mappings")
     assert status == 200 and "Connect Xero" not in page and "Reconnect Pipedrive" not in page
     assert "{deal.custom.PO number}" in page  # the company's own custom field, by name
+    assert "Invoice date (custom field)</option>" in page  # a custom date field for the document date
+    assert "Invoice due days</option>" in page  # a numeric custom field for the due days
     assert ">Standard</option>" in page  # a branding theme
     assert '<option value="Region"' in page  # a tracking category
 

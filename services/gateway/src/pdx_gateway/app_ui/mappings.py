@@ -26,6 +26,12 @@ STANDARD_DATES = (("won_time", "Won time"), ("expected_close_date", "Expected cl
                   ("close_time", "Close time"), ("stage_change_time", "Stage change time"),
                   ("add_time", "Deal created"), ("update_time", "Last updated"), ("lost_time", "Lost time"))
 NUMERIC = frozenset({"int", "double"})
+KINDS = {"varchar": "text", "varchar_auto": "text", "text": "long text", "double": "number", "int": "number",
+         "enum": "single option", "set": "multiple options", "date": "date", "monetary": "money", "phone": "phone",
+         "address": "address", "time": "time", "user": "user", "org": "organisation", "people": "person"}
+# Fields a template cannot show as text, or that only repeat an id.
+NOT_TEXT = frozenset({"picture", "visible_to", "json", "activity", "deal", "deals", "lead", "project",
+                      "projects_board", "projects_phase", "price_list", "billing_frequency"})
 PLACEHOLDERS = (("{deal.title}", "the deal's title"), ("{deal.id}", "the deal's number"),
                 ("{deal.value}", "the deal's value"), ("{deal.currency}", "the deal's currency code"),
                 ("{org.name}", "the organisation's name"), ("{person.name}", "the contact person's name"),
@@ -66,8 +72,10 @@ def _tracking(form: Any) -> list[dict[str, str]]:
 async def _page(request: web.Request, document: dict[str, Any], version: int, *,
                 errors: dict[str, str] | None = None, conflict: bool = False, status: int = 200) -> web.Response:
     source = choices(request, app_session(request).company_id)
-    deal_fields, categories, themes = await asyncio.gather(
+    deal_fields, person_fields, org_fields, categories, themes = await asyncio.gather(
         source.pipedrive("deal fields", lambda c: c.fields("deal"), "type the field's name"),
+        source.pipedrive("person fields", lambda c: c.fields("person"), "type the field's name"),
+        source.pipedrive("organisation fields", lambda c: c.fields("organization"), "type the field's name"),
         source.xero("tracking categories", lambda x: x.tracking_categories()),
         source.xero("branding themes", lambda x: x.branding_themes()))
     fields = document.get("fields") or {}
@@ -84,7 +92,9 @@ async def _page(request: web.Request, document: dict[str, Any], version: int, *,
         "category_options": [(c.name, ", ".join(c.options)) for c in categories.values or []],
         "themes": picker(themes, lambda t: (t.id, t.name), fields.get("branding_theme_id")),
         "placeholders": PLACEHOLDERS,
-        "custom_placeholders": [("{deal.custom." + f.name + "}", f.type) for f in custom],
+        "custom_placeholders": [("{deal.custom." + f.name + "}", KINDS.get(f.type, "")) for f in custom],
+        "record_placeholders": _record_placeholders(person_fields, "person", "contact person")
+        + _record_placeholders(org_fields, "org", "organisation"),
         "deal_fields": deal_fields,
     }
     return render(request, "mappings.html", context, status=status)
@@ -97,11 +107,20 @@ def _custom_of(fields: Source, types: frozenset[str]) -> Source:
 
 
 def _date_fields(fields: Source, current: Any) -> dict[str, Any]:
-    """The standard date fields always (their names are Pipedrive's own), the custom date fields when Pipedrive
-    answers; a stored choice that is neither stays choosable."""
-    options = list(STANDARD_DATES)
-    options += [(f.key, f"{f.name} (custom field)") for f in fields.values or [] if f.custom and f.type == "date"]
+    """Pipedrive's date fields, standard and custom; without Pipedrive, the standard ones every company has. A stored
+    choice that is neither stays choosable."""
+    dates = [f for f in fields.values or [] if f.type == "date"]
+    options = [(f.key, f.name) for f in dates if not f.custom] or list(STANDARD_DATES)
+    options += [(f.key, f"{f.name} (custom field)") for f in dates if f.custom]
     if current and current not in {value for value, _ in options}:
         named = next((f for f in fields.values or [] if f.name.strip().lower() == str(current).strip().lower()), None)
         options.append((current, f"{named.name} (custom field)" if named else f"{current} (as typed)"))
     return {"ok": True, "options": options, "why_not": None if fields.ok else fields.why_not}
+
+
+def _record_placeholders(fields: Source, record: str, whose: str) -> list[tuple[str, str]]:
+    """A person's or organisation's own fields by API name (templates read their top-level fields, not custom
+    ones), beyond the ones listed already."""
+    listed = {placeholder for placeholder, _ in PLACEHOLDERS}
+    return [("{" + f"{record}.{f.key}" + "}", f"the {whose}'s {f.name}") for f in fields.values or []
+            if not f.custom and f.type not in NOT_TEXT and "{" + f"{record}.{f.key}" + "}" not in listed]

@@ -88,7 +88,7 @@ def _line(line: LineItem, accounts: dict[str, str], taxes: dict[str, str]) -> di
         tax = "Xero's default for the account"
     discount = (f"{line.discount_rate.normalize():f}%" if line.discount_rate is not None
                 else f"{line.discount_amount}" if line.discount_amount else "")
-    return {"description": line.description, "quantity": line.quantity.normalize(), "unit": line.unit_amount,
+    return {"description": line.description, "quantity": f"{line.quantity.normalize():f}", "unit": line.unit_amount,
             "item": line.item_code or "", "account": accounts.get(line.account_code or "", line.account_code or ""),
             "tax": tax, "discount": discount, "amount": _money(_net(line)),
             "tracking": ", ".join(f"{name}: {option}" for name, option in line.tracking)}
