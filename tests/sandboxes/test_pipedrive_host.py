@@ -21,7 +21,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from pdx_sandbox.pipedrive import INACTIVE_USER_ID, REGULAR_USER_ID, USER_ID, PipedriveState, create_app
+from pdx_sandbox.pipedrive import (
+    INACTIVE_USER_ID,
+    REGION_FIELD_KEY,
+    REGULAR_USER_ID,
+    USER_ID,
+    PipedriveState,
+    create_app,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK = ROOT / "services/gateway/src/pdx_gateway/app_ui/static/vendor/app-extensions-sdk.js"
@@ -226,8 +233,11 @@ def test_cli_takes_the_company_and_the_app_settings_url() -> None:
 
 def test_a_state_file_from_before_users_and_person_fields_keeps_the_seeded_ones() -> None:
     old = PipedriveState()
+    old.deal_fields = {k: f for k, f in old.deal_fields.items() if k != REGION_FIELD_KEY}
+    old.add_field("deal", "f" * 40, "Added by the user", "varchar")
     saved = {k: v for k, v in old.snapshot().items() if k not in ("users", "person_fields", "organization_fields",
                                                                    "app_settings_url", "jwt_secret")}
     fresh = PipedriveState()
     fresh.restore(saved)
     assert set(fresh.users) == {USER_ID, REGULAR_USER_ID, INACTIVE_USER_ID} and fresh.person_fields
+    assert REGION_FIELD_KEY in fresh.deal_fields and fresh.deal_fields["f" * 40]["name"] == "Added by the user"

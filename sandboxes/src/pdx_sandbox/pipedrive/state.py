@@ -23,6 +23,8 @@ PERSISTED = ("pipelines", "stages", "organizations", "persons", "products", "dea
              "deal_discounts", "activities", "notes", "_attachment_ids", "codes", "access_tokens", "refresh_tokens",
              "webhooks", "tokens_spent", "users", "person_fields", "organization_fields", "app_settings_url",
              "jwt_secret")
+# Seeded records a file written by an earlier version may lack; a restore adds them (ids and keys never clash).
+SEEDED_ADDITIONS = ("users", "deal_fields", "person_fields", "organization_fields")
 CODE_TTL = 300.0
 SCOPES = "base deals:full contacts:full products:read activities:full admin"
 
@@ -88,9 +90,13 @@ class PipedriveState(CrmStore):
         return {"time": self.clock.time(), **{name: getattr(self, name) for name in PERSISTED}}
 
     def restore(self, saved: dict[str, Any]) -> None:
+        seeded = {name: dict(getattr(self, name)) for name in SEEDED_ADDITIONS}
         for name in PERSISTED:
             if name in saved:  # a file from before a record kind existed keeps the seeded one
                 setattr(self, name, saved[name])
+        for name, records in seeded.items():  # and seeded users and fields added since the file was written
+            for key, record in records.items():
+                getattr(self, name).setdefault(key, record)
         self.clock.advance(max(0.0, saved["time"] - self.clock.time()))  # sandbox time never runs backwards
 
     def changed(self) -> None:
