@@ -166,6 +166,14 @@ async def test_enum_fields_take_option_ids_and_other_records_take_values_too(pd:
     status, _ = await pd.call("PATCH", f"/_sandbox/deals/{DEMO_DEAL_ID}", headers={},
                               json={"custom_fields": {REGION_FIELD_KEY: REGION_NORTH}})
     assert status == 200
+    status, body = await pd.call("POST", "/_sandbox/fields", headers={},
+                                 json={"entity": "deal", "name": "Tags", "field_type": "set",
+                                       "options": [{"label": "A"}, {"label": "B"}]})
+    tags, (a, b) = body["data"]["key"], [o["id"] for o in body["data"]["options"]]
+    status, _ = await pd.call("PATCH", f"/api/v2/deals/{DEMO_DEAL_ID}", json={"custom_fields": {tags: [a, b]}})
+    assert status == 200
+    status, body = await pd.call("PATCH", f"/api/v2/deals/{DEMO_DEAL_ID}", json={"custom_fields": {tags: []}})
+    assert status == 400 and "null" in body["error"]
 
     status, body = await pd.call("POST", "/_sandbox/fields", headers={},
                                  json={"entity": "person", "name": "Billing code", "field_type": "varchar",

@@ -210,6 +210,8 @@ class CrmStore:
         if unknown:
             raise Invalid(f"unknown custom fields: {sorted(unknown)}")
         for key, value in values.items():
+            if value == [] and fields[key]["field_type"] == "set":
+                raise Invalid(f"{fields[key]['name']}: clear a multi-option field with null, not []")
             options = {o["id"] for o in fields[key].get("options") or []}
             chosen = value if isinstance(value, list) else [value]
             if value is not None and options and not all(v in options for v in chosen):
