@@ -84,8 +84,8 @@ async def uninstall_pipedrive(c: Connector, company_id: str, erasures: MongoEras
 
 async def _revoke_xero_if_possible(c: Connector, company_id: str) -> None:
     doc = await c.store.get("xero", company_id)
-    if doc is None:
-        return
+    if doc is None or await c.connections.grant_shared(company_id, doc.get("xero_user_id")):
+        return  # another company's connection rests on the same Xero user's grant: revoking would end it too
     try:
         await c.xero.revoke(c.store.decrypt(doc, "refresh_token"))
     except (ApiError, ValueError, KeyError) as exc:

@@ -9,6 +9,7 @@ import structlog
 from pdx_common.http import ConnectionMissing
 from pdx_common.parking import resume_parked
 from pdx_gateway.adapters.connections import MongoConnections
+from pdx_gateway.adapters.xero_identity import xero_user_id
 from pdx_gateway.connector import Connector
 from pdx_gateway.domain.connections import chosen_tenant, tenant_fields, tenants_of, usable_after_choice
 from pdx_gateway.errors import BadRequest, NotFound
@@ -40,7 +41,8 @@ async def finish_xero_connect(c: Connector, company_id: str, code: str, verifier
         tenants = tenants_of(xero_connections)
         previous = await c.connections.get("xero", company_id) or {}
         tenant_id = chosen_tenant(tenants, previous.get("tenant_id"))
-        await c.store.save_tokens("xero", company_id, tokens, **tenant_fields(tenants, tenant_id))
+        await c.store.save_tokens("xero", company_id, tokens, xero_user_id=xero_user_id(tokens),
+                                  **tenant_fields(tenants, tenant_id))
         resumed = await resume_parked(company_id, c.parked, c.publisher) if tenant_id else 0
         log.info("xero connected", tenant_id=tenant_id, tenants=len(tenants), resumed=resumed)
     return XeroConnected(company_id, tenant_id, tenants, resumed)
@@ -63,7 +65,8 @@ async def choose_tenant(company_id: str, tenant_id: str, connections: MongoConne
 
 
 async def disconnect_xero(c: Connector, company_id: str) -> None:
-    """Disconnect the chosen organisation at Xero, revoke the grant, and forget the connection."""
+    """Disconnect the chosen organisation at Xero, revoke the grant unless another company's connection rests on
+    the same Xero user's grant (revoking removes all of that user's connections to the app), forget the connection."""
     doc = await c.store.get("xero", company_id)
     if doc is None:
         raise NotFound(f"company {company_id} has no Xero connection")
@@ -76,6 +79,7 @@ async def disconnect_xero(c: Connector, company_id: str) -> None:
             if tenant["tenantId"] == token.tenant_id:
                 await c.xero.remove_connection(token.token, tenant["id"])
     doc = await c.store.get("xero", company_id) or doc
-    await c.xero.revoke(c.store.decrypt(doc, "refresh_token"))
+    if not await c.connections.grant_shared(company_id, doc.get("xero_user_id")):
+        await c.xero.revoke(c.store.decrypt(doc, "refresh_token"))
     await c.connections.delete("xero", company_id)
     log.info("xero disconnected", company_id=company_id, tenant_id=doc.get("tenant_id"))

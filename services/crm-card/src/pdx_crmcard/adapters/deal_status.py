@@ -26,7 +26,13 @@ class MongoDealStatus:
         if isinstance(event, DocumentFailed):
             doc.update(code=event.code, message=event.message, fix=event.fix)
         elif isinstance(event, DocumentCreated):
-            doc.update(kind=event.kind, number=event.number, xero_id=event.xero_id, total=str(event.total))
+            # What the settings app's sync log shows: the number, the total, and a link into the right organisation.
+            doc.update(kind=event.kind, number=event.number, xero_id=event.xero_id, total=str(event.total),
+                       tenant_id=event.tenant_id, currency_code=event.currency_code, xero_url=event.xero_url)
+        elif isinstance(event, DocumentParked):
+            doc.update(kind=event.kind, reason=event.reason)
+        else:
+            doc.update(reason=event.reason)
         if not isinstance(event, DocumentCreated) and event.trigger_id is not None and \
                 await self._col.find_one({"_id": key, "state": "created"}):
             # A skip after a creation leaves the deal "created"; a failure for a trigger whose draft exists (an

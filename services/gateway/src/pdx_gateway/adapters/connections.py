@@ -33,3 +33,12 @@ class MongoConnections:
 
     async def delete(self, system: System, company_id: str) -> None:
         await self._col.delete_one({"_id": f"{system}:{company_id}"})
+
+    async def grant_shared(self, company_id: str, xero_user_id: str | None) -> bool:
+        """Whether another company's Xero connection was granted by the same Xero user (a bookkeeper connecting
+        several clients): revoking that user's grant would disconnect them too. Unknown user: assume shared."""
+        if not xero_user_id:
+            return True
+        other = await self._col.find_one({"system": "xero", "xero_user_id": xero_user_id,
+                                          "company_id": {"$ne": company_id}}, {"_id": 1})
+        return other is not None

@@ -68,15 +68,30 @@ class XeroIdentity:
             raise ApiError("xero", resp.status_code, _body(resp), self._revoke_url)
 
 
+def _claims(token: str) -> dict[str, Any]:
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
 def _auth_event_id(access_token: str) -> str | None:
     """Xero's access tokens are JWTs naming their authorisation event, so ``/connections`` can be narrowed to the
     organisations just authorised. Not verified: it only filters our own request. None for an opaque token."""
-    try:
-        payload = access_token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError):
-        return None
-    return claims.get("authentication_event_id") if isinstance(claims, dict) else None
+    return _claims(access_token).get("authentication_event_id")
+
+
+def xero_user_id(tokens: dict[str, Any]) -> str | None:
+    """The Xero user who granted access (the id_token's ``xero_userid``, else the access token's): revoking a grant
+    removes ALL of that user's connections to the app, so a disconnect must know whose grant it is. Not verified:
+    it came straight from Xero's token endpoint, and only narrows what we revoke."""
+    for name in ("id_token", "access_token"):
+        user = _claims(str(tokens.get(name) or "")).get("xero_userid")
+        if isinstance(user, str) and user:
+            return user
+    return None
 
 
 def _body(resp: httpx2.Response) -> Any:

@@ -13,11 +13,17 @@ from pdx_gateway.app_ui.render import render, saved_redirect
 from pdx_gateway.app_ui.session import app_session, posted_form
 from pdx_gateway.domain.connections import NO_TENANT
 from pdx_gateway.entrypoints.linking import connector_for
-from pdx_gateway.errors import BadRequest
+from pdx_gateway.errors import BadRequest, NotFound
 from pdx_gateway.keys import CONNECTIONS, PARKED, PUBLISHER
 from pdx_gateway.xero_connect import choose_tenant, disconnect_xero
 
 routes = web.RouteTableDef()
+
+
+def _not_connected() -> NotFound:
+    # The operators' wording ("company 7001 has no Xero connection; send the admin a connect link") is not theirs.
+    return NotFound("Xero is not connected, so there is nothing to change",
+                    fix="Open Connections and press Connect Xero.")
 TICKET_FLOW = "xero-ticket"
 NOTICES = {"organisation": "✓ Organisation changed. New drafts go to {org}.",
            "disconnected": "✓ Xero is disconnected. Deals that reach a trigger now wait until Xero is connected "
@@ -85,7 +91,10 @@ async def switch_organisation(request: web.Request) -> web.Response:
     if not isinstance(tenant_id, str) or not 0 < len(tenant_id) <= 64:
         raise BadRequest("choose one of the organisations listed")
     app = request.config_dict
-    await choose_tenant(session.company_id, tenant_id, app[CONNECTIONS], app[PARKED], app[PUBLISHER])
+    try:
+        await choose_tenant(session.company_id, tenant_id, app[CONNECTIONS], app[PARKED], app[PUBLISHER])
+    except NotFound:
+        raise _not_connected() from None
     raise saved_redirect("/app/connections", "organisation")
 
 
@@ -93,5 +102,8 @@ async def switch_organisation(request: web.Request) -> web.Response:
 async def disconnect(request: web.Request) -> web.Response:
     await posted_form(request)
     session = app_session(request)
-    await disconnect_xero(connector_for(request, "xero"), session.company_id)
+    try:
+        await disconnect_xero(connector_for(request, "xero"), session.company_id)
+    except NotFound:
+        raise _not_connected() from None
     raise saved_redirect("/app/connections", "disconnected")
