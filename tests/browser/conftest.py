@@ -9,6 +9,7 @@ by git), or in ``PDX_SCREENSHOTS``.
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,26 @@ def screenshot(request: pytest.FixtureRequest) -> Screenshot:
     async def save(target: Page, section: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{section}.png"
-        await target.screenshot(path=str(path), full_page=True)
+        async with whole_app_frame(target):
+            await target.screenshot(path=str(path), full_page=True)
         return path
 
     return save
+
+
+@asynccontextmanager
+async def whole_app_frame(page: Page) -> AsyncIterator[None]:
+    """For a screenshot only: the host's app iframe as tall as the section inside it (as the SDK's resize would make
+    it), so the picture holds the whole section; the host's own height comes back afterwards."""
+    element = page.locator("iframe#app-frame")
+    if not await element.count():
+        yield
+        return
+    frame = await (await element.element_handle()).content_frame()
+    height = await frame.evaluate("document.documentElement.scrollHeight") if frame else 0
+    before = await element.evaluate("(el, h) => { const was = el.style.height; if (h) el.style.height = h + 'px'; "
+                                    "return was; }", height)
+    try:
+        yield
+    finally:
+        await element.evaluate("(el, was) => { el.style.height = was; }", before)
