@@ -69,6 +69,11 @@ class Company:
         return f"{self.name.capitalize()} Books {self.run}"
 
     @property
+    def account(self) -> str:
+        """A revenue account code of its own (10 characters at most; not a substring of the company's domain)."""
+        return f"{self.name[0].upper()}{self.run[:8]}"
+
+    @property
     def admin_name(self) -> str:
         return f"{self.name.capitalize()} Admin {self.run}"
 
@@ -199,7 +204,7 @@ async def seed_settings(s: AppStack, company: Company) -> None:
         "triggers": [{"pipeline_id": 1, "stage_id": 5, "action": "invoice"}],
         "fields": {"reference": f"{company.mark}-{{deal.id}}", "quote_summary": f"Summary {company.mark}",
                    "quote_terms": f"Terms {company.mark}"},
-        "money": {"sales_account_code": company.mark[:10]}})
+        "money": {"sales_account_code": company.account}})
     await MongoSettingsStore(s.db).replace(company.id, settings, 1)
 
 
@@ -256,7 +261,7 @@ async def seed_company(s: AppStack, company: Company) -> None:
 
 def b_markers(s: AppStack) -> list[str]:
     """Anything of B's that a page of A's might leak."""
-    return [s.b.mark, s.b.id, s.b.organisation, s.b.admin_name, f"INV-{s.b.mark}", s.b.tenant_id,
+    return [s.b.mark, s.b.id, s.b.organisation, s.b.admin_name, f"INV-{s.b.mark}", s.b.tenant_id, s.b.account,
             s.b.pd.company_name, "93 drafts", "81 invoices", "December 2025"]
 
 
