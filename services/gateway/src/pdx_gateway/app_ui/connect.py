@@ -31,6 +31,11 @@ NOTICES = {"organisation": "✓ Organisation changed. New drafts go to {org}.",
            "connected": "✓ Xero is connected to {org}."}
 
 
+@routes.get("/")
+async def home(request: web.Request) -> web.Response:
+    raise web.HTTPSeeOther("/app/connections")
+
+
 @routes.get("/connections")
 async def connections(request: web.Request) -> web.Response:
     session = app_session(request)
