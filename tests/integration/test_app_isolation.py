@@ -46,12 +46,15 @@ def a_markers(s: AppStack) -> dict[str, list[str]]:
     """What of A's each page shows once it is built."""
     return {"/app/connections": [s.a.organisation], "/app/log": [f"Deal 42 has no customer ({s.a.mark})."],
             "/app/usage": ["10 drafts made: 7 invoices and 3 quotes."],
-            "/app/mappings": [f"Terms {s.a.mark}", f"Summary {s.a.mark}"], "/app/rules": [s.a.account]}
+            "/app/mappings": [f"Terms {s.a.mark}", f"Summary {s.a.mark}"], "/app/rules": [s.a.account],
+            # A's deal previewed with A's reference template (B's deal of the same number is B's own).
+            "/app/preview?deal": [f"{s.a.account}-{s.a.deal_id}"]}
 
 
 async def seeded(s: AppStack) -> None:
     for company in (s.a, s.b):
         await seed_company(s, company)
+    assert s.a.deal_id == s.b.deal_id  # the same deal number in both companies' Pipedrive
     seed_usage(s)
 
 
@@ -71,12 +74,13 @@ async def test_no_page_of_a_shows_anything_of_b(stack):  # noqa: F811
     await seeded(s)
     async with s.browser(s.a) as browser:
         for path in pages(s):
-            for query in ("", f"?company_id={s.b.id}&companyId={s.b.id}&tenant_id={s.b.tenant_id}"):
+            for query in ("", f"?company_id={s.b.id}&companyId={s.b.id}&tenant_id={s.b.tenant_id}",
+                          f"?deal_id={s.a.deal_id}&action=invoice&company_id={s.b.id}"):
                 status, page = await browser.get(path + query)
                 for marker in b_markers(s):
                     assert marker not in page, f"{path}{query} shows B's {marker!r} (status {status})"
                 if status == 200:
-                    for marker in a_markers(s).get(path, []):
+                    for marker in a_markers(s).get(path + ("?deal" if "deal_id" in query else ""), []):
                         assert marker in page or marker in words(page), f"{path}{query} lacks A's {marker!r}"
     assert {company for company, _ in s.metering.asked} == {s.a.id}
 

@@ -55,6 +55,7 @@ class Company:
     pd: PipedriveState
     id: str = ""
     tenant_id: str = ""
+    deal_id: str = ""  # a deal of its own in its Pipedrive, titled with its marker
 
     @property
     def mark(self) -> str:
@@ -202,7 +203,7 @@ async def seed_settings(s: AppStack, company: Company) -> None:
     settings = CompanySettings.model_validate({
         "timezone": "Pacific/Auckland",
         "triggers": [{"pipeline_id": 1, "stage_id": 5, "action": "invoice"}],
-        "fields": {"reference": f"{company.mark}-{{deal.id}}", "quote_summary": f"Summary {company.mark}",
+        "fields": {"reference": f"{company.account}-{{deal.id}}", "quote_summary": f"Summary {company.mark}",
                    "quote_terms": f"Terms {company.mark}"},
         "money": {"sales_account_code": company.account}})
     await MongoSettingsStore(s.db).replace(company.id, settings, 1)
@@ -256,6 +257,9 @@ def seed_usage(s: AppStack) -> None:
 
 async def seed_company(s: AppStack, company: Company) -> None:
     await seed_settings(s, company)
+    deal = company.pd.create_deal({"title": f"Deal of {company.mark}", "currency": "NZD", "value": 500,
+                                   "org_id": 101, "person_id": 201})
+    company.deal_id = str(deal["id"])
     await seed_outcomes(s, company)
 
 
