@@ -61,6 +61,7 @@ async def test_the_same_stage_twice_is_shown_beside_the_second(admin):
     status, page, _ = await admin.post("/app/triggers", with_values(
         form, triggers__1__pipeline_id="1", triggers__1__stage_id="5"))
     assert status == 400 and "already has a trigger" in field_error(page, "triggers.1.stage_id")
+    assert "has two triggers" not in page  # said beside the second trigger, not as a problem of the whole page
     assert len((await admin.settings())["triggers"]) == 1
 
 

@@ -23,7 +23,7 @@ ROW = re.compile(r"triggers\.(\d+)\.(pipeline_id|stage_id|action|enabled|remove)
 ACTIONS = (("invoice", "Invoice"), ("quote", "Quote"), ("none", "Nothing (keep the trigger, make no draft)"))
 ON_REENTRY = (("no_second_draft", "Make no second draft: one draft per deal and stage, ever"),
               ("new_draft", "Make a new draft every time the deal enters the stage"))
-TWO_TRIGGERS = re.compile(r"stage (\d+) of pipeline (\d+) has two triggers")
+TWO_TRIGGERS = re.compile(r"stage (\d+) of pipeline (\d+) has two triggers", re.IGNORECASE)
 
 
 @routes.get("/triggers")
@@ -73,7 +73,8 @@ def _pipeline_of_stage(index: int, row: dict[str, Any], stages: Source) -> dict[
         return {f"triggers.{index}.stage_id": "Choose the stage that makes the draft."}
     stage = next((s for s in stages.values or [] if str(s.id) == str(row["stage_id"])), None)
     if stage is None:
-        return {}
+        return {} if row["pipeline_id"] is not None else {
+            f"triggers.{index}.pipeline_id": "Choose the pipeline this stage belongs to."}
     if row["pipeline_id"] is None:
         row["pipeline_id"] = str(stage.pipeline_id)
     elif str(row["pipeline_id"]) != str(stage.pipeline_id):
