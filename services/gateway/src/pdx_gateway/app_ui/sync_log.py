@@ -10,6 +10,7 @@ The company is always the session's; no parameter names one.
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -175,7 +176,7 @@ def _outcome(doc: dict[str, Any], draft: dict[str, Any] | None, xero: XeroView) 
 def _created(doc: dict[str, Any], draft: dict[str, Any] | None, xero: XeroView) -> dict[str, Any]:
     kind = KINDS.get(doc.get("kind") or "", "draft")
     currency = (draft or {}).get("currency") or doc.get("currency_code") or ""
-    total = " ".join(p for p in (str(doc.get("total") or ""), currency) if p)
+    total = " ".join(p for p in (_amount(doc.get("total")), currency) if p)
     tenant_id = (draft or {}).get("tenant_id") or doc.get("tenant_id")
     organisation = xero.names.get(tenant_id or "") or None
     code = xero.short_code if tenant_id and tenant_id == xero.tenant_id else None
@@ -202,3 +203,12 @@ def xero_link(kind: str, xero_id: str, stored_url: str | None, short_code: str |
     if not short_code:
         return f"{base}{path}"
     return f"{base}/organisationlogin/default.aspx?{urlencode({'shortcode': short_code, 'redirecturl': path})}"
+
+
+def _amount(value: object) -> str:
+    """Money as people write it: "3,300.50", not the stored "3300.5"."""
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        return str(value or "")
+    return f"{amount:,.2f}" if value not in (None, "") and amount.is_finite() else ""
