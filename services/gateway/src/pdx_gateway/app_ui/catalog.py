@@ -26,6 +26,7 @@ from pdx_gateway.app_ui.session import app_session
 from pdx_gateway.keys import CONNECTIONS, CONNECTOR, SETTINGS_STORE
 
 log = structlog.get_logger()
+SOURCE_SECONDS = 12.0
 UNREACHABLE = (ApiError, aiohttp.ClientError, asyncio.TimeoutError, KeyError, TypeError, ValueError)
 
 
@@ -46,23 +47,18 @@ class Choices:
 
     def __init__(self, request: web.Request, company_id: str) -> None:
         self._request, self._company_id = request, company_id
-
-    def _pipedrive(self) -> PipedriveCatalog | None:
-        connector = self._request.config_dict.get(CONNECTOR)
-        return PipedriveCatalog(connector.pipedrive_api(self._company_id)) if connector else None
-
-    def _xero(self) -> XeroCatalog | None:
-        connector = self._request.config_dict.get(CONNECTOR)
-        if connector is None:
-            return None
-        client = XeroClient(connector.session, connector.xero_tokens(), self._company_id,
-                            connector.settings.xero_api_url, timeout=10.0)
-        return XeroCatalog(client)
+        connector = request.config_dict.get(CONNECTOR)
+        # One client per system for the request: its calls share one token (and one refresh, when one is due).
+        self._pipedrive_catalog = self._xero_catalog = None
+        if connector is not None:
+            self._pipedrive_catalog = PipedriveCatalog(connector.pipedrive_api(company_id))
+            self._xero_catalog = XeroCatalog(XeroClient(connector.session, connector.xero_tokens(), company_id,
+                                                        connector.settings.xero_api_url, timeout=10.0))
 
     async def pipedrive(self, what: str, call: Callable[[PipedriveCatalog], Awaitable[list[Any]]],
                         instead: str = "type the number") -> Source:
         """``what`` completes "Reconnect Pipedrive under Connections to pick <what> by name"."""
-        catalog = self._pipedrive()
+        catalog = self._pipedrive_catalog
         missing = f"Reconnect Pipedrive under Connections to pick {what} by name; meanwhile {instead}."
         if catalog is None:
             return Source(None, missing)
@@ -71,7 +67,7 @@ class Choices:
 
     async def xero(self, what: str, call: Callable[[XeroCatalog], Awaitable[list[Any]]]) -> Source:
         """``what`` completes "Connect Xero to pick from your organisation's <what>"."""
-        catalog = self._xero()
+        catalog = self._xero_catalog
         missing = f"Connect Xero to pick from your organisation's {what}; meanwhile type it as Xero shows it."
         if catalog is None:
             return Source(None, missing)
@@ -94,7 +90,9 @@ class Choices:
 
 async def _load(call: Awaitable[list[Any]], missing: str, unreachable: str) -> Source:
     try:
-        return Source(await call)
+        # A throttled API makes its client wait (Retry-After); a page does not wait that long for a picker.
+        async with asyncio.timeout(SOURCE_SECONDS):
+            return Source(await call)
     except ConnectionMissing:
         return Source(None, missing)
     except UNREACHABLE as exc:
@@ -103,8 +101,15 @@ async def _load(call: Awaitable[list[Any]], missing: str, unreachable: str) -> S
         return Source(None, unreachable)
 
 
+_CHOICES = web.RequestKey("pdx_app_choices", Choices)
+
+
 def choices(request: web.Request, company_id: str) -> Choices:
-    return Choices(request, company_id)
+    """The request's one ``Choices`` (made on first use, gone with the request)."""
+    made = request.get(_CHOICES)
+    if made is None or made._company_id != company_id:
+        made = request[_CHOICES] = Choices(request, company_id)
+    return made
 
 
 # Saving a section: every section posts its whole part of the settings and saves through settings_changes.
