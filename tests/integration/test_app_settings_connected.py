@@ -111,6 +111,7 @@ async def test_a_preview_shows_the_draft_and_writes_nothing(stack, admin):
         await viewer.http.close()
     assert status == 200 and "DRAFT invoice for deal" in page and 'id="draft-lines"' in page
     assert "Kiwi Widgets" in page and "Subtotal before tax" in page
+    assert '<option value="1">Kiwi Widgets - HR rollout</option>' in page  # recent deals to pick from
     tenant = (await xero_doc(stack))["tenant_id"]
     assert stack.xero.invoices(tenant) == [] and stack.xero.quotes(tenant) == []
     assert not [r for r in stack.xero.requests if r.path.startswith("/api.xro") and r.method != "GET"]

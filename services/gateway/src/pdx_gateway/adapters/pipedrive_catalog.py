@@ -47,6 +47,12 @@ class Product:
     code: str | None
 
 
+@dataclass(frozen=True)
+class Deal:
+    id: int
+    title: str
+
+
 class PipedriveCatalog:
     def __init__(self, api: PipedriveApi) -> None:
         self._api = api
@@ -79,6 +85,15 @@ class PipedriveCatalog:
         products = [Product(int(r["id"]), str(r.get("name") or f"Product {r['id']}"), r.get("code") or None)
                     for r in rows]
         return sorted(products, key=lambda p: p.name.lower())
+
+
+    async def recent_deals(self, limit: int = 50) -> list[Deal]:
+        """The open and recently changed deals first, for choosing one to preview."""
+        rows = await self._api.request("GET", "/api/v2/deals", params={
+            "limit": limit, "sort_by": "update_time", "sort_direction": "desc"})
+        rows = sorted((r for r in rows or [] if isinstance(r, dict) and not r.get("is_deleted")),
+                      key=lambda r: str(r.get("update_time") or ""), reverse=True)[:limit]
+        return [Deal(int(r["id"]), str(r.get("title") or f"Deal {r['id']}")) for r in rows]
 
 
 def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

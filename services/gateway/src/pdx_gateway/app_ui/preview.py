@@ -34,6 +34,9 @@ async def show(request: web.Request) -> web.Response:
                                "problem": None, "unavailable": None}
     if deal_id:
         context.update(await _preview(request, deal_id, action))
+    recent = await choices(request, app_session(request).company_id).pipedrive(
+        "deals", lambda c: c.recent_deals())
+    context["recent_deals"] = [(deal.id, deal.title) for deal in recent.values or []]
     return render(request, "preview.html", context)
 
 
