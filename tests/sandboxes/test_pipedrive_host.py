@@ -114,6 +114,9 @@ async def test_the_host_knows_only_its_company_and_active_users(host: Host) -> N
     assert (await host.get("/host/app-settings?company_id=7002&user_id=12001"))[0] == 404
     assert (await host.get("/host/app-settings?company_id=7001&user_id=4242"))[0] == 404
     assert (await host.get(f"/host/app-settings?company_id=7001&user_id={INACTIVE_USER_ID}"))[0] == 403
+    deep = await host.iframe_query(f"/settings/marketplace/app/sandbox-pd-client/app-settings?user_id={USER_ID}")
+    assert deep["userId"] == str(USER_ID) and deep["companyId"] == "7001"
+    assert (await host.get("/settings/marketplace/app/someone-else/app-settings"))[0] == 404
     status, index = await host.get("/host/")
     assert status == 200 and "Sam Seller" in index and f"user_id={REGULAR_USER_ID}" in index
 

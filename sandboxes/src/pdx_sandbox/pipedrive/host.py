@@ -10,6 +10,7 @@ signed with the app's JWT secret (default: the client secret) carrying ``userId`
 Pipedrive keeps an app's frame hidden until it initialises; the sandbox shows it throughout (dimmed after the
 timeout), so a test can read and screenshot an error page that never initialises the SDK.
 
+``GET /settings/marketplace/app/{client_id}/app-settings?user_id=..`` is the same page at Pipedrive's deep link.
 Test variants of the first token: ``&token=expired`` (expired 5 minutes ago), ``&token=forged`` (signed with a wrong
 secret), ``&token=other_company`` (its companyId is another company's than the query's). The settings URL comes from
 ``serve --app-settings-url`` or ``POST /_sandbox/app {"settings_url": "...", "jwt_secret": null}``.
@@ -119,6 +120,14 @@ async def app_settings(request: web.Request) -> web.Response:
     return _page("Xero drafts settings", body)
 
 
+async def deep_link(request: web.Request) -> web.Response:
+    """``GET /settings/marketplace/app/{client_id}/app-settings[?user_id=12002]``: Pipedrive's deep link to an app's
+    settings (``https://{company}.pipedrive.com/settings/marketplace/app/{CLIENT_ID}/app-settings``), same page."""
+    if request.match_info["client_id"] != state_of(request).client_id:
+        return _error(404, "No app with this client id is installed in this company.")
+    return await app_settings(request)
+
+
 async def token(request: web.Request) -> web.Response:
     """``GET /host/token?company_id=7001&user_id=12001`` -> ``{"token": "<JWT>"}``: what get_signed_token gives."""
     state = state_of(request)
@@ -158,4 +167,5 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/host/", index)
     r.add_get("/host/app-settings", app_settings)
     r.add_get("/host/token", token)
+    r.add_get("/settings/marketplace/app/{client_id}/app-settings", deep_link)
     r.add_static("/host/static", STATIC)

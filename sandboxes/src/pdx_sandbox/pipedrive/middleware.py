@@ -121,7 +121,7 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
     if state.base_url is None:
         state.base_url = f"{request.scheme}://{request.host}"
     try:
-        if request.path.startswith(("/_sandbox", "/host")):  # control and the host page: no log, no faults
+        if request.path.startswith(("/_sandbox", "/host", "/settings/")):  # control, host pages: no log, no faults
             return await guarded(request, handler)
         entry = await log_entry(request)
         response = await faulty(request, lambda r: routed(r, handler, state), state)
