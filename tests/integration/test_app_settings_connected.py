@@ -3,6 +3,7 @@ through the real OAuth flows): pickers by name from both sources, the trigger se
 the preview of a real deal that writes nothing, and a Xero that does not answer leaving the page usable."""
 
 import random
+import re
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -132,3 +133,16 @@ async def test_a_xero_that_does_not_answer_leaves_the_section_usable_with_text_i
     status, page = await admin.get("/app/rules")
     assert status == 200 and "Xero did not answer just now" in page
     assert 'name="money.sales_account_code" type="text" value="200"' in page
+
+
+@pytest.mark.parametrize("path", ["/app/triggers", "/app/rules", "/app/mappings"])
+async def test_a_non_admin_sees_every_section_with_its_pickers_read_only(stack, path):
+    viewer = await open_browser(stack.gateway_url, stack.db, stack.company_id, admin=False, user_id="12002",
+                                user_name="Sam Seller")
+    try:
+        status, page = await viewer.get(path)
+    finally:
+        await viewer.http.close()
+    assert status == 200 and "View only" in page and 'type="submit"' not in page.split("<form", 2)[-1]
+    selects = re.findall(r"<select [^>]*>", page)
+    assert selects and all(" disabled" in tag for tag in selects)
