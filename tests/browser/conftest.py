@@ -16,6 +16,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from pdx_devstack.peek import sandbox_post
+from tests.browser.host import new_context
 from tests.e2e.conftest import stack  # noqa: F401  (the e2e suite's whole-stack fixture, one per package)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,8 +28,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 # Generous: the stack shares two cores with other work, and a page may wait on Pipedrive and Xero sandbox calls.
 expect.set_options(timeout=30_000)
-ACTION_TIMEOUT_MS = 30_000
-NAVIGATION_TIMEOUT_MS = 60_000
 
 Screenshot = Callable[[Page, str], Awaitable[Path]]
 
@@ -64,19 +63,12 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
-    """One browser context (cookies, storage) per test; a second person is ``browser.new_context()``."""
+    """One browser context (cookies, storage) per test; a second person is ``host.new_context(browser)``."""
     made = await new_context(browser)
     try:
         yield made
     finally:
         await made.close()
-
-
-async def new_context(browser: Browser) -> BrowserContext:
-    made = await browser.new_context(viewport={"width": 1280, "height": 1000}, locale="en-NZ")
-    made.set_default_timeout(ACTION_TIMEOUT_MS)
-    made.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
-    return made
 
 
 @pytest.fixture

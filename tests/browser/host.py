@@ -6,13 +6,15 @@ with a signed JWT in its query and answers the app-extensions SDK's handshake.
 
 from urllib.parse import urlencode
 
-from playwright.async_api import FrameLocator, Locator, Page, expect
+from playwright.async_api import Browser, BrowserContext, FrameLocator, Locator, Page, expect
 
 from pdx_devstack.stack import Stack
 
 ADMIN_USER_ID = 12001  # the sandbox company's admin (pdx_sandbox.pipedrive.seed.USER_ID)
 REGULAR_USER_ID = 12002  # a regular user of the same company: not an admin
 
+ACTION_TIMEOUT_MS = 30_000  # generous: the stack shares two cores with other work
+NAVIGATION_TIMEOUT_MS = 60_000
 # The SDK must initialise within Pipedrive's 10 s; on a loaded machine the first page may take longer to arrive.
 INITIALISED_TIMEOUT_MS = 60_000
 
@@ -45,3 +47,11 @@ async def go_to(app: FrameLocator, name: str) -> None:
     link = section_link(app, name)
     await link.click()
     await expect(link).to_have_attribute("aria-current", "page")
+
+
+async def new_context(browser: Browser) -> BrowserContext:
+    """A person's browser: cookies and storage of its own (a second admin is a second context)."""
+    made = await browser.new_context(viewport={"width": 1280, "height": 1000}, locale="en-NZ")
+    made.set_default_timeout(ACTION_TIMEOUT_MS)
+    made.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
+    return made
