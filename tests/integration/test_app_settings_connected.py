@@ -56,7 +56,8 @@ async def organisation(stack) -> str:
 
 async def test_triggers_pick_pipelines_and_stages_by_name_and_say_what_happens_in_which_organisation(stack, admin):
     status, page = await admin.get("/app/triggers")
-    assert status == 200 and '<optgroup label="Sales">' in page and '<optgroup label="Renewals">' in page
+    assert status == 200 and '<optgroup label="Sales" data-pipeline="1">' in page
+    assert '<optgroup label="Renewals" data-pipeline="2">' in page
     assert ">Won</option>" in page and ">Quote requested</option>" in page and "Reconnect Pipedrive" not in page
     form = await admin.form("/app/triggers")
     # The stage alone names its pipeline (stage ids are unique across pipelines).

@@ -148,9 +148,9 @@ class _Names:
     def stage(self, stage_id: Any) -> str:
         return next((s.name for s in self._stages if str(s.id) == str(stage_id)), f"stage {stage_id}")
 
-    def groups(self) -> list[tuple[str, list[tuple[int, str]]]]:
-        """Stages grouped by pipeline name, for ``<optgroup>``s."""
-        return [(p.name, [(s.id, s.name) for s in self._stages if s.pipeline_id == p.id])
+    def groups(self) -> list[tuple[int, str, list[tuple[int, str]]]]:
+        """Stages grouped by pipeline (id, name), for ``<optgroup>``s."""
+        return [(p.id, p.name, [(s.id, s.name) for s in self._stages if s.pipeline_id == p.id])
                 for p in self._pipeline_list]
 
     def sentence(self, row: dict[str, Any], organisation: str | None) -> dict[str, Any]:
