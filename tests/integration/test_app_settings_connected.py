@@ -11,7 +11,7 @@ import pytest
 
 from pdx_devstack.infra import free_port
 from pdx_gateway.bootstrap import create_app
-from pdx_sandbox.pipedrive import DEMO_DEAL_ID, PipedriveState
+from pdx_sandbox.pipedrive import DEAL_NO_CONTACT_ID, DEMO_DEAL_ID, PipedriveState
 from pdx_sandbox.pipedrive import create_app as pipedrive_app
 from pdx_sandbox.xero import XeroState
 from pdx_sandbox.xero import create_app as xero_app
@@ -123,6 +123,9 @@ async def test_a_deal_that_cannot_be_previewed_says_why_and_how_to_fix_it(admin)
     status, page = await admin.get("/app/preview?deal_id=999999&action=quote")
     assert status == 200 and "cannot become a draft" in page and "Pipedrive has no deal 999999" in page
     assert "How to fix it:" in page
+    status, page = await admin.get(f"/app/preview?deal_id={DEAL_NO_CONTACT_ID}&action=invoice")
+    assert status == 200 and "cannot become a draft" in page and "How to fix it:" in page
+    assert 'id="draft-lines"' not in page
 
 
 async def test_a_xero_that_does_not_answer_leaves_the_section_usable_with_text_inputs(stack, admin):
