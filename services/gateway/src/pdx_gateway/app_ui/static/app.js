@@ -24,3 +24,24 @@
     }
   });
 })();
+// Triggers: a stage picker offers only the stages of the pipeline chosen beside it (all stages stay valid without JS).
+(function () {
+  "use strict";
+  function narrow(pipelineSelect) {
+    var fieldset = pipelineSelect.closest("fieldset");
+    var stageSelect = fieldset && fieldset.querySelector('select[name$=".stage_id"]');
+    if (!stageSelect) { return; }
+    var chosen = pipelineSelect.value;
+    Array.prototype.forEach.call(stageSelect.querySelectorAll("optgroup[data-pipeline]"), function (group) {
+      var other = chosen !== "" && group.dataset.pipeline !== chosen;
+      group.hidden = other;
+      group.disabled = other;
+    });
+    var selected = stageSelect.selectedOptions[0];
+    if (selected && selected.parentElement.disabled) { stageSelect.value = ""; }
+  }
+  Array.prototype.forEach.call(document.querySelectorAll('select[name$=".pipeline_id"]'), function (select) {
+    narrow(select);
+    select.addEventListener("change", function () { narrow(select); });
+  });
+})();
