@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Error as PlaywrightError
 
 from pdx_devstack.peek import sandbox_post
 from tests.browser.host import new_context
@@ -72,14 +73,35 @@ async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
 
 
 @pytest.fixture
-async def page(context: BrowserContext) -> Page:
-    return await context.new_page()
+async def page(context: BrowserContext, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
+    made = await context.new_page()
+    yield made
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed and not made.is_closed():  # what the browser showed when it failed
+        folder = SCREENSHOTS / screenshot_folder(request.node.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            async with whole_app_frame(made):
+                await made.screenshot(path=str(folder / "failed.png"), full_page=True)
+        except PlaywrightError as exc:  # the failure itself is what the report must show
+            print(f"no screenshot of the failure: {exc}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def screenshot_folder(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
 @pytest.fixture
 def screenshot(request: pytest.FixtureRequest) -> Screenshot:
     """``await screenshot(page, "connections")`` saves the whole page as .local/screenshots/<test>/connections.png."""
-    folder = SCREENSHOTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    folder = SCREENSHOTS / screenshot_folder(request.node.name)
 
     async def save(target: Page, section: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
