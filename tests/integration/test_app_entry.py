@@ -146,3 +146,11 @@ async def test_a_connect_ticket_expires_in_minutes(stack):
     ticket = await stack.db.oauth_states.find_one({"flow": "xero-ticket"})
     lifetime = (ticket["expires_at"] - ticket["created_at"]).total_seconds()
     assert 60 <= lifetime <= 3600 and ticket["company_id"] == stack.company_id
+
+
+async def test_a_wrong_address_or_a_reloaded_form_answer_is_a_page_not_a_server_message(stack):
+    await enter(stack)
+    status, page, _ = await stack.get(f"{stack.gateway_url}/app/nope")
+    assert status == 404 and "This page does not exist" in page and "<nav" in page
+    status, page, _ = await stack.get(f"{stack.gateway_url}/app/xero/disconnect")
+    assert status == 405 and "Nothing was changed" in page

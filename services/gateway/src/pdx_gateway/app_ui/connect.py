@@ -65,7 +65,7 @@ def xero_state(doc: dict[str, Any] | None) -> dict[str, Any]:
                for t in doc.get("tenants") or []]
     org = doc.get("tenant_name")
     if doc.get("status") == "ok":
-        return {"state": "ok", "words": f"Connected. New drafts go to {org}.", "org": org, "tenants": tenants,
+        return {"state": "ok", "words": "Connected. New drafts go to", "org": org, "tenants": tenants,
                 "tenant_id": doc.get("tenant_id")}
     if doc.get("broken_reason") == NO_TENANT:
         return {"state": "choose", "words": "Connected, but no organisation is chosen yet: choose the one deals "

@@ -34,7 +34,9 @@ def _common(request: web.Request) -> dict[str, Any]:
     session: AppSession | None = request.get(SESSION_KEY)
     return {"session": session, "csrf_token": session.csrf if session else "",
             "read_only": not (session and session.is_admin), "nav": NAV if session else (),
-            "current": request.path, "saved": request.query.get("saved"), "errors": {}, "notice": None}
+            "current": request.path, "saved": request.query.get("saved"), "errors": {}, "notice": None,
+            # field name -> its label, so the error summary says which field ("Due after (days): must be 0 or more")
+            "error_labels": {}}
 
 
 def render(request: web.Request, template: str, context: dict[str, Any] | None = None,

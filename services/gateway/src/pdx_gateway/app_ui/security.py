@@ -81,6 +81,14 @@ async def page_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     """Every refusal is a page in plain words with what to do, never a stack trace or JSON."""
     try:
         return await handler(request)
+    except web.HTTPNotFound:
+        return _page(request, 404, "This page does not exist",
+                     "The address is not one of the app's pages, or it was for a form that has been sent already.",
+                     "Use the sections at the top, or open Connections.")
+    except web.HTTPMethodNotAllowed:
+        return _page(request, 405, "This page was the answer to a form",
+                     "It cannot be opened again by reloading or from a bookmark. Nothing was changed.",
+                     "Use the sections at the top to go on.")
     except web.HTTPException:
         raise
     except NoSession:
