@@ -136,7 +136,7 @@ async def test_drafts_over_xeros_limits_are_refused_before_any_call(rig: WriterR
     failures = [m for m in results if m["type"] == "DocumentFailed"]  # in order per deal
     assert [(m["deal_id"], m["code"]) for m in failures if m["deal_id"] == "6400"] == [("6400", "too_long")] * 2
     title, size = (next(m for m in failures if m["deal_id"] == deal) for deal in ("6400", "6401"))
-    assert "Xero accepts at most 100" in title["message"] and "fields.quote_title" in title["fix"]
+    assert "Xero accepts at most 100" in title["message"] and "Field mappings > Quote title" in title["fix"]
     assert size["code"] == "document_too_large" and "3.5 MB" in size["message"]
     assert types(results).count("DocumentCreated") == 1
 

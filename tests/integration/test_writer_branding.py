@@ -54,5 +54,5 @@ async def test_a_theme_xero_does_not_have_is_explained_and_a_fixed_replay_succee
     failed, created = await rig.results()
     assert (failed["type"], failed["code"], failed["command_id"]) == ("DocumentFailed", "unknown_branding_theme",
                                                                       first.id)
-    assert gone in failed["message"] and "fields.branding_theme_id" in failed["fix"]
+    assert gone in failed["message"] and "Field mappings > Branding theme" in failed["fix"]
     assert (created["type"], created["command_id"]) == ("DocumentCreated", fixed.id)

@@ -61,7 +61,9 @@ async def test_redelivery_and_replays_of_one_event_make_one_draft(rig: WriterRig
     assert (created["type"], created["command_id"], created["xero_id"]) == (
         "DocumentCreated", command.id, invoice["InvoiceID"])
     assert (skipped["type"], skipped["source_event_id"]) == ("DocumentSkipped", later.source_event_id)
-    assert "already has draft invoice INV-0001" in skipped["reason"] and "on_reentry" in skipped["reason"]
+    assert "already has draft invoice INV-0001" in skipped["reason"]
+    assert "open Triggers in the app's settings" in skipped["reason"]
+    assert "When a deal enters the stage again" in skipped["reason"]
 
 
 async def test_two_writers_racing_make_one_draft(infra, mongo_db, run_id) -> None:

@@ -111,7 +111,7 @@ async def test_no_match_and_creating_contacts_off_fails(rig: WriterRig) -> None:
     assert rig.calls("PUT", "Contacts") == [] and rig.calls("PUT", "Invoices") == []
     failed = only(await rig.results(), "DocumentFailed")
     assert (failed["code"], failed["stage"], failed["command_id"]) == ("contact_not_found", "xero", command.id)
-    assert "Tui Brewing Co" in failed["message"] and "customer.create_missing" in failed["fix"]
+    assert "Tui Brewing Co" in failed["message"] and "Create the contact in Xero when it is missing" in failed["fix"]
     assert (await rig.ledger_entry(command))["state"] == "failed"
 
 
@@ -125,7 +125,7 @@ async def test_unknown_tax_rate_fails_before_any_write(rig: WriterRig) -> None:
     assert [r for r in rig.state.requests if r.method == "PUT"] == [] and rig.contacts() == []
     failed = only(await rig.results(), "DocumentFailed")
     assert failed["code"] == "unknown_tax_rate" and "12.5%" in failed["message"]
-    assert "money.tax_types" in failed["fix"]
+    assert "Customers, products & money > Tax rates and choose the Xero tax rate for 12.5%" in failed["fix"]
     assert (await rig.ledger_entry(command))["state"] == "failed"
 
 
@@ -157,5 +157,5 @@ async def test_unknown_account_is_explained_and_a_fixed_replay_succeeds(rig: Wri
     failed, created = await rig.results()
     assert (failed["type"], failed["code"], failed["command_id"]) == ("DocumentFailed", "unknown_account", first.id)
     assert "Xero said: \"Account code '999' is not a valid code" in failed["message"]
-    assert "money.sales_account_code" in failed["fix"]
+    assert "Sales account" in failed["fix"]
     assert (created["type"], created["command_id"], created["number"]) == ("DocumentCreated", fixed.id, "INV-0001")

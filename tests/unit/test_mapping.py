@@ -3,6 +3,7 @@ either the draft we expect Xero to get or the problem a salesperson is told abou
 
 Re-entry into a stage (``on_reentry``) is the ledger's business, not the mapper's, so it has no rows here."""
 
+import re
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -32,6 +33,8 @@ from tests.unit.deals import (
     snap,
 )
 
+# A settings path such as "money.tax_types" or "on_reentry": what an admin never sees in the app.
+SETTING_PATH = re.compile(r"\b(?:money|fields|products|customer|triggers)\.[a-z_]|\bon_reentry\b|app settings")
 LINE = dict(item_code=None, account_code="200", discount_rate=None, discount_amount=None, tax_rate=None,
             tax_type=None, unmatched="description_only", default_item_code=None, create_item=None)
 KIWI_CONTACT = dict(name="Kiwi Widgets Ltd", contact_number="pd-org-101", source="organization", source_id="101",
@@ -225,7 +228,7 @@ CUSTOMERS = [
          Refused("no_customer", "Link an organisation or a person")),
     case("with the person rule a deal with only an organisation is refused",
          snap(NZ_DEAL, WIDGETS, who=None), settings(customer={"contact_from": "person"}), INVOICE,
-         Refused("no_customer", "Link a person")),
+         Refused("no_customer", "Customers, products & money and set Xero contact to The deal's organisation")),
     case("an organisation without a name is refused",
          snap(NZ_DEAL, WIDGETS, company=org(103, "  ")), settings(), INVOICE,
          Refused("customer_without_name", "a name")),
@@ -337,6 +340,7 @@ def test_a_deal_becomes_a_draft_or_a_problem_a_person_can_fix(snapshot, company,
         assert problem.code == expected.code
         for sentence in (problem.message, problem.fix):
             assert sentence[0].isupper() and sentence.endswith(".") and "{" not in sentence and "None" not in sentence
+            assert not SETTING_PATH.search(sentence), sentence  # the admin sees labels, never the settings' paths
         assert expected.fix_says in problem.fix
         return
     check_command(build_command(snapshot, company, trigger, changed(snapshot), TODAY), snapshot, company, trigger,

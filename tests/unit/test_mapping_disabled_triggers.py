@@ -30,9 +30,10 @@ async def test_entering_the_stage_of_a_switched_off_trigger_makes_nothing(action
 
 
 @pytest.mark.parametrize(("action", "enabled", "says", "fix_says"), [
-    ("invoice", False, "switched off", "Switch the trigger on again"),
-    ("none", True, "no longer set to make one", "Set the stage up again"),
-    ("none", False, "no longer set to make one", "Set the stage up again"),
+    ("invoice", False, "switched off", "open Triggers in the app's settings (Pipedrive: Settings > Apps > Xero "
+                                       "drafts), tick Enabled"),
+    ("none", True, "no longer set to make one", "add a trigger for the stage"),
+    ("none", False, "no longer set to make one", "add a trigger for the stage"),
 ])
 async def test_a_replay_of_a_switched_off_trigger_is_explained(action, enabled, says, fix_says):
     replay = event({"title": "old"}).model_copy(update={"replay_of": "r0", "replay_triggers": ("p1-s5",)})

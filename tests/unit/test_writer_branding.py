@@ -21,7 +21,7 @@ def test_the_branding_theme_is_sent_on_invoices_and_quotes(kind, collection, the
 def test_xero_refusing_the_branding_theme_is_explained_with_the_setting_to_change():
     explanation = explain(["Branding Theme ID 'dabc7637' is not valid."])
     assert explanation.code == "unknown_branding_theme"
-    assert "branding theme" in explanation.message and "fields.branding_theme_id" in explanation.fix
+    assert "branding theme" in explanation.message and "Field mappings > Branding theme" in explanation.fix
 
 
 @pytest.mark.parametrize("kind", ["invoice", "quote"])

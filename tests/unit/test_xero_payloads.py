@@ -178,10 +178,10 @@ LONG = "x" * 101
 
 
 @pytest.mark.parametrize(("kind", "fields", "code", "in_message", "in_fix"), [
-    ("quote", {"title": LONG}, "too_long", "Title", "fields.quote_title"),
-    ("quote", {"summary": "s" * 3001}, "too_long", "at most 3000", "fields.quote_summary"),
-    ("quote", {"terms": "t" * 4001}, "too_long", "at most 4000", "fields.quote_terms"),
-    ("invoice", {"reference": "r" * 256}, "too_long", "at most 255", "fields.reference"),
+    ("quote", {"title": LONG}, "too_long", "Title", "Field mappings > Quote title"),
+    ("quote", {"summary": "s" * 3001}, "too_long", "at most 3000", "Field mappings > Quote summary"),
+    ("quote", {"terms": "t" * 4001}, "too_long", "at most 4000", "Field mappings > Quote terms"),
+    ("invoice", {"reference": "r" * 256}, "too_long", "at most 255", "Field mappings > Invoice reference"),
     ("invoice", {"contact": CUSTOMER.model_copy(update={"name": "n" * 256})}, "too_long", "customer's name",
      "organization's name"),
     ("invoice", {"line_items": (LINES[0].model_copy(update={"item_code": "C" * 31}),)}, "too_long", "at most 30",

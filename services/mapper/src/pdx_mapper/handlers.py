@@ -11,7 +11,7 @@ from pdx_common import topics
 from pdx_common.company_settings import CompanySettings, Trigger
 from pdx_common.contracts import DealChanged, DocumentFailed
 from pdx_common.http import ConnectionMissing
-from pdx_mapper.domain.mapping import DealSnapshot, MappingProblem, build_command
+from pdx_mapper.domain.mapping import APP_SETTINGS, DealSnapshot, MappingProblem, build_command
 from pdx_mapper.domain.triggers import entered_stage, fired_trigger
 
 log = structlog.get_logger()
@@ -68,12 +68,14 @@ async def _replay(event: DealChanged, ports: Ports, now: datetime) -> None:
             switched_off = trigger is not None and trigger.action != "none"  # and so not enabled
             await ports.publisher.publish(_failed(
                 event, trigger_id, "none", "mapping", "trigger_removed",
-                "The stage that made this draft is switched off in the app settings, so the replay made nothing."
+                "The trigger that made this draft is switched off in the app's settings, so the replay made nothing."
                 if switched_off else
                 "The stage that made this draft is no longer set to make one, so the replay made nothing.",
-                "Switch the trigger on again in the app settings (Triggers) if it should make a draft, then replay."
+                f"If it should make a draft, open Triggers in {APP_SETTINGS}, tick Enabled for the trigger "
+                "and save, then replay the deal."
                 if switched_off else
-                "Set the stage up again in the app settings (Triggers) if it should make a draft, then replay."),
+                f"If it should make a draft, open Triggers in {APP_SETTINGS}, add a trigger for the stage "
+                "and save, then replay the deal."),
                 topics.DOCUMENT_RESULTS, topics.deal_key(event.company_id, event.deal_id))
             continue
         await _run_trigger(event, settings, trigger, trigger_id, ports, now)

@@ -31,7 +31,13 @@ from pdx_writer.domain.documents import (
     may_be_our_quote,
     total_warning,
 )
-from pdx_writer.domain.explain import Explanation, explain, explain_refusal, validation_messages
+from pdx_writer.domain.explain import (
+    APP_SETTINGS,
+    Explanation,
+    explain,
+    explain_refusal,
+    validation_messages,
+)
 from pdx_writer.domain.limits import MAX_REQUEST_BYTES, over_limits
 from pdx_writer.resolve import OrganisationFacts, Refused, Resolver, check_currency, line_item_code, tax_type_for
 
@@ -193,7 +199,7 @@ class DocumentWriter:
             if self.parking is None:
                 await self._fail(command, "connection", "xero_not_connected",
                                  f"Xero is {missing.reason}, so the draft could not be made.",
-                                 "Connect Xero again in the app settings, then replay the deal.")
+                                 f"Connect Xero again in {APP_SETTINGS} under Connections, then replay the deal.")
                 continue
             await self.ledger.parked(command.ledger_key, command.id)
             if await self.parking.park(command):
@@ -219,7 +225,8 @@ class DocumentWriter:
             word = "invoice" if document["kind"] == "invoice" else "quote"
             reason = (f"This deal already has draft {word} {document.get('number') or document['xero_id']} in Xero "
                       f"for this stage, so no second one was made. To make a new draft on every entry into the "
-                      f"stage, set on_reentry to new_draft in the app settings.")
+                      f"stage, open Triggers in {APP_SETTINGS} and set When a deal enters the stage again to "
+                      f"Make a new draft every time the deal enters the stage.")
             await self.publisher.publish(DocumentSkipped(
                 company_id=command.company_id, deal_id=command.deal_id, trigger_id=command.trigger_id,
                 source_event_id=command.source_event_id, reason=reason), topics.DOCUMENT_RESULTS,

@@ -12,7 +12,14 @@ from pdx_common.xero import XeroClient
 from pdx_writer.adapters.links import MongoXeroLinks
 from pdx_writer.adapters.xero_splitting import Outcome, Refusal, find_split, request_key, send_split
 from pdx_writer.domain.documents import contact_payload
-from pdx_writer.domain.explain import Explanation, explain, explain_refusal, validation_messages
+from pdx_writer.domain.explain import (
+    APP_SETTINGS,
+    IN_APP_SETTINGS,
+    Explanation,
+    explain,
+    explain_refusal,
+    validation_messages,
+)
 
 ORG_CACHE_SECONDS = 3600.0
 
@@ -68,8 +75,8 @@ def tax_type_for(facts: dict[str, Any], line: LineItem) -> str | None:
     raise Refused(Explanation(
         "unknown_tax_rate", f"The deal has a {line.tax_rate}% tax on '{line.description[:60]}', and Xero's "
         f"organisation has no sales tax rate of {line.tax_rate}%.",
-        f'Map {line.tax_rate}% to a Xero tax type in the app settings (money.tax_types, e.g. "{line.tax_rate}": '
-        '"OUTPUT2"), or change the product\'s tax in Pipedrive, then replay the deal.'))
+        f"{IN_APP_SETTINGS}, open Customers, products & money > Tax rates and choose the Xero tax rate for "
+        f"{line.tax_rate}%, or change the product's tax in Pipedrive, then replay the deal."))
 
 
 def _failed(element: dict[str, Any]) -> bool:
@@ -125,8 +132,8 @@ class Resolver:
             if number not in found and not create:
                 found[number] = Explanation(
                     "contact_not_found", f"Xero has no contact for '{c.name}', and creating contacts is off.",
-                    "Create the contact in Xero, or turn on customer.create_missing in the app settings, then "
-                    "replay the deal.")
+                    f"Create the contact in Xero, or, in {APP_SETTINGS}, open Customers, products & money and "
+                    "tick Create the contact in Xero when it is missing, then replay the deal.")
         if not missing:
             return
 

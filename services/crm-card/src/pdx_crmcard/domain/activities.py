@@ -15,6 +15,10 @@ KIND_WORDS = {"invoice": "invoice", "quote": "quote", None: "document"}
 _URL = re.compile(r"\b(?:https?|wss?|mongodb(?:\+srv)?|kafka)://\S+", re.IGNORECASE)
 _HOST_PORT = re.compile(r"\b(?:\d{1,3}(?:\.\d{1,3}){3}|localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+):\d{2,5}\b", re.IGNORECASE)
 _TRACE = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception)\b:?")
+# A replay hint that names an API call is for operators, not for the salesperson reading the note.
+_API_CALL = re.compile(r"^\s*(?:GET|POST|PUT|PATCH|DELETE)\s|/api/", re.IGNORECASE)
+PLAIN_REPLAY = ("ask an admin to replay it in the app's Sync log (Pipedrive: Settings > Apps > Xero drafts > "
+                "Sync log)")
 
 
 @dataclass(frozen=True)
@@ -37,9 +41,10 @@ def created(event: DocumentCreated) -> ActivityText:
 def failed(event: DocumentFailed, replay_hint: str) -> ActivityText:
     kind = KIND_WORDS.get(event.kind, "document")
     hint = replay_hint.format(company_id=event.company_id, deal_id=event.deal_id)
+    hint = PLAIN_REPLAY if not hint.strip() or _API_CALL.search(hint) else plain(hint)
     message = plain(event.message)
     note = (f"<p><b>What went wrong:</b> {escape(message)}</p><p><b>How to fix it:</b> {escape(plain(event.fix))}"
-            f"</p><p><b>Replay:</b> once fixed, replay the deal ({escape(hint)}).</p>"
+            f"</p><p><b>Replay:</b> once fixed, {escape(hint)}.</p>"
             f"<p><small>Code: {escape(event.code)} · Reference: {escape(event.id)}</small></p>")
     return ActivityText(f"Xero draft {kind} not created: {_short(message)}", note)
 
@@ -62,8 +67,8 @@ def parked(event: DocumentParked) -> ActivityText:
     kind = KIND_WORDS.get(event.kind, "document")
     note = (f"<p><b>Waiting:</b> {escape(plain(event.reason))} The draft {kind} for this deal is kept and will be made "
             f"as soon as Xero is connected again; nothing is lost and nothing needs replaying.</p>"
-            f"<p><b>How to fix it:</b> reconnect Xero in the app settings (Settings &gt; Apps &gt; Xero drafts "
-            f"&gt; Connect Xero).</p>")
+            f"<p><b>How to fix it:</b> reconnect Xero in the app's settings (Pipedrive: Settings &gt; Apps &gt; "
+            f"Xero drafts &gt; Connections &gt; Reconnect Xero).</p>")
     return ActivityText(f"Xero draft {kind} waiting: reconnect Xero", note)
 
 

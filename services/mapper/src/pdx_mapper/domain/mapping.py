@@ -28,6 +28,10 @@ ZERO_DECIMAL_CURRENCIES = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "
 TAX_METHODS = {"exclusive": "Exclusive", "inclusive": "Inclusive", "none": "NoTax"}
 
 
+# Where an admin changes a setting: the app's settings inside Pipedrive, by the section and label they see there.
+APP_SETTINGS = "the app's settings (Pipedrive: Settings > Apps > Xero drafts)"
+
+
 class MappingProblem(Exception):
     def __init__(self, code: str, message: str, fix: str) -> None:
         super().__init__(message)
@@ -151,9 +155,11 @@ def _contact(snapshot: DealSnapshot, settings: CompanySettings) -> Contact:
                        last_name=person.get("last_name") or last or None,
                        address=_address(person.get("postal_address")))
     if settings.customer.contact_from == "person":
-        raise MappingProblem("no_customer", "The deal has no customer: it is linked to no person (the settings "
-                             "invoice people, not organisations).", "Link a person to the deal in Pipedrive, then "
-                             "replay the deal, or set customer.contact_from to organization_then_person.")
+        raise MappingProblem("no_customer", "The deal has no customer: it is linked to no person (the app's "
+                             "settings address drafts to the deal's contact person, not its organisation).",
+                             "Link a person to the deal in Pipedrive, then replay the deal. Or, in "
+                             f"{APP_SETTINGS}, open Customers, products & money and set Xero contact to The deal's "
+                             "organisation (its contact person when it has none).")
     raise MappingProblem("no_customer", "The deal has no customer: it is linked to neither an organisation nor a "
                          "person.", "Link an organisation or a person to the deal in Pipedrive, then replay the deal.")
 
@@ -384,8 +390,8 @@ def _document_date(snapshot: DealSnapshot, settings: CompanySettings, today: dat
     except ValueError:
         raise MappingProblem(
             "bad_date_field", f"The deal field '{name}' holds '{value}', which is not a date.",
-            f"Set '{name}' on the deal to a date, or change fields.date_field in the app settings, then replay "
-            "the deal.") from None
+            f"Set '{name}' on the deal to a date, or choose another Document date in {APP_SETTINGS} under "
+            "Field mappings, then replay the deal.") from None
 
 
 def _day(value: str, timezone: str) -> date:

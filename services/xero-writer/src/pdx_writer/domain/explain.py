@@ -3,6 +3,10 @@
 import re
 from dataclasses import dataclass
 
+# Where an admin changes a setting: the app's settings inside Pipedrive, by the section and label they see there.
+APP_SETTINGS = "the app's settings (Pipedrive: Settings > Apps > Xero drafts)"
+IN_APP_SETTINGS = f"In {APP_SETTINGS}"
+
 
 @dataclass(frozen=True)
 class Explanation:
@@ -14,19 +18,22 @@ class Explanation:
 RULES: list[tuple[re.Pattern[str], str, str, str]] = [
     (re.compile(r"TaxType code '([^']*)' does not exist", re.IGNORECASE), "unknown_tax_type",
      "Xero has no tax rate {0} that can be used on sales.",
-     "Pick one of Xero's sales tax rates in the app settings (money.tax_types), then replay the deal."),
+     f"{IN_APP_SETTINGS}, open Customers, products & money > Tax rates and choose one of Xero's sales tax rates "
+     "for each Pipedrive tax % (and as the Default tax rate), then replay the deal."),
     (re.compile(r"Account code '([^']*)'|Account must be valid", re.IGNORECASE), "unknown_account",
      "Xero does not accept the sales account {0}.",  # {0}: 'code', or the words below when Xero names none
-     "Set money.sales_account_code (and any account set for the deal's pipeline or products) in the app settings "
-     "to one of Xero's revenue accounts, then replay the deal."),
+     f"{IN_APP_SETTINGS}, open Customers, products & money and choose one of Xero's revenue accounts as the Sales "
+     "account (and under Account per pipeline and Account per product, if the deal's pipeline or products have "
+     "their own), then replay the deal."),
     (re.compile(r"branding ?theme", re.IGNORECASE), "unknown_branding_theme",
-     "Xero does not accept the branding theme chosen in the app settings.",
-     "Choose one of the organisation's branding themes, or none, in the app settings (fields.branding_theme_id), "
-     "then replay the deal."),
+     "Xero does not accept the branding theme chosen in the app's settings.",
+     f"{IN_APP_SETTINGS}, open Field mappings > Branding theme and choose one of the organisation's branding "
+     "themes, or the organisation's default, then replay the deal."),
     (re.compile(r"[Ii]tem code '([^']*)'"), "unknown_item",
      "Xero has no item with code {0}.",
-     "Create the item in Xero, fix the product code in Pipedrive, or choose another rule for unmatched products "
-     "in the app settings, then replay the deal."),
+     "Create the item in Xero, or correct the product code in Pipedrive, or, in the app's settings (Pipedrive: "
+     "Settings > Apps > Xero drafts), open Customers, products & money and choose another Default item or another "
+     "choice under Products Xero doesn't know, then replay the deal."),
     (re.compile(r"not subscribed to currency '?([A-Z]{3})|currency '?([A-Z]{3})'? has not been (?:set up|enabled)",
                 re.IGNORECASE),
      "currency_not_enabled", "Xero's organisation does not have the deal's currency {0}.",
@@ -46,11 +53,11 @@ def explain(messages: list[str]) -> Explanation:
             match = pattern.search(text)
             if match:
                 value = next((g for g in match.groups() if g), None)
-                named = f"'{value}'" if value else "named in the settings"
+                named = f"'{value}'" if value else "chosen in the app's settings"
                 return Explanation(code, message.format(named) + f' (Xero said: "{text}")', fix)
     joined = "; ".join(messages) or "no reason given"
     return Explanation("xero_rejected", f'Xero refused the draft: "{joined}".',
-                       "Correct the deal in Pipedrive or the app settings as Xero's message says, "
+                       f"Correct the deal in Pipedrive, or {APP_SETTINGS}, as Xero's message says, "
                        "then replay the deal.")
 
 

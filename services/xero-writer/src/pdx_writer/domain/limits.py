@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from pdx_common.contracts import CreateInvoice, CreateQuote, LineItem
-from pdx_writer.domain.explain import Explanation
+from pdx_writer.domain.explain import APP_SETTINGS, Explanation
 
 Command = CreateInvoice | CreateQuote
 
@@ -30,11 +30,12 @@ ITEM_DESCRIPTION = 4000  # Item.Description maxLength 4000 [spec]
 LINE_DESCRIPTION = 4000
 TRACKING_NAME = 100  # LineItemTracking.Name maxLength 100 [spec]
 # Invoice.Reference has no maxLength in the spec; 255 is Invoice.InvoiceNumber's [spec] and the mapper's own cap.
-INVOICE_FIELDS = {"reference": ("Reference", 255, "fields.reference")}
-QUOTE_FIELDS = {"reference": ("Reference", 4000, "fields.reference"),  # Quote.Reference maxLength 4000 [spec]
-                "title": ("Title", 100, "fields.quote_title"),  # Quote.Title maxLength 100 [spec], "Title(100)" [notes]
-                "summary": ("Summary", 3000, "fields.quote_summary"),  # Quote.Summary maxLength 3000 [spec]
-                "terms": ("Terms", 4000, "fields.quote_terms")}  # Quote.Terms maxLength 4000 [spec]
+# (Xero's name, its limit, the setting's label under Field mappings in the app's settings)
+INVOICE_FIELDS = {"reference": ("Reference", 255, "Invoice reference")}
+QUOTE_FIELDS = {"reference": ("Reference", 4000, "Invoice reference"),  # Quote.Reference maxLength 4000 [spec]
+                "title": ("Title", 100, "Quote title"),  # Quote.Title maxLength 100 [spec], "Title(100)" [notes]
+                "summary": ("Summary", 3000, "Quote summary"),  # Quote.Summary maxLength 3000 [spec]
+                "terms": ("Terms", 4000, "Quote terms")}  # Quote.Terms maxLength 4000 [spec]
 # Xero reads amounts into .NET decimals: a larger number fails the whole request ("Value was either too large or too
 # small for a Decimal").
 DECIMAL_MAX = Decimal("79228162514264337593543950335")
@@ -79,7 +80,8 @@ def _document_problems(command: Command) -> Iterator[Explanation]:
         value = getattr(command, attribute)
         if value and len(value) > most:
             yield _too_long(f"The {word}'s {xero_name} '{_start(value)}'", len(value), most,
-                            f"Shorten what fills it ({setting} in the app settings, or the deal fields it uses)")
+                            f"Shorten the deal fields it uses in Pipedrive, or the template in {APP_SETTINGS} "
+                            f"under Field mappings > {setting}")
 
 
 def _line_problems(line: LineItem) -> Iterator[Explanation]:
@@ -90,7 +92,8 @@ def _line_problems(line: LineItem) -> Iterator[Explanation]:
     for code in (line.item_code, line.default_item_code):
         if code and len(code) > ITEM_CODE:
             yield _too_long(f"The product code '{_start(code)}' of '{name}'", len(code), ITEM_CODE,
-                            "Shorten the product code in Pipedrive (or products.default_item_code in the app settings)")
+                            "Shorten the product code in Pipedrive, or, when it is the Default item, choose "
+                            f"another one in {APP_SETTINGS} under Customers, products & money > Default item")
     new = line.create_item
     if new is not None:
         if len(new.name) > ITEM_NAME:
@@ -102,7 +105,8 @@ def _line_problems(line: LineItem) -> Iterator[Explanation]:
     for category, _option in line.tracking[:2]:
         if len(category) > TRACKING_NAME:
             yield _too_long(f"The tracking category '{_start(category)}'", len(category), TRACKING_NAME,
-                            "Use a shorter tracking category name in the app settings (fields.tracking)")
+                            "Shorten the category's name in Xero, or choose another category in "
+                            f"{APP_SETTINGS} under Field mappings > Tracking")
     yield from _number_problems(line, name)
 
 
