@@ -1,6 +1,6 @@
-/* @pipedrive/app-extensions-sdk 0.15.1 (MIT, see app-extensions-sdk.LICENSE.md), vendored from npm:
-   https://registry.npmjs.org/@pipedrive/app-extensions-sdk/-/app-extensions-sdk-0.15.1.tgz, dist/index.js unchanged
-   between the two wrapper lines, which give the CommonJS build an 'exports' and publish window.AppExtensionsSDK. */
+/* @pipedrive/app-extensions-sdk 0.15.1 (MIT, see app-extensions-sdk.LICENSE.md), vendored from npm (app-extensions-sdk.json):
+   dist/index.js unchanged between the two wrapper lines, which give the CommonJS build an 'exports' and publish
+   window.AppExtensionsSDK. */
 (function () { var exports = {};
 'use strict';
 
@@ -247,4 +247,5 @@ class AppExtensionsSDK {
 }
 
 exports.default = AppExtensionsSDK;
+//# sourceMappingURL=index.js.map
 window.AppExtensionsSDK = exports.default; })();
