@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from pdx_common import topics
-from pdx_common.contracts import DeadLettered
+from pdx_common.contracts import DeadLettered, DealChanged
 
 
 async def read_until(bootstrap: str, topic: str, done: Callable[[list[dict]], bool], *,
@@ -73,6 +73,13 @@ async def _send_markers(bootstrap: str, topic: str, marker: Callable[[], dict]) 
         return sent
     finally:
         await producer.stop()
+
+
+def deal_event_marker() -> dict:
+    """A valid deal event of a company of its own that enters no stage: readers of ``pdx.deal-events`` (a mapper,
+    the fuzz's counts per company) take it as any other event, and nothing comes of it."""
+    return DealChanged(company_id=f"test-marker-{uuid.uuid4().hex}", deal_id="1", event_id=uuid.uuid4().hex,
+                       action="change").model_dump(mode="json")
 
 
 def dead_letter_marker() -> dict:

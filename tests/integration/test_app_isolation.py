@@ -11,7 +11,6 @@ Pages still being built (404) are checked for leaks all the same; a page that st
 """
 
 import json
-import uuid
 from html.parser import HTMLParser
 from urllib.parse import quote
 
@@ -24,7 +23,7 @@ from tests.integration.test_app_log_usage import (
     stack,  # noqa: F401 (the fixture)
     words,
 )
-from tests.kafka_helpers import read_to_markers
+from tests.kafka_helpers import deal_event_marker, read_to_markers
 
 SECTIONS = ("/app/connections", "/app/triggers", "/app/rules", "/app/mappings", "/app/history", "/app/log",
             "/app/usage", "/app/preview")
@@ -154,10 +153,6 @@ async def post_every_form(s: AppStack, browser, b_says: list[tuple[str, str]]) -
     return answers
 
 
-def _marker() -> dict:
-    return {"id": f"marker-{uuid.uuid4().hex}", "type": "TestMarker"}
-
-
 async def test_no_action_of_a_changes_anything_of_b(stack):  # noqa: F811
     s = stack
     await seeded(s)
@@ -177,7 +172,7 @@ async def test_no_action_of_a_changes_anything_of_b(stack):  # noqa: F811
         status, page = await b_browser.get("/app/log")
         assert status == 200 and f"Deal 42 has no customer ({s.b.mark})." in page  # B's session still works
     assert after == before
-    replays = await read_to_markers(s.settings.kafka_bootstrap, topics.DEAL_EVENTS, _marker,
+    replays = await read_to_markers(s.settings.kafka_bootstrap, topics.DEAL_EVENTS, deal_event_marker,
                                     match=lambda m: m.get("company_id") == s.b.id)
     assert replays == []
     assert {company for company, _ in s.metering.asked} <= {s.a.id}

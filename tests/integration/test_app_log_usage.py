@@ -40,7 +40,7 @@ from pdx_sandbox.pipedrive import create_app as pipedrive_app
 from pdx_sandbox.xero import XeroState
 from pdx_sandbox.xero import create_app as xero_app
 from tests.integration.test_oauth_pipedrive import oauth_settings, started
-from tests.kafka_helpers import read_to_markers
+from tests.kafka_helpers import deal_event_marker, read_to_markers
 
 METERING_TOKEN = "test-metering-token-0123456789abcdef"
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -372,13 +372,11 @@ async def test_replay_publishes_a_replay_for_the_sessions_company_only(stack):
         _, page = await browser.get(location)
     assert "Replay started for deal 42; the log updates when it finishes." in page
     ids = {s.a.id, s.b.id}
-    replays = await read_to_markers(s.settings.kafka_bootstrap, topics.DEAL_EVENTS, _marker,
+    replays = await read_to_markers(s.settings.kafka_bootstrap, topics.DEAL_EVENTS, deal_event_marker,
                                     match=lambda m: m.get("company_id") in ids and m.get("replay_of"))
     assert [(m["company_id"], m["deal_id"], m["replay_triggers"]) for m in replays] == [(s.a.id, "42", ["p1-s5"])]
 
 
-def _marker() -> dict:
-    return {"id": f"marker-{uuid.uuid4().hex}", "type": "TestMarker"}
 
 
 async def test_replay_of_a_deal_with_nothing_failed_says_so_in_words(stack):
@@ -408,7 +406,7 @@ async def test_only_admins_replay_and_only_with_the_sessions_csrf_token(stack):
         assert status == 403
         status, _, _ = await admin.post("/app/log/replay", {"deal_id": "42", "csrf": "forged-token"}, csrf=False)
         assert status == 403
-    replays = await read_to_markers(s.settings.kafka_bootstrap, topics.DEAL_EVENTS, _marker,
+    replays = await read_to_markers(s.settings.kafka_bootstrap, topics.DEAL_EVENTS, deal_event_marker,
                                     match=lambda m: m.get("company_id") == s.a.id and m.get("replay_of"))
     assert replays == []
 
