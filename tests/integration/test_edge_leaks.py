@@ -27,18 +27,19 @@ PROBES = [  # headers and bodies a stranger tries on every route
 ]
 
 
-def routes(app: web.Application, prefix: str = "") -> Iterator[tuple[str, str]]:
-    """(method, path) of every route of the app and its sub-apps, path parameters filled in as a stranger would."""
+def routes(app: web.Application) -> Iterator[tuple[str, str]]:
+    """(method, path) of every route of the app and its sub-apps (whose paths already carry their prefix), path
+    parameters filled in as a stranger would; a static folder by one of its files."""
     for resource in app.router.resources():
         info = resource.get_info()
         if "app" in info:
-            yield from routes(info["app"], prefix + info["prefix"])
+            yield from routes(info["app"])
             continue
-        path = info.get("path") or info.get("formatter")
+        path = info.get("path") or info.get("formatter") or f"{info['prefix']}/app.css"
         path = path.replace("{company_id}", STRANGER).replace("{deal_id}", "42")
         for route in resource:
             if route.method != "HEAD":
-                yield route.method, prefix + re.sub(r"\{[^}]+\}", "x", path)
+                yield route.method, re.sub(r"\{[^}]+\}", "x", path)
 
 
 async def walk(base_url: str, app: web.Application) -> list[tuple[str, int, str]]:
@@ -99,6 +100,9 @@ async def test_a_stranger_learns_no_company_tenant_or_volume_from_the_gateway(in
         assert leaks(seen, [s.company_id, tenant, "Demo Company"]) == []
         by_request = {(request, status) for request, status, _ in seen}
         assert ("GET /metrics", 401) in by_request and ("GET /readyz", 200) in by_request
+        # The walk reaches the operators' API and the settings app (not their 404s), and both refuse a stranger.
+        assert (f"GET /api/companies/{STRANGER}/settings", 401) in by_request
+        assert ("GET /app/connections", 401) in by_request and ("GET /app/pipedrive/settings", 401) in by_request
         assert [text.split("\n", 1)[1] for request, _, text in seen if request == "GET /readyz"][0] == \
             '{"status": "ready"}'
         assert not [r for r in seen if r[1] >= 500], [r[:2] for r in seen if r[1] >= 500]
