@@ -7,6 +7,7 @@ from tests.integration.conftest import API_TOKEN
 from tests.integration.test_app_settings_support import open_browser, with_values
 
 COMPANY, OTHER = "7004", "7005"
+COMPANY_SENTENCES, COMPANY_UNCHANGED = "7006", "7007"
 
 
 async def test_history_shows_app_and_api_changes_newest_first_with_who_and_what(gateway, mongo_db):
@@ -25,8 +26,53 @@ async def test_history_shows_app_and_api_changes_newest_first_with_who_and_what(
     page = page.split('id="main"', 1)[1]  # the header names the viewer too
     api_at, app_at = page.index("Our support team"), page.index("Ann Admin")
     assert api_at < app_at  # newest first
-    assert page.index("<code>on_reentry</code>") < app_at < page.index("<code>fields.due_days</code>")
+    assert page.index("When a deal enters the stage again") < app_at < page.index("Due after (days)")
     assert "<td>14</td><td>30</td>" in page
+    assert "Make a new draft every time the deal enters the stage" in page  # the choice in words, not its value
+    assert "version" not in page and "operator API" not in page and "<code>" not in page
+    assert " UTC</time>" in page  # in the company's time zone (UTC until the company chooses one)
+
+
+async def test_history_tells_triggers_as_sentences_cuts_long_values_and_shows_local_times(gateway, mongo_db):
+    admin = await open_browser(gateway, mongo_db, COMPANY_SENTENCES)
+    try:
+        form = await admin.form("/app/triggers")
+        await admin.post("/app/triggers", with_values(form, triggers__0__pipeline_id="1", triggers__0__stage_id="5",
+                                                      timezone="Pacific/Auckland"))
+        form = await admin.form("/app/triggers")
+        await admin.post("/app/triggers", with_values(form, triggers__1__pipeline_id="1", triggers__1__stage_id="3",
+                                                      triggers__1__action="quote"))
+        form = await admin.form("/app/triggers")  # remove the first: the second is not "changed" by renumbering
+        await admin.post("/app/triggers", with_values(form, triggers__0__remove="true"))
+        await admin.post("/app/mappings", with_values(await admin.form("/app/mappings"),
+                                                      fields__quote_summary="y" * 1000))
+        status, page = await admin.get("/app/history")
+    finally:
+        await admin.http.close()
+    assert status == 200
+    page = page.split('id="main"', 1)[1]
+    # No Pipedrive here: the pipeline and stage by number, in the sentence the Triggers page shows.
+    assert "Added: Deals entering stage 3 in pipeline 1 become a DRAFT quote." in page
+    assert "Removed: Deals entering stage 5 in pipeline 1 become a DRAFT invoice." in page
+    assert "Changed:" not in page
+    assert "y" * 119 + "…" in page and "y" * 121 not in page
+    assert "NZDT</time>" in page or "NZST</time>" in page
+
+
+async def test_a_save_that_changes_nothing_stores_nothing(gateway, mongo_db):
+    admin = await open_browser(gateway, mongo_db, COMPANY_UNCHANGED)
+    try:
+        await admin.post("/app/mappings", with_values(await admin.form("/app/mappings"), fields__due_days="30"))
+        before = await admin.settings()
+        for path in ("/app/mappings", "/app/rules", "/app/triggers"):
+            status, page, _ = await admin.post(path, await admin.form(path))
+            assert status == 200 and "Nothing to save: no setting changed." in page and "✓ Saved." not in page
+        assert (await admin.settings())["version"] == before["version"] == 2
+        assert await mongo_db.company_settings_history.count_documents({"company_id": COMPANY_UNCHANGED}) == 1
+        _, page = await admin.get("/app/history")
+        assert "Saved with no change" not in page
+    finally:
+        await admin.http.close()
 
 
 async def test_a_session_sees_and_changes_only_its_own_company(gateway, mongo_db):

@@ -41,7 +41,11 @@ PROBLEMS = [
     ({"fields__due_days": "soon"}, "fields.due_days", "Must be a whole number"),
     ({"fields__quote_expiry_days": "400"}, "fields.quote_expiry_days", "Must be 365 or less"),
     ({"fields__quote_title": "x" * 101}, "fields.quote_title", "Must be 100 characters or fewer"),
-    ({"fields__tracking__0__option": "North"}, "fields.tracking.0.name", "Must not be empty"),
+    ({"fields__tracking__0__option": "North"}, "fields.tracking.0.name",
+     "Choose the tracking category for this option, or clear the option."),
+    ({"fields__reference": "{deal.title} {deal.foo}"}, "fields.reference",
+     "{deal.foo} is not a field; pick one from Insert a field."),
+    ({"fields__quote_summary": "For {person.owner_id}"}, "fields.quote_summary", "{person.owner_id} is not a field"),
     ({"fields__branding_theme_id": "Standard"}, "fields.branding_theme_id", "Choose a branding theme"),
 ]
 
@@ -61,3 +65,22 @@ async def test_a_stale_form_is_refused(admin):
     assert status == 409 and "changed by someone else" in page and 'value="Mine"' in page
     stored = await admin.settings()
     assert stored["fields"]["due_days"] == 30 and stored["fields"]["reference"] == "{deal.title}"
+
+
+async def test_the_error_summary_names_each_field_and_the_page_offers_fields_to_insert(admin):
+    status, page, _ = await admin.post("/app/mappings", with_values(
+        await admin.form("/app/mappings"), fields__due_days="-1", fields__tracking__0__option="North"))
+    assert status == 400
+    summary = page.split('id="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert "Due after (days): must be 0 or more" in summary
+    assert "Tracking category 1 · Category: choose the tracking category for this option" in summary
+    # "Insert a field" beside each template input: hidden until sections.js shows it, never posted.
+    assert 'data-insert-into="f-fields-reference" hidden' in page
+    assert 'data-insert-into="f-fields-tracking-1-option"' in page
+    assert '<option value="{deal.title}">Title</option>' in page
+
+
+async def test_a_save_that_changes_nothing_says_so(admin):
+    status, page, _ = await admin.post("/app/mappings", await admin.form("/app/mappings"))
+    assert status == 200 and "Nothing to save: no setting changed." in page
+    assert await admin.settings() == {}

@@ -55,7 +55,7 @@ WORDING = [
     ("String should have at least 1 character", "must not be empty"),
     ("Input should be a valid integer, unable to parse string as an integer", "must be a whole number"),
     ("Input should be a valid boolean, unable to interpret input", "must be yes or no"),
-    ("Input should be 'invoice', 'quote' or 'none'", "must be one of 'invoice', 'quote' or 'none'"),
+    ("Input should be 'invoice', 'quote' or 'none'", "must be one of the choices in the list"),
     ("Extra inputs are not permitted", "is not a setting (check its spelling)"),
     ("Tuple should have at most 2 items after validation, not 3", "can have at most 2 entries"),
     ("Value error, stage 5 of pipeline 1 has two triggers", "stage 5 of pipeline 1 has two triggers"),

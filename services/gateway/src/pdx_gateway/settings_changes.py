@@ -94,6 +94,11 @@ async def save(store: MongoSettingsStore, company_id: str, document: dict[str, A
         raise StaleSettings(conflict.current) from None
 
 
+def changes_between(old: CompanySettings, new: CompanySettings) -> list[Change]:
+    """What differs between two settings, their versions aside (empty: saving ``new`` would change nothing)."""
+    return diff(_comparable(old), _comparable(new))
+
+
 def _comparable(settings: CompanySettings) -> dict[str, Any]:
     document = settings.model_dump(mode="json")
     document.pop("version", None)
@@ -178,7 +183,8 @@ _PLAIN: tuple[tuple[str, str], ...] = (
     (r"Input should be a valid boolean.*", "must be yes or no"),
     (r"Input should be a valid string.*", "must be text"),
     (r"Input should be a valid (dictionary|list|tuple|array).*", "is not in the right form"),
-    (r"Input should be (.*)", r"must be one of \1"),
+    (r"Input should be '.*", "must be one of the choices in the list"),  # never the API's values ('invoice', ...)
+    (r"Input should be (.*)", r"must be \1"),
     (r"Field required", "must be filled in"),
     (r"Extra inputs are not permitted", "is not a setting (check its spelling)"),
     (r"(?:Tuple|List) should have at most (\d+) items?.*", r"can have at most \1 entries"),

@@ -54,10 +54,11 @@ class MongoSettingsStore:
                                         "changes": changes if changes is not None else []})
         return stored
 
-    async def history(self, company_id: str, limit: int = 100) -> list[dict[str, Any]]:
-        """The company's changes, newest first: ``version``, ``updated_at``, ``changed_by``, ``changes``."""
-        cursor = self._history.find({"company_id": company_id},
-                                    {"_id": 0, "version": 1, "updated_at": 1, "changed_by": 1, "changes": 1})
+    async def history(self, company_id: str, limit: int = 100, *, documents: bool = False) -> list[dict[str, Any]]:
+        """The company's changes, newest first: ``version``, ``updated_at``, ``changed_by``, ``changes`` (and, with
+        ``documents``, the whole settings document as that change left it)."""
+        fields = {"_id": 0} if documents else {"_id": 0, "version": 1, "updated_at": 1, "changed_by": 1, "changes": 1}
+        cursor = self._history.find({"company_id": company_id}, fields)
         return await cursor.sort([("updated_at", DESCENDING), ("version", DESCENDING)]).limit(limit).to_list()
 
     async def ensure_indexes(self) -> None:

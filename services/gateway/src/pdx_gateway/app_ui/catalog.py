@@ -116,6 +116,7 @@ def choices(request: web.Request, company_id: str) -> Choices:
 Page = Callable[..., Awaitable[web.StreamResponse]]
 CONFLICT = ("These settings were changed by someone else while you were editing; reload to see their change. "
             "Nothing was saved: your changes are still below.")
+UNCHANGED = "Nothing to save: no setting changed."
 
 
 def form_version(form: Any) -> int | None:
@@ -140,8 +141,9 @@ def merged(current: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
 async def save_section(request: web.Request, form: Any, part: dict[str, Any], page: Page, path: str,
                        errors: dict[str, str] | None = None) -> web.StreamResponse:
     """Save ``part`` (e.g. ``{"customer": {...}, "money": {...}}``) over the stored settings, as the admin who posted.
-    ``page(document, version, errors=..., conflict=..., status=...)`` shows the form again with the posted values
-    when anything is wrong (``errors`` are the section's own, found while reading the form); nothing is saved then.
+    ``page(document, version, errors=..., conflict=..., status=..., notice=...)`` shows the form again with the
+    posted values when anything is wrong (``errors`` are the section's own, found while reading the form); nothing is
+    saved then. A form that changes no setting stores nothing (no new version, no history entry) and says so.
     """
     session = app_session(request)
     store = request.config_dict[SETTINGS_STORE]
@@ -151,12 +153,15 @@ async def save_section(request: web.Request, form: Any, part: dict[str, Any], pa
     if version is None:
         return await page(document, current.version, conflict=True, status=409)
     errors = dict(errors or {})
+    new = None
     try:
-        settings_changes.validated({**document, "version": version})
+        new = settings_changes.validated({**document, "version": version})
     except settings_changes.SettingsInvalid as invalid:
         errors = {**settings_changes.form_errors(invalid.problems), **errors}
-    if errors:
+    if errors or new is None:
         return await page(document, version, errors=errors, status=400)
+    if not settings_changes.changes_between(current, new):
+        return await page(current.model_dump(mode="json"), current.version, notice=UNCHANGED)
     try:
         await settings_changes.save(store, session.company_id, {**document, "version": version}, version,
                                     settings_changes.Author(session.user_id, session.user_name))

@@ -7,8 +7,9 @@ row adds a trigger when filled; ``timezone``, ``on_reentry``, ``version``.
 """
 
 import re
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
@@ -20,7 +21,24 @@ from pdx_gateway.keys import SETTINGS_STORE
 routes = web.RouteTableDef()
 PATH = "/app/triggers"
 ROW = re.compile(r"triggers\.(\d+)\.(pipeline_id|stage_id|action|enabled|remove)")
-ACTIONS = (("invoice", "Invoice"), ("quote", "Quote"), ("none", "Nothing (keep the trigger, make no draft)"))
+# Switching a trigger off is its Enabled box; "none" is offered only to a trigger saved with it (the operators' API).
+ACTIONS = (("invoice", "Invoice"), ("quote", "Quote"))
+ACTION_NONE = ("none", "Nothing (switched off)")
+# Time zones people pick from: one city per common offset and region, no aliases or sign-inverted Etc/GMT names.
+ZONES = ("Pacific/Pago_Pago", "Pacific/Honolulu", "America/Anchorage", "America/Los_Angeles", "America/Vancouver",
+         "America/Denver", "America/Phoenix", "America/Chicago", "America/Mexico_City", "America/New_York",
+         "America/Toronto", "America/Bogota", "America/Lima", "America/Halifax", "America/Santiago",
+         "America/Sao_Paulo", "America/Argentina/Buenos_Aires", "America/St_Johns", "Atlantic/Azores", "UTC",
+         "Europe/London", "Europe/Dublin", "Europe/Lisbon", "Africa/Lagos", "Europe/Paris", "Europe/Berlin",
+         "Europe/Amsterdam", "Europe/Madrid", "Europe/Rome", "Europe/Stockholm", "Europe/Warsaw", "Africa/Johannesburg",
+         "Africa/Cairo", "Europe/Athens", "Europe/Helsinki", "Europe/Kyiv", "Asia/Jerusalem", "Europe/Istanbul",
+         "Africa/Nairobi", "Asia/Riyadh", "Europe/Moscow", "Asia/Tehran", "Asia/Dubai", "Asia/Kabul", "Asia/Karachi",
+         "Asia/Kolkata", "Asia/Kathmandu", "Asia/Dhaka", "Asia/Yangon", "Asia/Bangkok", "Asia/Jakarta",
+         "Asia/Ho_Chi_Minh", "Asia/Singapore", "Asia/Kuala_Lumpur", "Asia/Manila", "Asia/Hong_Kong", "Asia/Shanghai",
+         "Asia/Taipei", "Australia/Perth", "Asia/Seoul", "Asia/Tokyo", "Australia/Darwin", "Australia/Adelaide",
+         "Australia/Brisbane", "Australia/Sydney", "Australia/Melbourne", "Australia/Hobart", "Pacific/Guam",
+         "Pacific/Noumea", "Pacific/Auckland", "Pacific/Fiji", "Pacific/Chatham", "Pacific/Tongatapu",
+         "Pacific/Apia", "Pacific/Kiritimati")
 ON_REENTRY = (("no_second_draft", "Make no second draft: one draft per deal and stage, ever"),
               ("new_draft", "Make a new draft every time the deal enters the stage"))
 TWO_TRIGGERS = re.compile(r"stage (\d+) of pipeline (\d+) has two triggers", re.IGNORECASE)
@@ -103,7 +121,8 @@ async def _stages(request: web.Request) -> Source:
 
 
 async def _page(request: web.Request, document: dict[str, Any], version: int, *, stages: Source | None = None,
-                errors: dict[str, str] | None = None, conflict: bool = False, status: int = 200) -> web.Response:
+                errors: dict[str, str] | None = None, conflict: bool = False, status: int = 200,
+                notice: str | None = None) -> web.Response:
     source = choices(request, app_session(request).company_id)
     pipelines = await source.pipedrive("pipelines and stages", lambda c: c.pipelines())
     stages = stages or await _stages(request)
@@ -115,9 +134,50 @@ async def _page(request: web.Request, document: dict[str, Any], version: int, *,
     return render(request, "triggers.html", {
         "document": document, "version": version, "rows": rows, "new_index": len(rows),
         "pipelines": pipelines, "stage_groups": names.groups(), "stages": stages,
-        "actions": ACTIONS, "on_reentry": ON_REENTRY,
-        "timezones": [(zone, zone) for zone in sorted(available_timezones())],
-        "organisation": organisation, "errors": errors, "conflict": CONFLICT if conflict else None}, status=status)
+        "actions": list(ACTIONS), "action_none": ACTION_NONE, "on_reentry": ON_REENTRY,
+        "timezones": timezone_options(document.get("timezone")), "error_labels": _labels(len(rows)),
+        "organisation": organisation, "errors": errors, "conflict": CONFLICT if conflict else None,
+        "notice": notice}, status=status)
+
+
+def _labels(count: int) -> dict[str, str]:
+    labels = {"timezone": "Time zone", "on_reentry": "When a deal enters the stage again",
+              "triggers": "Triggers", "(settings)": "Triggers"}
+    for index in range(count + 1):
+        where = f"Trigger {index + 1}" if index < count else "Add a trigger"
+        for field, label in (("pipeline_id", "Pipeline"), ("stage_id", "Stage"), ("action", "Document"),
+                             ("enabled", "Enabled")):
+            labels[f"triggers.{index}.{field}"] = f"{where} · {label}"
+    return labels
+
+
+def timezone_options(current: Any, now: datetime | None = None) -> list[tuple[str, str]]:
+    """``("Pacific/Auckland", "(UTC+13:00) Auckland")``, by offset now; a stored zone not listed stays choosable."""
+    now = now or datetime.now(UTC)
+    zones = list(ZONES)
+    if current and current not in zones:
+        zones.append(str(current))
+    options = []
+    for name in zones:
+        try:
+            offset = now.astimezone(ZoneInfo(name)).utcoffset()
+        except (ZoneInfoNotFoundError, ValueError):
+            options.append((name, f"{name} (not a known time zone)"))
+            continue
+        minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+        sign, minutes = ("+" if minutes >= 0 else "-"), abs(minutes)
+        city = name.rsplit("/", 1)[-1].replace("_", " ")
+        place = "UTC" if name == "UTC" else city
+        options.append((name, f"(UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}) {place}"))
+    return sorted(options, key=lambda o: (_offset_of(o[1]), o[1]))
+
+
+def _offset_of(label: str) -> int:
+    match = re.match(r"\(UTC([+-])(\d\d):(\d\d)\)", label)
+    if not match:
+        return 10**6
+    minutes = int(match[2]) * 60 + int(match[3])
+    return minutes if match[1] == "+" else -minutes
 
 
 def _whole_document_errors(errors: dict[str, str], rows: list[dict[str, Any]]) -> dict[str, str]:
@@ -145,7 +205,9 @@ class _Names:
     def pipeline(self, pipeline_id: Any) -> str:
         return self._pipelines.get(str(pipeline_id), f"pipeline {pipeline_id}")
 
-    def stage(self, stage_id: Any) -> str:
+    def stage(self, stage_id: Any) -> str | None:
+        if stage_id in (None, ""):
+            return None
         return next((s.name for s in self._stages if str(s.id) == str(stage_id)), f"stage {stage_id}")
 
     def groups(self) -> list[tuple[int, str, list[tuple[int, str]]]]:
@@ -155,8 +217,9 @@ class _Names:
 
     def sentence(self, row: dict[str, Any], organisation: str | None) -> dict[str, Any]:
         """The parts of "Deals entering *Won* in *Sales* become a DRAFT invoice in *Demo Company (NZ)*"."""
-        where = {"stage": self.stage(row.get("stage_id")), "pipeline": self.pipeline(row.get("pipeline_id")),
-                 "organisation": organisation}
+        stage = self.stage(row.get("stage_id"))
+        pipeline = None if row.get("pipeline_id") in (None, "") else self.pipeline(row.get("pipeline_id"))
+        where = {"stage": stage, "pipeline": pipeline, "organisation": organisation}
         if not row.get("enabled", True) or row.get("action") == "none":
             return {**where, "makes": None}
         return {**where, "makes": row.get("action")}
