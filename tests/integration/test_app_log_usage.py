@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -35,6 +36,7 @@ from pdx_metering.adapters.usage_store import MongoUsageStore
 from pdx_metering.bootstrap import create_app as metering_app
 from pdx_metering.domain.usage import billable
 from pdx_metering.settings import MeteringSettings
+from pdx_sandbox.faults import Fault
 from pdx_sandbox.pipedrive import PipedriveState
 from pdx_sandbox.pipedrive import create_app as pipedrive_app
 from pdx_sandbox.xero import XeroState
@@ -370,7 +372,19 @@ async def test_replay_publishes_a_replay_for_the_sessions_company_only(stack):
                                                  {"deal_id": "42", "company_id": s.b.id, "companyId": s.b.id})
         assert status == 303 and location == "/app/log?state=failed&replayed=42"
         _, page = await browser.get(location)
-    assert "Replay started for deal 42; the log updates when it finishes." in page
+        assert "Replay started for deal 42; the log updates when it finishes. Reload to see the result." in words(page)
+        assert '<a href="/app/log?state=failed">Reload</a>' in page
+        # Until the replay's outcome arrives, the failure says a replay is under way.
+        assert re.search(r"Replay started at \d+ \w+ \d{4}, \d\d:\d\d NZ[DS]T; it has not finished yet\. Reload",
+                         words(page)), words(page)
+        # The replay failed again: the row says when it was tried again.
+        again = datetime.now(UTC) + timedelta(seconds=5)
+        await MongoDealStatus(s.db).record(failed(s.a, "42", again))
+        _, page = await browser.get("/app/log?state=failed")
+        local = again.astimezone(ZoneInfo("Pacific/Auckland"))
+        assert (f"Tried again at {local.day} {local:%b %Y, %H:%M} {local.tzname()} after the replay, and it failed "
+                "again.") in words(page)
+        assert "Replay started at" not in page and "Replay started for deal" not in page
     ids = {s.a.id, s.b.id}
     replays = await read_to_markers(s.settings.kafka_bootstrap, topics.DEAL_EVENTS, deal_event_marker,
                                     match=lambda m: m.get("company_id") in ids and m.get("replay_of"))
@@ -384,13 +398,96 @@ async def test_replay_of_a_deal_with_nothing_failed_says_so_in_words(stack):
     await seed_company(s, s.a)
     await seed_company(s, s.b)
     async with s.browser(s.a) as browser:
-        status, page, _ = await browser.post("/app/log/replay", {"deal_id": "41"})  # made its draft
-        assert status == 409
-        assert "Deal 41 has no failed sync, so there is nothing to replay." in page
+        status, _, location = await browser.post("/app/log/replay", {"deal_id": "41"})  # made its draft
+        # Post/Redirect/Get: a reload shows the answer again and replays nothing.
+        assert status == 303 and location == "/app/log?state=failed&problem=nothing_to_replay"
+        status, page = await browser.get(location)
+        assert status == 200
+        assert "That deal has no failed sync, so there is nothing to replay." in page
         assert "What to do: A replay re-runs a failed attempt." in words(page)
         assert rows(page) == ["failed"]  # the failures, to pick another
-        status, page, _ = await browser.post("/app/log/replay", {"deal_id": "42; drop"})
-        assert status == 400 and "nothing was replayed" in page
+        status, _, location = await browser.post("/app/log/replay", {"deal_id": "42; <b>drop</b>"})
+        assert status == 303 and location == "/app/log?state=failed&problem=not_a_deal"
+        _, page = await browser.get(location)
+        assert "That is not a deal of this log, so nothing was replayed." in page and "drop" not in page
+        # Only the fixed sentences: a made-up code or text in the address is never shown.
+        _, page = await browser.get("/app/log?state=failed&problem=%3Cb%3Eyou+were+hacked%3C%2Fb%3E")
+        assert "hacked" not in page and 'id="error-summary"' not in page
+        # The replay's address, reloaded or bookmarked, leads back to the failures.
+        async with browser.http.get(f"{browser.base}/app/log/replay", allow_redirects=False) as resp:
+            assert resp.status == 303 and resp.headers["Location"] == "/app/log?state=failed"
+    replays = await read_to_markers(s.settings.kafka_bootstrap, topics.DEAL_EVENTS, deal_event_marker,
+                                    match=lambda m: m.get("company_id") == s.a.id and m.get("replay_of"))
+    assert replays == []
+
+
+async def test_deals_are_named_by_their_pipedrive_titles_read_in_one_call(stack):
+    s = stack
+    await seed_company(s, s.a)
+    await seed_company(s, s.b)
+    status = MongoDealStatus(s.db)
+    await status.record(failed(s.a, s.a.deal_id, T0 + timedelta(minutes=10)))
+    s.a.pd.requests.clear()
+    async with s.browser(s.a) as browser:
+        _, page = await browser.get("/app/log")
+    deal_link = re.escape(f'href="https://{s.a.domain}.pipedrive.com/deal/{s.a.deal_id}"')
+    assert re.search(deal_link + r"[^>]*>Deal of " + s.a.mark + r"</a><br><span class=\"muted\">Deal "
+                     + s.a.deal_id + "</span>", page), page
+    assert "Deal 42</a>" in page  # not in this Pipedrive: its number, as before
+    calls = [r for r in s.a.pd.requests if r["path"].startswith("/api/v2/deals")]
+    assert len(calls) == 1 and calls[0]["method"] == "GET" and calls[0]["path"] == "/api/v2/deals"
+    assert set(calls[0]["query"]["ids"].split(",")) == {"41", "42", "43", "44", "45", s.a.deal_id}
+    for marker in b_markers(s):
+        assert marker not in page, marker
+    # Pipedrive cannot answer: the page still shows, naming deals by number.
+    s.a.pd.faults.add(Fault(status=503, paths=["/api/v2/deals"]))
+    async with s.browser(s.a) as browser:
+        code, page = await browser.get("/app/log")
+    assert code == 200 and f"Deal {s.a.deal_id}</a>" in page and f"Deal of {s.a.mark}" not in page
+
+
+def failure(company: Company, deal_id: str, code: str, message: str, at: datetime) -> DocumentFailed:
+    return DocumentFailed(company_id=company.id, deal_id=deal_id, trigger_id="p1-s5", stage="xero", code=code,
+                          message=message, fix="Do what it says.", occurred_at=at)
+
+
+@pytest.mark.parametrize(("code", "message", "href", "label"), [
+    ("unknown_tax_rate", "The deal has a 19% tax on 'Widget'.", "/app/rules#f-tax_types-0-rate",
+     "Fix it in Customers, products & money"),
+    ("unknown_tax_type", "Xero has no tax rate 'OUTPUT9'.", "/app/rules#f-tax_types-0-rate",
+     "Fix it in Customers, products & money"),
+    ("unknown_account", "Xero does not accept the sales account '999'.", "/app/rules#f-money-sales_account_code",
+     "Fix it in Customers, products & money"),
+    ("contact_not_found", "Xero has no contact for 'Tui'.", "/app/rules#f-customer-create_missing",
+     "Fix it in Customers, products & money"),
+    ("unknown_branding_theme", "Xero does not accept the branding theme.", "/app/mappings#f-fields-branding_theme_id",
+     "Fix it in Field mappings"),
+    ("too_long", "The quote's Title 'Website rebuild' is 140 characters long.", "/app/mappings#f-fields-quote_title",
+     "Fix it in Field mappings"),
+    ("too_long", "The customer's name 'Kiwi' is 300 characters long.", "https://{domain}.pipedrive.com/deal/77",
+     "Fix it in Pipedrive"),
+    ("trigger_removed", "The trigger is switched off.", "/app/triggers", "Fix it in Triggers"),
+    ("xero_not_connected", "Xero is not connected.", "/app/connections", "Fix it in Connections"),
+    ("pipedrive_not_connected", "Pipedrive is disconnected.", "/app/connections", "Fix it in Connections"),
+    ("no_customer", "The deal has no customer.", "https://{domain}.pipedrive.com/deal/77", "Fix it in Pipedrive"),
+])
+async def test_each_failure_links_to_where_it_is_fixed(stack, code, message, href, label):
+    s = stack
+    await seed_settings(s, s.a)
+    await MongoDealStatus(s.db).record(failure(s.a, "77", code, message, T0))
+    async with s.browser(s.a) as browser:
+        _, page = await browser.get("/app/log?state=failed")
+    href = href.format(domain=s.a.domain)
+    assert re.search(f'<a href="{re.escape(href)}"[^>]*>{re.escape(label)}</a>', page), page
+
+
+async def test_a_failure_fixed_elsewhere_has_no_fix_link(stack):
+    s = stack
+    await seed_settings(s, s.a)
+    await MongoDealStatus(s.db).record(failure(s.a, "78", "dead_lettered", "Something broke.", T0))
+    async with s.browser(s.a) as browser:
+        _, page = await browser.get("/app/log?state=failed")
+    assert "Something broke." in page and "Fix it" not in page
 
 
 async def test_only_admins_replay_and_only_with_the_sessions_csrf_token(stack):

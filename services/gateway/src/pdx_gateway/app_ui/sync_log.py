@@ -2,11 +2,18 @@
 waiting for Xero, skips), newest first, filterable by state, with Replay on failures for admins.
 
 ``GET  /app/log?state=failed&page=2``  the page (state: all, failed, created, waiting, skipped)
-``POST /app/log/replay``               form ``csrf``, ``deal_id``: re-runs the deal's failed triggers (admins)
+``POST /app/log/replay``               form ``csrf``, ``deal_id``: re-runs the deal's failed triggers (admins), then
+                                       redirects (Post/Redirect/Get) to ``?state=failed&replayed=<deal>``, or, when
+                                       it cannot, to ``?state=failed&problem=<code>`` (a fixed sentence per code)
+
+Each failure links to where it is fixed ("Fix it"): the setting in the app (the field's id, "f-" + its name with
+dots as dashes), Connections, or the deal in Pipedrive. Deals are named by their Pipedrive titles, read in one call
+per page view; when Pipedrive cannot answer, "Deal 6".
 
 The company is always the session's; no parameter names one.
 """
 
+import asyncio
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from pdx_gateway.adapters.sync_log import MongoSyncLog, XeroShortCodes
+from pdx_gateway.adapters.sync_log import MongoSyncLog, PipedriveDealTitles, XeroShortCodes
 from pdx_gateway.app_ui.render import render
 from pdx_gateway.app_ui.session import AppSession, app_session, posted_form
 from pdx_gateway.errors import NotFound, NothingToReplay
@@ -34,10 +41,47 @@ FILTERS = (("all", "All", ("created", "failed", "parked", "skipped")), ("failed"
            ("created", "Created", ("created",)), ("waiting", "Waiting", ("parked",)),
            ("skipped", "Skipped", ("skipped",)))
 # Every row has every key (the templates are strict about undefined names).
-ROW = {"message": None, "fix": None, "fix_url": None, "kind": None, "number": None, "total": None,
-       "organisation": None, "xero_url": None, "link_label": None}
+ROW = {"message": None, "fix": None, "fix_url": None, "fix_label": None, "fix_elsewhere": False, "kind": None,
+       "number": None, "total": None, "organisation": None, "xero_url": None, "link_label": None, "title": None,
+       "retry": None}
 LABELS = {"created": "Created", "failed": "Failed", "parked": "Waiting", "skipped": "Skipped"}
 KINDS = {"invoice": "invoice", "quote": "quote"}
+TITLE_LENGTH = 80
+RULES, MAPPINGS = "Customers, products & money", "Field mappings"
+# Where a failure is fixed in the app: (address, section). Field ids are "f-" + the field's name, dots as dashes.
+FIX_IN_APP: dict[str, tuple[str, str]] = {
+    "unknown_tax_type": ("/app/rules#f-tax_types-0-rate", RULES),  # the first row under "Tax rates"
+    "unknown_tax_rate": ("/app/rules#f-tax_types-0-rate", RULES),
+    "unknown_account": ("/app/rules#f-money-sales_account_code", RULES),
+    "unknown_item": ("/app/rules#f-products-unmatched", RULES),
+    "contact_not_found": ("/app/rules#f-customer-create_missing", RULES),
+    "unknown_branding_theme": ("/app/mappings#f-fields-branding_theme_id", MAPPINGS),
+    "bad_date_field": ("/app/mappings#f-fields-date_field", MAPPINGS),
+    "trigger_removed": ("/app/triggers", "Triggers"),
+    "xero_not_connected": ("/app/connections", "Connections"),
+    "pipedrive_not_connected": ("/app/connections", "Connections"),
+}
+# A text Xero finds too long that a template under Field mappings fills (limits.py names it "The quote's Title ...").
+TOO_LONG_IN_APP = {"Reference": "/app/mappings#f-fields-reference", "Title": "/app/mappings#f-fields-quote_title",
+                   "Summary": "/app/mappings#f-fields-quote_summary", "Terms": "/app/mappings#f-fields-quote_terms"}
+TOO_LONG_FIELD = re.compile(r"^The (?:invoice|quote)'s (Reference|Title|Summary|Terms) ")
+# Failures fixed on the deal in Pipedrive (its customer, currency, products, fields).
+FIX_ON_DEAL = frozenset({
+    "no_currency", "no_customer", "customer_without_name", "mixed_tax_methods", "no_products", "no_products_no_value",
+    "product_without_code", "bad_discount", "bad_due_days", "not_a_number", "amount_too_large", "negative_quantity",
+    "quantity_too_precise", "bad_tax_rate", "currency_not_enabled", "too_long", "too_many_lines",
+    "document_too_large", "bad_number", "unknown_contact", "duplicate_contact_name", "xero_rejected",
+    "invalid_character", "xero_unreadable"})
+# Why a replay did not start, by the code in ``?problem=``: fixed sentences, never the request's own words.
+REPLAY_PROBLEMS = {
+    "not_a_deal": ("That is not a deal of this log, so nothing was replayed.",
+                   "Use the Replay button beside a failed deal."),
+    "nothing_to_replay": ("That deal has no failed sync, so there is nothing to replay.",
+                          "A replay re-runs a failed attempt. To make a draft, move the deal into its trigger stage "
+                          "in Pipedrive."),
+    "no_stage_move": ("No stage move of that deal is known, so there is nothing to replay.",
+                      "Move the deal into its trigger stage in Pipedrive instead."),
+}
 
 
 @dataclass(frozen=True)
@@ -49,11 +93,18 @@ class XeroView:
 
 @routes.get("/log")
 async def log_page(request: web.Request) -> web.Response:
-    """The log; ``?replayed=42`` (after a Replay) adds the notice that the replay started."""
+    """The log; ``?replayed=42`` (after a Replay) adds the notice that the replay started, with a Reload link;
+    ``?problem=nothing_to_replay`` (after a refused Replay) says why nothing was replayed."""
     replayed = request.query.get("replayed", "")
-    notice = (f"Replay started for deal {replayed}; the log updates when it finishes."
-              if DEAL_ID.fullmatch(replayed) else None)
-    return await _page(request, notice=notice)
+    known = REPLAY_PROBLEMS.get(request.query.get("problem", ""))
+    return await _page(request, replayed=replayed if DEAL_ID.fullmatch(replayed) else None,
+                       problem={"message": known[0], "fix": known[1]} if known else None)
+
+
+@routes.get("/log/replay")
+async def replay_reloaded(request: web.Request) -> web.Response:
+    """A reloaded or bookmarked replay address replays nothing: back to the failures."""
+    raise web.HTTPSeeOther("/app/log?state=failed")
 
 
 @routes.post("/log/replay")
@@ -62,23 +113,26 @@ async def replay(request: web.Request) -> web.Response:
     session = app_session(request)
     deal_id = form.get("deal_id")
     if not isinstance(deal_id, str) or not DEAL_ID.fullmatch(deal_id):
-        return await _page(request, status=400, problem={
-            "message": "That is not a deal of this log, so nothing was replayed.",
-            "fix": "Use the Replay button beside a failed deal."})
+        raise _refused("not_a_deal")
     try:
         await replay_deal(session.company_id, deal_id, request.config_dict[PUBLISHER],
                           request.config_dict[STAGE_EVENTS])
-    except (NothingToReplay, NotFound) as exc:
-        fix = exc.details.get("fix")
-        return await _page(request, status=exc.status, state="failed",
-                           problem={"message": f"{exc.message[:1].upper()}{exc.message[1:]}.", "fix": fix})
+    except NothingToReplay:
+        raise _refused("nothing_to_replay") from None
+    except NotFound:
+        raise _refused("no_stage_move") from None
+    await MongoSyncLog(request.config_dict[DB]).replayed(session.company_id, deal_id, datetime.now(UTC))
     raise web.HTTPSeeOther(f"/app/log?{urlencode({'state': 'failed', 'replayed': deal_id})}")
 
 
-async def _page(request: web.Request, *, status: int = 200, state: str | None = None,
-                notice: str | None = None, problem: dict[str, Any] | None = None) -> web.Response:
+def _refused(code: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"/app/log?{urlencode({'state': 'failed', 'problem': code})}")
+
+
+async def _page(request: web.Request, *, replayed: str | None = None,
+                problem: dict[str, Any] | None = None) -> web.Response:
     session = app_session(request)
-    state = state or request.query.get("state", "all")
+    state = request.query.get("state", "all")
     states = next((f[2] for f in FILTERS if f[0] == state), None)
     if states is None:
         state, states = "all", FILTERS[0][2]
@@ -90,7 +144,7 @@ async def _page(request: web.Request, *, status: int = 200, state: str | None = 
         "rows": rows, "state": state, "filters": [_filter(value, label, state) for value, label, _ in FILTERS],
         "older_url": _url(state, page + 1) if more and page < MAX_PAGE else None,
         "newer_url": _url(state, page - 1) if page > 1 else None,
-        "empty": _empty(state), "notice": notice, "problem": problem}, status=status)
+        "empty": _empty(state), "problem": problem, "replayed": replayed, "reload_url": _url(state, page)})
 
 
 def _page_number(raw: str | None) -> int:
@@ -118,8 +172,19 @@ async def _rows(request: web.Request, session: AppSession, log: MongoSyncLog,
     zone = await _zone(request, session.company_id)
     created = [d for d in docs if d.get("state") == "created" and d.get("xero_id")]
     drafts = await log.drafts(session.company_id, [d["xero_id"] for d in created])
-    xero = await _xero(request, session.company_id, need_code=bool(created))
-    return [_row(doc, session, zone, drafts.get(doc.get("xero_id") or ""), xero) for doc in docs]
+    deal_ids = sorted({str(d.get("deal_id") or "") for d in docs} - {""})
+    failed_ids = sorted({str(d.get("deal_id") or "") for d in docs if d.get("state") == "failed"} - {""})
+    replays = await log.replays(session.company_id, failed_ids)
+    xero, titles = await asyncio.gather(_xero(request, session.company_id, need_code=bool(created)),
+                                        _titles(request, session.company_id, deal_ids))
+    return [_row(doc, session, zone, drafts.get(doc.get("xero_id") or ""), xero, titles, replays) for doc in docs]
+
+
+async def _titles(request: web.Request, company_id: str, deal_ids: list[str]) -> dict[str, str]:
+    connector = request.config_dict.get(CONNECTOR)
+    if connector is None or not deal_ids:
+        return {}
+    return await PipedriveDealTitles(connector.pipedrive_api(company_id)).titles(deal_ids)
 
 
 async def _zone(request: web.Request, company_id: str) -> ZoneInfo:
@@ -142,19 +207,61 @@ async def _xero(request: web.Request, company_id: str, *, need_code: bool) -> Xe
 
 
 def _row(doc: dict[str, Any], session: AppSession, zone: ZoneInfo, draft: dict[str, Any] | None,
-         xero: XeroView) -> dict[str, Any]:
+         xero: XeroView, titles: dict[str, str], replays: dict[str, datetime]) -> dict[str, Any]:
     deal_id = str(doc.get("deal_id") or "")
+    deal_url = (f"https://{session.company_domain}.pipedrive.com/deal/{deal_id}"
+                if session.company_domain and DEAL_ID.fullmatch(deal_id) else None)
     row = {"state": doc.get("state"), "label": LABELS.get(doc.get("state") or "", "Unknown"), "deal_id": deal_id,
-           "deal_url": (f"https://{session.company_domain}.pipedrive.com/deal/{deal_id}"
-                        if session.company_domain and DEAL_ID.fullmatch(deal_id) else None),
+           "deal_url": deal_url, "title": _title(titles.get(deal_id)),
            "when": _when(doc.get("at"), zone), "replayable": doc.get("state") == "failed"}
-    return {**ROW, **row, **_outcome(doc, draft, xero)}
+    outcome = _outcome(doc, draft, xero)
+    if doc.get("state") == "failed":
+        outcome |= _fix_link(doc, deal_url) | {"retry": _retry(doc.get("at"), replays.get(deal_id), zone)}
+    return {**ROW, **row, **outcome}
+
+
+def _title(title: str | None) -> str | None:
+    if not title:
+        return None
+    return title if len(title) <= TITLE_LENGTH else title[:TITLE_LENGTH - 1].rstrip() + "…"
+
+
+def _fix_link(doc: dict[str, Any], deal_url: str | None) -> dict[str, Any]:
+    """Where the failure is fixed: a setting or Connections in the app, or the deal in Pipedrive."""
+    code, message = str(doc.get("code") or ""), str(doc.get("message") or "")
+    if code == "too_long":
+        too_long = TOO_LONG_FIELD.match(message)
+        if too_long:
+            return {"fix_url": TOO_LONG_IN_APP[too_long.group(1)], "fix_label": f"Fix it in {MAPPINGS}"}
+        if message.startswith("The tracking category "):
+            return {"fix_url": "/app/mappings#f-fields-tracking-0-name", "fix_label": f"Fix it in {MAPPINGS}"}
+    if code in FIX_IN_APP:
+        url, section = FIX_IN_APP[code]
+        return {"fix_url": url, "fix_label": f"Fix it in {section}"}
+    if code in FIX_ON_DEAL and deal_url:
+        return {"fix_url": deal_url, "fix_label": "Fix it in Pipedrive", "fix_elsewhere": True}
+    return {}
+
+
+def _retry(at: Any, replayed_at: datetime | None, zone: ZoneInfo) -> dict[str, Any] | None:
+    """After a Replay from this log: still running (the replay is newer than the failure), or failed again."""
+    if not isinstance(at, datetime) or replayed_at is None:
+        return None
+    failed_at, replayed = _utc(at), _utc(replayed_at)
+    if replayed > failed_at:
+        return {"running": True, "text": f"Replay started at {_when(replayed, zone)}; it has not finished yet."}
+    return {"running": False, "text": f"Tried again at {_when(failed_at, zone)} after the replay, and it failed "
+                                      f"again."}
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _when(at: Any, zone: ZoneInfo) -> str:
     if not isinstance(at, datetime):
         return ""
-    local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
+    local = _utc(at).astimezone(zone)
     return f"{local.day} {local:%b %Y, %H:%M} {local.tzname()}"
 
 
@@ -169,7 +276,7 @@ def _outcome(doc: dict[str, Any], draft: dict[str, Any] | None, xero: XeroView) 
         return {"message": doc.get("reason") or f"The {kind} waits for Xero: the connection is missing or "
                                                 "needs reconnecting.",
                 "fix": "Connect Xero again under Connections; waiting drafts are then made by themselves.",
-                "fix_url": "/app/connections"}
+                "fix_url": "/app/connections", "fix_label": "Fix it in Connections"}
     return {"message": doc.get("reason") or "No draft was needed for this stage move.", "fix": None}
 
 
