@@ -11,7 +11,7 @@ import pytest
 
 from pdx_devstack.infra import free_port
 from pdx_gateway.bootstrap import create_app
-from pdx_sandbox.pipedrive import DEAL_NO_CONTACT_ID, DEMO_DEAL_ID, PipedriveState
+from pdx_sandbox.pipedrive import DEAL_EUR_ID, DEAL_NO_CONTACT_ID, DEAL_PERSON_ONLY_ID, DEMO_DEAL_ID, PipedriveState
 from pdx_sandbox.pipedrive import create_app as pipedrive_app
 from pdx_sandbox.xero import XeroState
 from pdx_sandbox.xero import create_app as xero_app
@@ -105,23 +105,60 @@ async def test_mappings_list_custom_fields_tracking_categories_and_branding_them
 
 
 async def test_a_preview_shows_the_draft_and_writes_nothing(stack, admin):
+    status, page = await admin.get(f"/app/preview?recent_deal={DEMO_DEAL_ID}&action=invoice")
+    assert status == 200 and "DRAFT invoice for <em>Kiwi Widgets - HR rollout</em>" in page
+    assert 'id="draft-lines"' in page and "Subtotal before tax" in page
+    assert '<option value="1" selected>Kiwi Widgets - HR rollout (#1)</option>' in page  # recent deals by title
+    lines = page.split('id="draft-lines"', 1)[1].split("</table>", 1)[0]
+    assert "<td>15% GST on Income</td>" in lines  # the tax rate by Xero's name
+    assert "<td>180.00</td>" in lines and "<td>1,620.00</td>" in lines  # money as money
+    assert ">Discount<" in lines and ">Tracking<" not in lines  # a column every line leaves empty is left out
+    assert re.search(r"<td>\d{1,2} [A-Z][a-z]{2} \d{4}</td>", page)  # dates as "30 Nov 2026"
+    status, page = await admin.get(f"/app/preview?deal_id={DEMO_DEAL_ID}&action=quote")  # typed by number
+    assert status == 200 and "DRAFT quote for <em>Kiwi Widgets - HR rollout</em>" in page
+    tenant = (await xero_doc(stack))["tenant_id"]
+    assert stack.xero.invoices(tenant) == [] and stack.xero.quotes(tenant) == []
+    assert not [r for r in stack.xero.requests if r.path.startswith("/api.xro") and r.method != "GET"]
+
+
+async def test_only_admins_preview_deals(stack):
     viewer = await open_browser(stack.gateway_url, stack.db, stack.company_id, admin=False, user_id="12002",
                                 user_name="Sam Seller")
     try:
         status, page = await viewer.get(f"/app/preview?deal_id={DEMO_DEAL_ID}&action=invoice")
     finally:
         await viewer.http.close()
-    assert status == 200 and "DRAFT invoice for deal" in page and 'id="draft-lines"' in page
-    assert "Kiwi Widgets" in page and "Subtotal before tax" in page
-    assert '<option value="1">Kiwi Widgets - HR rollout</option>' in page  # recent deals to pick from
-    tenant = (await xero_doc(stack))["tenant_id"]
-    assert stack.xero.invoices(tenant) == [] and stack.xero.quotes(tenant) == []
-    assert not [r for r in stack.xero.requests if r.path.startswith("/api.xro") and r.method != "GET"]
+    assert status == 200 and "Only Pipedrive admins of this company can preview drafts" in page
+    assert "Kiwi Widgets" not in page and 'id="draft-lines"' not in page
+    assert 'href="/app/preview"' in page  # still in the navigation
+
+
+async def test_a_preview_shows_no_draft_that_xero_would_refuse(stack, admin):
+    # The NZ organisation has no 19% sales tax rate: the sync would refuse deal 3, so the preview does too.
+    status, page = await admin.get(f"/app/preview?recent_deal={DEAL_EUR_ID}&action=invoice")
+    assert status == 200 and "cannot become a draft" in page and 'id="draft-lines"' not in page
+    assert "no sales tax rate of 19%" in page and 'href="/app/rules#f-tax_types-0-rate"' in page
+    assert "Brightside - integration project cannot become a draft" in page
+    # An account, the default item and a tracking option Xero does not have.
+    await stack.db.company_settings.update_one({"_id": stack.company_id}, {"$set": {
+        "money.sales_account_code": "999", "products.unmatched": "default_item",
+        "products.default_item_code": "NOPE", "fields.tracking": [{"name": "Region", "option": "Atlantis"}]}})
+    status, page = await admin.get(f"/app/preview?deal_id={DEMO_DEAL_ID}&action=invoice")
+    assert status == 200 and 'id="draft-lines"' not in page
+    assert "The revenue account 999 is not an active revenue account" in page
+    assert 'href="/app/rules#f-money-sales_account_code"' in page
+    assert "Atlantis is not an option of the tracking category Region" in page
+    assert 'href="/app/mappings#f-fields-tracking-0-option"' in page
+    status, page = await admin.get(f"/app/preview?deal_id={DEAL_PERSON_ONLY_ID}&action=invoice")
+    assert "The default item NOPE is not an item" in page  # TRAIN-DAY is no Xero item: sold as the default item
+    assert 'href="/app/rules#f-products-default_item_code"' in page
 
 
 async def test_a_deal_that_cannot_be_previewed_says_why_and_how_to_fix_it(admin):
     status, page = await admin.get("/app/preview?deal_id=999999&action=quote")
     assert status == 200 and "cannot become a draft" in page and "Pipedrive has no deal 999999" in page
+    status, page = await admin.get("/app/preview?deal_id=" + "9" * 1000)
+    assert status == 200 and "9" * 41 not in page  # a long typed number is not echoed in full
     assert "How to fix it:" in page
     status, page = await admin.get(f"/app/preview?deal_id={DEAL_NO_CONTACT_ID}&action=invoice")
     assert status == 200 and "cannot become a draft" in page and "How to fix it:" in page

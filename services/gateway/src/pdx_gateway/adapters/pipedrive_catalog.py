@@ -86,6 +86,10 @@ class PipedriveCatalog:
                     for r in rows]
         return sorted(products, key=lambda p: p.name.lower())
 
+    async def deal(self, deal_id: int) -> Deal:
+        """One deal's title, for a deal typed by number."""
+        row = await self._api.request("GET", f"/api/v2/deals/{int(deal_id)}")
+        return Deal(int(row["id"]), str(row.get("title") or f"Deal {row['id']}"))
 
     async def recent_deals(self, limit: int = 50) -> list[Deal]:
         """The open and recently changed deals first, for choosing one to preview."""
