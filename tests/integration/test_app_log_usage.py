@@ -484,10 +484,12 @@ async def test_each_failure_links_to_where_it_is_fixed(stack, code, message, hre
 async def test_a_failure_fixed_elsewhere_has_no_fix_link(stack):
     s = stack
     await seed_settings(s, s.a)
-    await MongoDealStatus(s.db).record(failure(s.a, "78", "dead_lettered", "Something broke.", T0))
+    for n, code in enumerate(("dead_lettered", "duplicate_contact_name", "currency_not_enabled")):
+        await MongoDealStatus(s.db).record(failure(s.a, str(78 + n), code, f"Something broke ({code}).", T0))
     async with s.browser(s.a) as browser:
         _, page = await browser.get("/app/log?state=failed")
-    assert "Something broke." in page and "Fix it" not in page
+    assert "Something broke (dead_lettered)." in page and "Something broke (currency_not_enabled)." in page
+    assert "Fix it" not in page
 
 
 async def test_only_admins_replay_and_only_with_the_sessions_csrf_token(stack):

@@ -65,13 +65,13 @@ FIX_IN_APP: dict[str, tuple[str, str]] = {
 TOO_LONG_IN_APP = {"Reference": "/app/mappings#f-fields-reference", "Title": "/app/mappings#f-fields-quote_title",
                    "Summary": "/app/mappings#f-fields-quote_summary", "Terms": "/app/mappings#f-fields-quote_terms"}
 TOO_LONG_FIELD = re.compile(r"^The (?:invoice|quote)'s (Reference|Title|Summary|Terms) ")
-# Failures fixed on the deal in Pipedrive (its customer, currency, products, fields).
+# Failures fixed on the deal in Pipedrive (its customer, currency, products, fields). Those fixed in Xero itself
+# (currency_not_enabled, duplicate_contact_name) and those only support can fix (dead_lettered) have no link.
 FIX_ON_DEAL = frozenset({
     "no_currency", "no_customer", "customer_without_name", "mixed_tax_methods", "no_products", "no_products_no_value",
     "product_without_code", "bad_discount", "bad_due_days", "not_a_number", "amount_too_large", "negative_quantity",
-    "quantity_too_precise", "bad_tax_rate", "currency_not_enabled", "too_long", "too_many_lines",
-    "document_too_large", "bad_number", "unknown_contact", "duplicate_contact_name", "xero_rejected",
-    "invalid_character", "xero_unreadable"})
+    "quantity_too_precise", "bad_tax_rate", "too_long", "too_many_lines", "document_too_large", "bad_number",
+    "unknown_contact", "xero_rejected", "invalid_character", "xero_unreadable"})
 # Why a replay did not start, by the code in ``?problem=``: fixed sentences, never the request's own words.
 REPLAY_PROBLEMS = {
     "not_a_deal": ("That is not a deal of this log, so nothing was replayed.",
