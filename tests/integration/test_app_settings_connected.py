@@ -102,6 +102,27 @@ async def test_mappings_list_custom_fields_tracking_categories_and_branding_them
     assert "Invoice due days</option>" in page  # a numeric custom field for the due days
     assert ">Standard</option>" in page  # a branding theme
     assert '<option value="Region"' in page  # a tracking category
+    # Fields to insert, by name; none that would come out as an id or a timestamp.
+    assert '<option value="{deal.custom.PO number}">PO number (custom field)</option>' in page
+    assert '<option value="{person.job_title}">Job title</option>' in page
+    assert '<option value="{org.website}">Website</option>' in page
+    assert "{person.owner_id}" not in page and "{person.org_id}" not in page and "{org.add_time}" not in page
+
+
+async def test_mappings_refuse_a_fixed_tracking_option_xero_does_not_have_and_unknown_fields(admin):
+    form = await admin.form("/app/mappings")
+    status, page, _ = await admin.post("/app/mappings", with_values(
+        form, fields__tracking__0__name="Region", fields__tracking__0__option="Atlantis",
+        fields__quote_title="{deal.custom.No such field}"))
+    assert status == 400
+    assert field_error(page, "fields.tracking.0.option").startswith(
+        "Atlantis is not an option of Region in Xero (its options: North Island, South Island)")
+    assert field_error(page, "fields.quote_title") == ("{deal.custom.No such field} is not a field; pick one from "
+                                                       "Insert a field.")
+    status, _, _ = await admin.post("/app/mappings", with_values(
+        form, fields__tracking__0__name="Region", fields__tracking__0__option="North Island",
+        fields__quote_title="{deal.custom.po number} for {org.name}"))
+    assert status == 303  # a field's name in another case is the same field
 
 
 async def test_a_preview_shows_the_draft_and_writes_nothing(stack, admin):

@@ -76,6 +76,8 @@ async def test_a_stale_form_is_refused_and_keeps_the_input(admin, gateway, mongo
         stale, triggers__0__pipeline_id="1", triggers__0__stage_id="5"))
     assert status == 409
     assert "changed by someone else while you were editing; reload to see their change" in page
+    # Focused like the error summary (app.js focuses #error-summary), and above the heading as it is.
+    assert page.index('role="alert" tabindex="-1" id="error-summary"') < page.index("<h1>")
     assert 'name="triggers.0.stage_id" type="number" value="5"' in page
     stored = await admin.settings()
     assert stored["triggers"] == [] and stored["on_reentry"] == "new_draft" and stored["version"] == 2
@@ -103,3 +105,28 @@ async def test_the_history_says_who_changed_what(admin):
     assert entry["changes"] == [{"path": "on_reentry", "old": "no_second_draft", "new": "new_draft"}]
     status, page = await admin.get("/app/history")
     assert status == 200 and "Ann Admin" in page and "When a deal enters the stage again" in page
+
+
+async def test_a_trigger_without_a_stage_never_reads_stage_none(admin):
+    status, page, _ = await admin.post("/app/triggers", with_values(
+        await admin.form("/app/triggers"), triggers__0__pipeline_id="1"))
+    assert status == 400 and field_error(page, "triggers.0.stage_id") == "Choose the stage that makes the draft."
+    assert "stage None" not in page and "No stage chosen yet" in page
+    assert "Trigger 1 · Stage: choose the stage that makes the draft." in page  # the summary names the field
+
+
+async def test_document_offers_invoice_and_quote_and_a_tampered_value_reads_in_plain_words(admin):
+    _, page = await admin.get("/app/triggers")
+    assert ">Invoice</option>" in page and ">Quote</option>" in page and "Nothing (keep" not in page
+    assert "Off: this trigger makes no drafts." in page
+    status, page, _ = await admin.post("/app/triggers", with_values(
+        await admin.form("/app/triggers"), triggers__0__pipeline_id="1", triggers__0__stage_id="5",
+        triggers__0__action="bogus"))
+    assert status == 400 and field_error(page, "triggers.0.action") == "Must be one of the choices in the list"
+    assert "&#39;invoice&#39;" not in page and "'invoice'" not in page
+
+
+async def test_the_time_zone_picker_lists_common_zones_with_their_offsets(admin):
+    _, page = await admin.get("/app/triggers")
+    assert "Auckland</option>" in page and "(UTC+00:00) UTC</option>" in page
+    assert "Africa/Asmera" not in page and "Etc/GMT+5" not in page

@@ -1,11 +1,13 @@
 """The triggers form read into settings: blank rows left out, ticked rows removed, a stage naming its pipeline, a
 stage of another pipeline and the same stage twice pointed out beside the stage."""
 
+from datetime import UTC, datetime
+
 from multidict import MultiDict
 
 from pdx_gateway.adapters.pipedrive_catalog import Stage
 from pdx_gateway.app_ui.catalog import Source
-from pdx_gateway.app_ui.triggers import _duplicates, _posted_triggers
+from pdx_gateway.app_ui.triggers import _duplicates, _Names, _posted_triggers, timezone_options
 
 STAGES = Source([Stage(5, "Won", 1), Stage(7, "Quote requested", 2)])
 
@@ -47,3 +49,21 @@ def test_without_pipedrive_a_stage_needs_its_pipeline_typed():
 def test_the_same_stage_twice_is_said_beside_the_second():
     errors = _duplicates([{"stage_id": "5"}, {"stage_id": "7"}, {"stage_id": "5"}])
     assert list(errors) == ["triggers.2.stage_id"]
+
+
+def test_time_zones_are_common_cities_by_offset_and_a_stored_other_zone_stays():
+    november = datetime(2026, 11, 30, tzinfo=UTC)
+    options = timezone_options("Pacific/Auckland", november)
+    labels = dict(options)
+    assert labels["Pacific/Auckland"] == "(UTC+13:00) Auckland" and labels["Asia/Kolkata"] == "(UTC+05:30) Kolkata"
+    assert labels["America/New_York"] == "(UTC-05:00) New York"
+    assert "Africa/Asmera" not in labels and not any(name.startswith("Etc/") for name in labels)
+    offsets = [label.split(")")[0] for _, label in options]
+    assert offsets.index("(UTC-05:00") < offsets.index("(UTC+00:00") < offsets.index("(UTC+13:00")
+    assert dict(timezone_options("Africa/Asmera", november))["Africa/Asmera"] == "(UTC+03:00) Asmera"
+
+
+def test_a_sentence_without_a_stage_names_no_stage():
+    names = _Names(Source([]), STAGES)
+    sentence = names.sentence({"pipeline_id": "1", "stage_id": None, "action": "invoice"}, None)
+    assert sentence["stage"] is None and sentence["pipeline"] == "pipeline 1"  # the page: "No stage chosen yet"

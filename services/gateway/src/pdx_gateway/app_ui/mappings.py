@@ -183,7 +183,7 @@ def _tracking_errors(rows: list[dict[str, str]], categories: Source) -> dict[str
                                                       "option.")
         elif row["option"] and "{" not in row["option"] and row["name"] in known:
             options = known[row["name"]]
-            if row["option"].lower() not in {o.lower() for o in options}:
+            if row["option"] not in options:  # as Xero spells it: the writer sends it as typed
                 listed = ", ".join(options) if options else "none"
                 errors[f"fields.tracking.{index}.option"] = (f"{row['option']} is not an option of {row['name']} in "
                                                             f"Xero (its options: {listed}); type one of them, or "

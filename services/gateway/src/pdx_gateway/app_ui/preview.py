@@ -222,7 +222,7 @@ class Checks:
                     f"Xero's organisation has no active tracking category {name}.",
                     "Choose one of the organisation's tracking categories.",
                     f"/app/mappings#f-fields-tracking-{index}-name", f"{MAPPINGS} › Tracking"))
-            elif option.lower() not in {o.lower() for o in category.options}:
+            elif option not in category.options:
                 self.problems.append(Problem(
                     f"{option} is not an option of the tracking category {category.name} in Xero (its options: "
                     f"{', '.join(category.options) or 'none'}).",
