@@ -9,9 +9,9 @@ from datetime import date
 import jwt
 import pytest
 
+from pdx_common.pipedrive_jwt import PanelAuthError, verify
 from pdx_crmcard.domain import activities, documents, panel
 from pdx_crmcard.domain.panel_limits import ALLOWED_TYPES, problems
-from pdx_common.pipedrive_jwt import PanelAuthError, verify
 from pdx_crmcard.entrypoints.xero_webhooks import signature_ok
 
 TODAY = date(2026, 11, 27)

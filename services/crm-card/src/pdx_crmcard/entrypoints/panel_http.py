@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pdx_common.http import ApiError, ConnectionMissing
 from pdx_common.json_body import BodyRefused, BodyTooLarge, read_json_object
 from pdx_common.metrics import PANEL_LATENCY
-from pdx_crmcard.domain import panel, panel_limits
 from pdx_common.pipedrive_jwt import PanelAuthError, PanelCaller, verify
+from pdx_crmcard.domain import panel, panel_limits
 from pdx_crmcard.views import PanelReader
 
 log = structlog.get_logger()
