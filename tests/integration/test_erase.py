@@ -31,6 +31,7 @@ async def seed(db, company: str) -> None:
     await db.connections.update_one({"_id": f"pipedrive:{company}"}, {"$set": {"company_id": company}}, upsert=True)
     await db.oauth_states.insert_one({"_id": f"state-{company}", "flow": "xero", "company_id": company})
     await db.app_sessions.insert_one({"_id": f"session-{company}", "company_id": company, "user_name": "Sam Seller"})
+    await db.sync_log_replays.insert_one({"_id": f"{company}:42", "company_id": company, "deal_id": "42", "at": now})
     await db.deal_status.insert_one({"_id": f"{company}:42:t1", "company_id": company, "deal_id": "42"})
     await db.activity_log.insert_one({"_id": f"act-{company}", "company_id": company, "deal_id": "42"})
     await db.xero_documents.insert_one({"company_id": company, "tenant_id": TENANT, "contact_name": person["name"]})

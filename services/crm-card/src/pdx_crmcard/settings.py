@@ -20,7 +20,8 @@ class CardSettings(ServiceSettings):
     pipedrive_client_id: str
     pipedrive_client_secret: SecretStr
     pipedrive_api_url: str | None = None
-    replay_hint: str = "POST /api/companies/{company_id}/deals/{deal_id}/replay on the gateway"
+    # How a failure's note tells people to replay; empty: the app's Sync log, in words (activities.PLAIN_REPLAY).
+    replay_hint: str = ""
     retry_attempts: int = 5
     retry_first_delay: float = 0.5
     # The JSON panel. Pipedrive signs its JWT with the app's client secret unless another secret is set.

@@ -15,6 +15,7 @@ from pdx_gateway.adapters.deal_events import MongoDealEvents
 from pdx_gateway.adapters.mongo import MongoSeenEvents, MongoWebhookCredentials
 from pdx_gateway.adapters.oauth_states import MongoOAuthStates
 from pdx_gateway.adapters.settings_repo import MongoSettingsStore
+from pdx_gateway.adapters.sync_log import MongoSyncLog
 from pdx_gateway.app_ui.app import create_ui
 from pdx_gateway.app_ui.session import MongoAppSessions
 from pdx_gateway.connector import build_connector
@@ -70,6 +71,7 @@ def _mongo_context(settings: GatewaySettings):
         app[STAGE_EVENTS] = MongoDealEvents(db)
         app[SETTINGS_STORE] = settings_store = MongoSettingsStore(db)
         await settings_store.ensure_indexes()
+        await MongoSyncLog(db).ensure_indexes()
         app[CONNECTIONS] = MongoConnections(db)
         app[PARKED] = MongoParkedCommands(db)
         app[APP_SESSIONS] = sessions = MongoAppSessions(db, settings.app_session_ttl_seconds)

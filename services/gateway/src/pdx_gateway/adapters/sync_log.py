@@ -43,6 +43,11 @@ class MongoSyncLog:
                                  {"_id": 0, "xero_id": 1, "tenant_id": 1, "url": 1, "currency": 1})
         return {doc["xero_id"]: doc async for doc in cursor}
 
+    async def ensure_indexes(self) -> None:
+        # A replay only matters to the log while its outcome is recent: kept 30 days.
+        await self._replays.create_index("at", expireAfterSeconds=30 * 86400)
+        await self._replays.create_index("company_id")  # erasure
+
     async def replayed(self, company_id: str, deal_id: str, at: datetime) -> None:
         """An admin replayed the deal from the log at ``at`` (the newest replay is kept)."""
         await self._replays.update_one({"_id": f"{company_id}:{deal_id}"},
