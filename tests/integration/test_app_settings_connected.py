@@ -70,6 +70,16 @@ async def test_triggers_pick_pipelines_and_stages_by_name_and_say_what_happens_i
             f"{await organisation(stack)}</em>.") in page
 
 
+async def test_history_names_pipelines_stages_and_accounts(admin):
+    form = await admin.form("/app/triggers")
+    await admin.post("/app/triggers", with_values(form, triggers__0__stage_id="5"))
+    await admin.post("/app/rules", with_values(await admin.form("/app/rules"), money__account_by_pipeline__2="200"))
+    status, page = await admin.get("/app/history")
+    assert status == 200
+    assert "Added: Deals entering Won in Sales become a DRAFT invoice." in page
+    assert "Account for Renewals</td><td>(none)</td><td>200 · Sales</td>" in page
+
+
 async def test_a_stage_of_another_pipeline_is_pointed_out_beside_the_stage(admin):
     form = await admin.form("/app/triggers")
     status, page, _ = await admin.post("/app/triggers", with_values(

@@ -65,8 +65,10 @@ async def test_a_save_that_changes_nothing_stores_nothing(gateway, mongo_db):
         await admin.post("/app/mappings", with_values(await admin.form("/app/mappings"), fields__due_days="30"))
         before = await admin.settings()
         for path in ("/app/mappings", "/app/rules", "/app/triggers"):
-            status, page, _ = await admin.post(path, await admin.form(path))
-            assert status == 200 and "Nothing to save: no setting changed." in page and "✓ Saved." not in page
+            status, _, location = await admin.post(path, await admin.form(path))
+            assert (status, location) == (303, f"{path}?saved=unchanged")
+            _, page = await admin.get(location)
+            assert "Nothing to save: no setting changed." in page and "✓ Saved." not in page
         assert (await admin.settings())["version"] == before["version"] == 2
         assert await mongo_db.company_settings_history.count_documents({"company_id": COMPANY_UNCHANGED}) == 1
         _, page = await admin.get("/app/history")

@@ -81,6 +81,7 @@ async def test_the_error_summary_names_each_field_and_the_page_offers_fields_to_
 
 
 async def test_a_save_that_changes_nothing_says_so(admin):
-    status, page, _ = await admin.post("/app/mappings", await admin.form("/app/mappings"))
-    assert status == 200 and "Nothing to save: no setting changed." in page
+    status, _, location = await admin.post("/app/mappings", await admin.form("/app/mappings"))
+    assert (status, location) == (303, "/app/mappings?saved=unchanged")
+    assert "Nothing to save: no setting changed." in (await admin.get(location))[1]
     assert await admin.settings() == {}

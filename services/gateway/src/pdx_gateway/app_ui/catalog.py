@@ -117,6 +117,7 @@ Page = Callable[..., Awaitable[web.StreamResponse]]
 CONFLICT = ("These settings were changed by someone else while you were editing; reload to see their change. "
             "Nothing was saved: your changes are still below.")
 UNCHANGED = "Nothing to save: no setting changed."
+UNCHANGED_QUERY = "unchanged"  # ?saved=unchanged: the section says UNCHANGED instead of "✓ Saved."
 
 
 def form_version(form: Any) -> int | None:
@@ -143,7 +144,8 @@ async def save_section(request: web.Request, form: Any, part: dict[str, Any], pa
     """Save ``part`` (e.g. ``{"customer": {...}, "money": {...}}``) over the stored settings, as the admin who posted.
     ``page(document, version, errors=..., conflict=..., status=..., notice=...)`` shows the form again with the
     posted values when anything is wrong (``errors`` are the section's own, found while reading the form); nothing is
-    saved then. A form that changes no setting stores nothing (no new version, no history entry) and says so.
+    saved then. A form that changes no setting stores nothing (no new version, no history entry), and the section
+    says so (``?saved=unchanged``, see ``saved_notice``).
     """
     session = app_session(request)
     store = request.config_dict[SETTINGS_STORE]
@@ -161,7 +163,7 @@ async def save_section(request: web.Request, form: Any, part: dict[str, Any], pa
     if errors or new is None:
         return await page(document, version, errors=errors, status=400)
     if not settings_changes.changes_between(current, new):
-        return await page(current.model_dump(mode="json"), current.version, notice=UNCHANGED)
+        raise saved_redirect(path, UNCHANGED_QUERY)
     try:
         await settings_changes.save(store, session.company_id, {**document, "version": version}, version,
                                     settings_changes.Author(session.user_id, session.user_name))
@@ -170,6 +172,14 @@ async def save_section(request: web.Request, form: Any, part: dict[str, Any], pa
     except settings_changes.SettingsInvalid as invalid:  # only if the model changed meanwhile; shown all the same
         return await page(document, version, errors=settings_changes.form_errors(invalid.problems), status=400)
     raise saved_redirect(path)
+
+
+def saved_notice(request: web.Request, notice: str | None = None) -> dict[str, Any]:
+    """What a section's page adds to its context after a save: "Nothing to save" instead of "✓ Saved." when the save
+    changed nothing, or the section's own ``notice``."""
+    if request.query.get("saved") == UNCHANGED_QUERY:
+        return {"saved": None, "notice": UNCHANGED}
+    return {"notice": notice} if notice else {}
 
 
 def blank_to_none(value: Any) -> Any:

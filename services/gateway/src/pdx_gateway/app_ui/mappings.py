@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pdx_gateway.app_ui.catalog import CONFLICT, Source, blank_to_none, choices, picker, save_section
+from pdx_gateway.app_ui.catalog import CONFLICT, Source, blank_to_none, choices, picker, save_section, saved_notice
 from pdx_gateway.app_ui.render import render
 from pdx_gateway.app_ui.session import app_session, posted_form
 from pdx_gateway.keys import SETTINGS_STORE
@@ -200,7 +200,7 @@ async def _page(request: web.Request, document: dict[str, Any], version: int, *,
     tracking += [{"name": "", "option": ""}] * (TRACKING_ROWS - len(tracking))
     context = {
         "document": document, "fields": fields, "version": version, "errors": errors or {},
-        "error_labels": LABELS, "notice": notice,
+        "error_labels": LABELS, **saved_notice(request, notice),
         "conflict": CONFLICT if conflict else None, "tracking": tracking[:TRACKING_ROWS],
         "date_fields": _date_fields(deal_fields, fields.get("date_field")),
         "number_fields": picker(_custom_of(deal_fields, NUMERIC), lambda f: (f.key, f.name),

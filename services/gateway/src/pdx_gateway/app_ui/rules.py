@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pdx_gateway.app_ui.catalog import CONFLICT, blank_to_none, checked, choices, picker, save_section
+from pdx_gateway.app_ui.catalog import CONFLICT, blank_to_none, checked, choices, picker, save_section, saved_notice
 from pdx_gateway.app_ui.render import render
 from pdx_gateway.app_ui.session import app_session, posted_form
 from pdx_gateway.keys import SETTINGS_STORE
@@ -155,7 +155,7 @@ async def _page(request: web.Request, document: dict[str, Any], version: int, *,
     if tax_rows is None:
         tax_rows = [{"rate": rate, "tax_type": tax_type} for rate, tax_type in tax_types.items()]
     context = {
-        "document": document, "version": version, "errors": errors or {}, "notice": notice,
+        "document": document, "version": version, "errors": errors or {}, **saved_notice(request, notice),
         "error_labels": _labels(pipeline_rows, product_rows, len(tax_rows)),
         "new_product": new_product or {"product_id": "", "account_code": ""},
         "conflict": CONFLICT if conflict else None,

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
-from pdx_gateway.app_ui.catalog import CONFLICT, Source, blank_to_none, checked, choices, save_section
+from pdx_gateway.app_ui.catalog import CONFLICT, Source, blank_to_none, checked, choices, save_section, saved_notice
 from pdx_gateway.app_ui.render import render
 from pdx_gateway.app_ui.session import app_session, posted_form
 from pdx_gateway.keys import SETTINGS_STORE
@@ -137,7 +137,7 @@ async def _page(request: web.Request, document: dict[str, Any], version: int, *,
         "actions": list(ACTIONS), "action_none": ACTION_NONE, "on_reentry": ON_REENTRY,
         "timezones": timezone_options(document.get("timezone")), "error_labels": _labels(len(rows)),
         "organisation": organisation, "errors": errors, "conflict": CONFLICT if conflict else None,
-        "notice": notice}, status=status)
+        **saved_notice(request, notice)}, status=status)
 
 
 def _labels(count: int) -> dict[str, str]:
