@@ -37,6 +37,7 @@ PLACEHOLDERS = (("{deal.title}", "the deal's title"), ("{deal.id}", "the deal's 
                 ("{deal.value}", "the deal's value"), ("{deal.currency}", "the deal's currency code"),
                 ("{org.name}", "the organisation's name"), ("{person.name}", "the contact person's name"),
                 ("{person.email}", "the contact person's email"), ("{person.phone}", "the contact person's phone"))
+SHORT = {"{deal.id}": "Deal number", "{deal.currency}": "Currency code"}
 # Standard fields that read well as text; ids (owner, organisation, stage ...) and timestamps are left out.
 TEXT_TYPES = frozenset({"varchar", "varchar_auto", "varchar_options", "text", "double", "int", "monetary", "phone",
                         "address"})
@@ -123,12 +124,8 @@ def insertable(deal_fields: Source, person_fields: Source, org_fields: Source) -
     Without Pipedrive, the standard placeholders every company has."""
     groups = []
     for (record, _entity, heading), source in zip(RECORDS, (deal_fields, person_fields, org_fields), strict=True):
-        fixed = [(p, meaning.split("'s ", 1)[-1].capitalize()) for p, meaning in PLACEHOLDERS
-                 if p.startswith("{" + record + ".")]
-        if record == "deal":
-            fixed.insert(1, ("{deal.id}", "Deal number"))
-            fixed = list(dict.fromkeys(fixed))
-        options = list(fixed)
+        options = [(p, SHORT.get(p) or meaning.split("'s ", 1)[-1].capitalize()) for p, meaning in PLACEHOLDERS
+                   if p.startswith("{" + record + ".")]
         seen = {p for p, _ in options}
         for f in source.values or []:
             if f.custom:
