@@ -33,9 +33,23 @@ async def open_app(page: Page, stack: Stack, *, user_id: int = ADMIN_USER_ID, to
     initialises the SDK, so pass ``initialised=False`` and look for the error page instead."""
     await page.goto(host_url(stack, user_id=user_id, token=token))
     if initialised:
-        await expect(page.locator("body")).to_have_attribute("data-app-initialised", "true",
-                                                             timeout=INITIALISED_TIMEOUT_MS)
+        try:
+            await expect(page.locator("body")).to_have_attribute("data-app-initialised", "true",
+                                                                 timeout=INITIALISED_TIMEOUT_MS)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{await _handshake(page)}") from None
     return page.frame_locator("iframe")
+
+
+async def _handshake(page: Page) -> str:
+    """What the host and the app's frame say about the SDK handshake, for a failure's message."""
+    host = await page.evaluate("() => JSON.stringify({log: window.hostLog, body: {...document.body.dataset}})")
+    app = None
+    if len(page.frames) > 1:
+        app = await page.frames[1].evaluate(
+            "() => JSON.stringify({url: location.href, body: {...document.body.dataset}, "
+            "sdk: typeof window.AppExtensionsSDK, framed: window.parent !== window})")
+    return f"host: {host}\napp frame: {app}"
 
 
 def section_link(app: FrameLocator, name: str) -> Locator:

@@ -34,8 +34,8 @@ async def test_an_admin_connects_adds_a_trigger_maps_the_reference_and_a_moved_d
 
     deal = await create_deal(stack, title="Browser: reference from the PO number", stage="Contact Made",
                              custom_fields={PO_NUMBER_FIELD_KEY: PO_NUMBER})
-    await preview(app, deal["id"])
-    await expect(app.get_by_role("heading", name=f"DRAFT invoice for deal {deal['id']} in {NZ}")).to_be_visible()
+    await preview(app, deal)
+    await expect(app.get_by_role("heading", name=f"DRAFT invoice for {deal['title']} in {NZ}")).to_be_visible()
     await expect(app.get_by_role("row", name="Reference")).to_contain_text(PO_NUMBER)
     await screenshot(page, "preview")
     assert await drafts_for_deal(stack, deal["id"]) == []  # a preview writes nothing
@@ -48,8 +48,9 @@ async def test_an_admin_connects_adds_a_trigger_maps_the_reference_and_a_moved_d
     await go_to(app, "History")
     latest = app.locator("ol.history > li").first
     await expect(latest).to_contain_text("Sandbox Admin")
-    await expect(latest.get_by_role("row").filter(has_text="fields.reference")).to_contain_text(REFERENCE)
-    await expect(app.locator("ol.history > li").nth(1)).to_contain_text("triggers")
+    await expect(latest.get_by_role("row").filter(has_text="Invoice reference")).to_contain_text(REFERENCE)
+    await expect(app.locator("ol.history > li").nth(1)).to_contain_text(
+        "Added: Deals entering Proposal Made in Sales become a DRAFT invoice.")
     await screenshot(page, "history")
 
 
@@ -72,8 +73,9 @@ async def map_reference(app: FrameLocator, template: str) -> None:
     await expect(app.get_by_label("Invoice reference")).to_have_value(template)
 
 
-async def preview(app: FrameLocator, deal_id: int) -> None:
+async def preview(app: FrameLocator, deal: dict) -> None:
+    """Pick the deal by its title among the recently changed deals, as an admin would."""
     await go_to(app, "Preview")
-    await app.get_by_label("Deal number").fill(str(deal_id))
+    await app.get_by_label("Deal", exact=True).select_option(label=f"{deal['title']} (#{deal['id']})")
     await app.get_by_label("Document").select_option(label="Invoice")
     await app.get_by_role("button", name="Preview").click()
