@@ -166,6 +166,8 @@ class Checks:
         matches = [r for r in self.rates if r.rate is not None and r.rate == line.tax_rate]
         if matches:
             return matches[0].name  # the writer takes the first sales rate with that percentage
+        if any(f"no sales tax rate of {_percent(line.tax_rate)}." in p.message for p in self.problems):
+            return _percent(line.tax_rate)  # said once for the deal, not once per line
         self.problems.append(Problem(
             f"The deal has a {_percent(line.tax_rate)} tax on '{line.description[:60]}', and Xero's organisation has "
             f"no sales tax rate of {_percent(line.tax_rate)}.",
