@@ -51,6 +51,7 @@ async def test_xero_tax_rates_are_active_ones_a_sale_can_use_with_their_percenta
     rates = await XeroCatalog(api).tax_rates()
     assert rates == [TaxRate("OUTPUT2", "GST on Income", Decimal("15.0"))]
     assert rates[0].label == "GST on Income (15%)"
+    assert TaxRate("OUTPUT2", "15% GST on Income", Decimal("15")).label == "15% GST on Income"  # said once
 
 
 async def test_xero_tracking_categories_keep_active_options_and_themes_come_in_xeros_order():

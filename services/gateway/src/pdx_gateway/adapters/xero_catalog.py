@@ -32,7 +32,10 @@ class TaxRate:
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({_percent(self.rate)})" if self.rate is not None else self.name
+        """``GST on Income (15%)``; a name that already says its percentage (``15% GST on Income``) as it is."""
+        if self.rate is None or _percent(self.rate) in self.name:
+            return self.name
+        return f"{self.name} ({_percent(self.rate)})"
 
 
 @dataclass(frozen=True)
