@@ -41,17 +41,17 @@ async def disconnect_xero(app: FrameLocator) -> None:
 
 
 async def connect_xero(page: Page, app: FrameLocator, *, select: tuple[str, ...], use: str,
-                       button: str = "Connect Xero") -> None:
+                       button: str = "Connect Xero", choose: bool | None = None) -> None:
     """Connect (or Reconnect) from the Connections section: Xero's sign-in opens in a new window, where the admin
-    selects ``select`` on the sandbox's consent page and, when several, chooses ``use`` among them; the window
-    then tells the settings page, which shows the connection."""
+    selects ``select`` on the sandbox's consent page and, when several are new to the app (``choose``), chooses
+    ``use`` among them; the window then tells the settings page, which shows the connection."""
     await app.get_by_role("button", name=button).click()
     await expect(app.get_by_role("heading", name="Connect Xero", level=1)).to_be_visible()
     async with page.context.expect_page() as opened:
         await app.get_by_role("link", name="Open Xero sign-in").click()
     xero = await opened.value
     await consent_in_xero(xero, select)
-    if len(select) > 1:
+    if len(select) > 1 if choose is None else choose:
         await expect(xero.get_by_role("heading", name="Choose the Xero organisation")).to_be_visible()
         await xero.get_by_role("link", name=use, exact=True).click()
     await expect(xero.get_by_role("heading", name="Xero connected")).to_be_visible()

@@ -3,6 +3,7 @@
 
 from playwright.async_api import Page, expect
 
+from pdx_devstack.peek import sandbox_post
 from tests.browser.flows import (
     DRAFT_TIMEOUT_MS,
     NZ,
@@ -68,3 +69,25 @@ async def test_a_deal_won_while_disconnected_waits_and_becomes_a_draft_after_con
     await connect_xero(page, app, select=(NZ, UK), use=NZ)
     [draft] = await eventually(lambda: drafts_for_deal(stack, deal["id"]), timeout=DRAFT_TIMEOUT_S)
     assert draft["Status"] == "DRAFT"
+
+
+async def test_a_revoked_grant_is_shown_and_reconnecting_makes_the_waiting_draft(stack, page: Page,
+                                                                                 screenshot) -> None:
+    await accept_confirmations(page)
+    app = await open_app(page, stack)
+    await connected_to_both(page, app, use=NZ)
+    await sandbox_post(stack.urls["xero"], "/_sandbox/revoke-all", {})  # the user removes the app in Xero
+
+    deal = await create_deal(stack, title="Browser: won after Xero revoked the grant")
+    await move(stack, deal["id"], "Won")
+    await log_row(app, deal["id"], "Waiting")
+    await go_to(app, "Connections")
+    await expect(xero_status(app)).to_contain_text("Disconnected")
+    await expect(xero_status(app)).to_contain_text("nothing is lost")
+    await screenshot(page, "connections-revoked")
+
+    # The organisation chosen before is still granted, so Xero's window needs no second choice.
+    await connect_xero(page, app, select=(NZ, UK), use=NZ, button="Reconnect Xero", choose=False)
+    [draft] = await eventually(lambda: drafts_for_deal(stack, deal["id"]), timeout=DRAFT_TIMEOUT_S)
+    assert draft["Status"] == "DRAFT"
+    await log_row(app, deal["id"], "Created")
