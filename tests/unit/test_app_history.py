@@ -37,3 +37,14 @@ def test_a_trigger_reads_as_its_sentence():
 
 def test_long_values_are_cut():
     assert cut("x" * 200) == "x" * 119 + "…" and cut("short") == "short"
+
+
+def test_a_changed_trigger_says_what_changed():
+    from pdx_gateway.app_ui.history import _changed
+
+    won = {"pipeline_id": 1, "stage_id": 5, "action": "invoice", "enabled": True}
+    assert _changed(won, {**won, "action": "quote"}, NAMES) == (
+        "Changed: Deals entering Won in pipeline 1 now become a DRAFT quote (was: invoice).")
+    assert _changed(won, {**won, "enabled": False}, NAMES) == (
+        "Switched off: deals entering Won in pipeline 1 make nothing.")
+    assert _changed({**won, "enabled": False}, won, NAMES).startswith("Switched on: Deals entering Won")

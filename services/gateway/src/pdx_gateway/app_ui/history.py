@@ -168,12 +168,26 @@ def _trigger_rows(entry: dict[str, Any], previous: dict[str, Any] | None, stored
         if key not in old:
             rows.append(_sentence(f"Added: {names.trigger(row)}."))
         elif _trigger_differs(old[key], row):
-            rows.append(_sentence(f"Changed: {names.trigger(row)} (before: {names.trigger(old[key])[:1].lower()}"
-                                  f"{names.trigger(old[key])[1:]})."))
+            rows.append(_sentence(_changed(old[key], row, names)))
     rows += [_sentence(f"Removed: {names.trigger(row)}.") for key, row in old.items() if key not in new]
     if not rows and not old and not new:  # a field of a trigger, without the documents: the path in words
         rows = [_row(change, names) for change in stored]
     return rows
+
+
+def _on(row: dict[str, Any]) -> bool:
+    return bool(row.get("enabled", True)) and row.get("action") != "none"
+
+
+def _changed(old: dict[str, Any], new: dict[str, Any], names: Names) -> str:
+    """``Changed: Deals entering Won in Sales now become a DRAFT quote (was: invoice).``"""
+    if _on(old) and not _on(new):
+        return f"{names.trigger(new)}."  # "Switched off: deals entering ... make nothing."
+    if _on(new) and not _on(old):
+        return f"Switched on: {names.trigger(new)}."
+    if old.get("action") != new.get("action") and str(old.get("stage_id")) == str(new.get("stage_id")):
+        return f"Changed: {names.trigger(new).replace(' become ', ' now become ', 1)} (was: {old.get('action')})."
+    return f"Changed: {names.trigger(new)} (was: {names.trigger(old)[:1].lower()}{names.trigger(old)[1:]})."
 
 
 def _trigger_differs(old: dict[str, Any], new: dict[str, Any]) -> bool:
