@@ -3,7 +3,7 @@
 from pdx_gateway.adapters.pipedrive_catalog import Pipeline, Product, Stage
 from pdx_gateway.adapters.xero_catalog import Account, TaxRate
 from pdx_gateway.app_ui.catalog import Source
-from pdx_gateway.app_ui.history import Names, cut, describe, value
+from pdx_gateway.app_ui.history import Names, _changed, cut, describe, value
 
 NAMES = Names({"pipelines": Source([Pipeline(2, "Renewals")]), "stages": Source([Stage(5, "Won", 1)]),
                "accounts": Source([Account("200", "Sales")]), "products": Source([Product(31, "Setup fee", None)]),
@@ -40,8 +40,6 @@ def test_long_values_are_cut():
 
 
 def test_a_changed_trigger_says_what_changed():
-    from pdx_gateway.app_ui.history import _changed
-
     won = {"pipeline_id": 1, "stage_id": 5, "action": "invoice", "enabled": True}
     assert _changed(won, {**won, "action": "quote"}, NAMES) == (
         "Changed: Deals entering Won in pipeline 1 now become a DRAFT quote (was: invoice).")
