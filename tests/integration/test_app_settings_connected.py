@@ -104,6 +104,16 @@ async def test_rules_pick_from_xero_and_pipedrive(admin):
     assert money["account_by_pipeline"] == {"2": "200"} and money["tax_types"] == {"15": "OUTPUT2"}
 
 
+async def test_a_half_filled_product_account_is_pointed_out_by_the_products_name(admin):
+    form = await admin.form("/app/rules")
+    product = re.search(r'<option value="(\d+)">Setup fee</option>', (await admin.get("/app/rules"))[1])[1]
+    status, page, _ = await admin.post("/app/rules", with_values(form, new_product__product_id=product))
+    assert status == 400
+    assert field_error(page, "new_product.account_code") == "Choose the revenue account for Setup fee."
+    assert f'<option value="{product}" selected>Setup fee</option>' in page  # the choice stays
+    assert (await admin.settings())["money"]["account_by_product"] == {}
+
+
 async def test_mappings_list_custom_fields_tracking_categories_and_branding_themes(admin):
     status, page = await admin.get("/app/mappings")
     assert status == 200 and "Connect Xero" not in page and "Reconnect Pipedrive" not in page
