@@ -47,7 +47,8 @@ def a_markers(s: AppStack) -> dict[str, list[str]]:
             "/app/usage": ["10 drafts made: 7 invoices and 3 quotes."],
             "/app/mappings": [f"Terms {s.a.mark}", f"Summary {s.a.mark}"], "/app/rules": [s.a.account],
             # A's deal previewed with A's reference template (B's deal of the same number is B's own).
-            "/app/preview?deal": [f"{s.a.account}-{s.a.deal_id}"]}
+            # A's own account, named in the refusal the preview gives as the sync would (A's Xero lacks it).
+            "/app/preview?deal": [f"The revenue account {s.a.account} is not an active revenue account"]}
 
 
 async def seeded(s: AppStack) -> None:

@@ -15,7 +15,6 @@ CHROMIUM = os.environ.get("PDX_CHROMIUM") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 
-pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason="needs Chromium (./dev test installs it)")
 
 
 @pytest.fixture
@@ -23,6 +22,8 @@ async def page(stack) -> AsyncIterator[Page]:  # noqa: F811
     token, _ = await MongoAppSessions(stack.db, ttl_seconds=600).create(
         company_id=stack.company_id, user_id="12001", user_name="Sandbox Admin", is_admin=True,
         company_domain="demo", embedded=None)
+    # Not a skip: ./dev test installs Chromium, so a missing one is a broken set-up, said plainly.
+    assert os.access(CHROMIUM, os.X_OK), f"no Chromium at {CHROMIUM}: run the tests with ./dev test, which installs it"
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:

@@ -151,8 +151,7 @@ SILENT_PAGE = "<!doctype html><html><body><h1>Never initialises</h1></body></htm
 
 @pytest.fixture
 async def fake_app() -> AsyncIterator[str]:
-    if not SDK.exists():
-        pytest.skip(f"the vendored SDK is not at {SDK}")
+    assert SDK.exists(), f"the vendored SDK is not at {SDK}"
     async def sdk(_: web.Request) -> web.StreamResponse:
         return web.FileResponse(SDK)
 
@@ -176,8 +175,8 @@ async def page() -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     binary = os.environ.get("PDX_CHROMIUM") or "/usr/bin/chromium"
-    if not os.access(binary, os.X_OK):
-        pytest.skip(f"no Chromium at {binary} (./dev test installs it)")
+    # Not a skip: ./dev test installs Chromium, so a missing one is a broken set-up, said plainly.
+    assert os.access(binary, os.X_OK), f"no Chromium at {binary}: run the tests with ./dev test, which installs it"
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=binary, headless=True, args=CHROMIUM_ARGS)
         try:
