@@ -1,6 +1,7 @@
 """Reads everything a deal's draft needs from Pipedrive, in as few calls as the API allows."""
 
 import asyncio
+from typing import Any
 
 import aiohttp
 
@@ -18,16 +19,19 @@ class PipedriveDealReader:
         deal, products, discounts = await asyncio.gather(
             client.deal(deal_id), client.deal_products(deal_id), client.deal_discounts(deal_id))
         person_id, org_id = _id(deal.get("person_id")), _id(deal.get("org_id"))
-        person, org, details = await asyncio.gather(
+        person, org, details, deal_fields = await asyncio.gather(
             client.person(person_id) if person_id else _none(),
             client.organization(org_id) if org_id else _none(),
-            asyncio.gather(*(client.product(p["product_id"]) for p in products if p.get("product_id"))))
+            asyncio.gather(*(client.product(p["product_id"]) for p in products if p.get("product_id"))),
+            _fields(client, "/api/v2/dealFields", deal))
         by_id = {d["id"]: d for d in details if d}
         enriched = [{**p, "product": by_id.get(p.get("product_id"), {})} for p in products]
-        fields = await client.request("GET", "/api/v2/dealFields") if deal.get("custom_fields") else []
+        person_fields, org_fields, domain = await asyncio.gather(
+            _fields(client, "/api/v2/personFields", person), _fields(client, "/api/v2/organizationFields", org),
+            self.company_domain(company_id))
         return DealSnapshot(deal=deal, products=enriched, person=person, org=org, discounts=discounts,
-                            deal_fields=fields or [], company_domain=await self.company_domain(company_id))
-
+                            deal_fields=deal_fields, person_fields=person_fields, org_fields=org_fields,
+                            company_domain=domain)
 
     async def company_domain(self, company_id: str) -> str | None:
         """The company's Pipedrive domain ("acme" for acme.pipedrive.com), saved at install."""
@@ -43,3 +47,11 @@ def _id(value: object) -> int | None:
 
 async def _none() -> None:
     return None
+
+
+async def _fields(client: PipedriveClient, path: str, record: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The record's field definitions (names, option labels), read only when it has a custom value to name: a deal,
+    person or organisation without one costs no call. One page of up to 500 fields (v2's largest)."""
+    if not any(value not in (None, "", [], {}) for value in ((record or {}).get("custom_fields") or {}).values()):
+        return []
+    return await client.request("GET", path, params={"limit": 500}) or []

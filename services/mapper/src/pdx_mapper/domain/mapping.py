@@ -48,6 +48,8 @@ class DealSnapshot:
     org: dict[str, Any] | None = None
     discounts: list[dict[str, Any]] = field(default_factory=list)
     deal_fields: list[dict[str, Any]] = field(default_factory=list)
+    person_fields: list[dict[str, Any]] = field(default_factory=list)  # v2 /personFields, read only for custom values
+    org_fields: list[dict[str, Any]] = field(default_factory=list)  # v2 /organizationFields, likewise
     company_domain: str | None = None  # "acme" for acme.pipedrive.com, saved at install (never a webhook's host)
 
 

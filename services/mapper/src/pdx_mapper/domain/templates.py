@@ -1,5 +1,6 @@
 """Simple field templates: ``{deal.title}``, ``{deal.id}``, ``{org.name}``, ``{person.name}``, ``{person.email}``,
-``{deal.custom.<field name or key>}``. Unknown placeholders render empty. Pure."""
+``{deal.custom.<field name or key>}``, ``{person.custom.<field name or key>}``, ``{org.custom.<field name or key>}``.
+Unknown placeholders render empty. Pure."""
 
 import math
 import re
@@ -8,10 +9,15 @@ from typing import Any
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\.([A-Za-z0-9_]+)(?:\.([^{}]+))?\}")
 
 
-def _deal_field(snapshot: Any, name_or_key: str) -> dict[str, Any]:
-    """The deal field named or keyed ``name_or_key``: v2 ``/dealFields`` says field_name/field_code, v1 name/key."""
+# the record a placeholder names -> the snapshot's record and its field list (v2 /dealFields, /personFields, ...)
+RECORDS = {"deal": ("deal", "deal_fields"), "person": ("person", "person_fields"), "org": ("org", "org_fields")}
+
+
+def _field(fields: list[dict[str, Any]], name_or_key: str) -> dict[str, Any]:
+    """The field named or keyed ``name_or_key``: v2 ``/dealFields`` (and ``/personFields``, ``/organizationFields``)
+    says field_name/field_code, v1 name/key."""
     wanted = name_or_key.strip().lower()
-    for f in snapshot.deal_fields:
+    for f in fields or []:
         labels = (f.get("field_name"), f.get("name"), f.get("field_code"), f.get("key"))
         if wanted in {str(label).strip().lower() for label in labels if label}:
             return f
@@ -40,17 +46,19 @@ def plain(value: Any, options: list[dict[str, Any]] | None = None) -> Any:
     return value
 
 
-def custom_field(snapshot: Any, name_or_key: str) -> Any:
-    """A deal custom field's value, by the field's name (as shown in Pipedrive) or its 40-character key."""
-    custom = snapshot.deal.get("custom_fields") or {}
-    f = _deal_field(snapshot, name_or_key)
+def custom_field(snapshot: Any, name_or_key: str, record: str = "deal") -> Any:
+    """A custom field's value on the deal, its person or its organisation (``record`` "deal", "person", "org"), by
+    the field's name (as shown in Pipedrive) or its 40-character key; an option by its label."""
+    source, fields = RECORDS[record]
+    custom = (getattr(snapshot, source, None) or {}).get("custom_fields") or {}
+    f = _field(getattr(snapshot, fields, None) or [], name_or_key)
     key = f.get("field_code") or f.get("key") or name_or_key
     return plain(custom.get(key), f.get("options"))
 
 
 def _value(snapshot: Any, entity: str, attr: str, rest: str | None) -> Any:
-    if entity == "deal" and attr == "custom" and rest:
-        return custom_field(snapshot, rest)
+    if entity in RECORDS and attr == "custom" and rest:
+        return custom_field(snapshot, rest, entity)
     source = {"deal": snapshot.deal, "org": snapshot.org, "person": snapshot.person}.get(entity) or {}
     if entity == "person" and attr in ("email", "phone"):
         values = source.get(attr + "s") or []
