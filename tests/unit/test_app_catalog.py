@@ -115,23 +115,19 @@ def test_a_section_merges_into_its_settings_key_by_key():
         "version": 3, "money": {"sales_account_code": "200", "tax_types": {}}, "triggers": []}
 
 
-def test_insert_a_field_offers_names_and_no_ids_or_timestamps(monkeypatch):
+def test_insert_a_field_offers_names_and_no_ids_or_timestamps():
     person = Source([FieldInfo("Job title", "job_title", "varchar", False),
                      FieldInfo("Owner", "owner_id", "user", False),
                      FieldInfo("Person created", "add_time", "date", False),
                      FieldInfo("Customer number", "a" * 40, "varchar", True)])
     deal = Source([FieldInfo("PO number", "b" * 40, "varchar", True), FieldInfo("Owner", "owner_id", "user", False)])
-    monkeypatch.setattr(mappings, "record_custom_fields", lambda: False)
     groups = dict(mappings.insertable(deal, person, Source(None, "down")))
     assert ("{deal.custom.PO number}", "PO number (custom field)") in groups["Deal"]
     assert ("{person.job_title}", "Job title") in groups["Contact person"]
-    offered = [p for group in groups.values() for p, _ in group]
-    assert not [p for p in offered if "owner_id" in p or "add_time" in p or "person.custom" in p]
-    assert ("{org.name}", "Name") in groups["Organisation"]  # Pipedrive could not list them: the standard ones
-    # Once the mapper reads person custom fields, they are offered too.
-    monkeypatch.setattr(mappings, "record_custom_fields", lambda: True)
-    groups = dict(mappings.insertable(deal, person, Source(None, "down")))
     assert ("{person.custom.Customer number}", "Customer number (custom field)") in groups["Contact person"]
+    offered = [p for group in groups.values() for p, _ in group]
+    assert not [p for p in offered if "owner_id" in p or "add_time" in p]
+    assert ("{org.name}", "Name") in groups["Organisation"]  # Pipedrive could not list them: the standard ones
     errors = mappings._placeholder_errors({"reference": "{person.custom.Customer number}"}, deal, person,
                                           Source(None, "down"))
     assert errors == {}

@@ -9,7 +9,6 @@ Form (``POST /app/mappings``, the whole section): ``fields.reference``, ``fields
 """
 
 import asyncio
-import functools
 import re
 from typing import Any
 
@@ -20,7 +19,6 @@ from pdx_gateway.app_ui.render import render
 from pdx_gateway.app_ui.session import app_session, posted_form
 from pdx_gateway.keys import SETTINGS_STORE
 from pdx_mapper.domain import templates
-from pdx_mapper.domain.mapping import DealSnapshot
 
 routes = web.RouteTableDef()
 PATH = "/app/mappings"
@@ -104,18 +102,6 @@ async def _sources(request: web.Request) -> tuple[Source, Source, Source, Source
     return deal_fields, person_fields, org_fields, categories, themes
 
 
-@functools.cache
-def record_custom_fields() -> bool:
-    """Whether the mapper's templates read a person's and an organisation's custom fields
-    (``{person.custom.Customer number}``); until they do, those fields are not offered (they would come out empty)."""
-    try:
-        snapshot = DealSnapshot(deal={}, person={"custom_fields": {"k": "yes"}},  # type: ignore[call-arg]
-                                person_fields=[{"field_code": "k", "field_name": "Probe"}])
-    except TypeError:
-        return False
-    return templates.render("{person.custom.Probe}", snapshot) == "yes"
-
-
 Group = tuple[str, list[tuple[str, str]]]
 
 
@@ -129,7 +115,7 @@ def insertable(deal_fields: Source, person_fields: Source, org_fields: Source) -
         seen = {p for p, _ in options}
         for f in source.values or []:
             if f.custom:
-                if (record != "deal" and not record_custom_fields()) or f.type in CUSTOM_NOT_TEXT:
+                if f.type in CUSTOM_NOT_TEXT:
                     continue
                 placeholder = "{" + f"{record}.custom.{f.name}" + "}"
                 label = f"{f.name} (custom field)"
