@@ -121,7 +121,9 @@ async def whole_app_frame(page: Page) -> AsyncIterator[None]:
     if not await element.count():
         yield
         return
-    frame = await (await element.element_handle()).content_frame()
+    handle = await element.element_handle()
+    frame = await handle.content_frame()
+    await handle.dispose()
     height = await frame.evaluate("document.documentElement.scrollHeight") if frame else 0
     before = await element.evaluate("(el, h) => { const was = el.style.height; if (h) el.style.height = h + 'px'; "
                                     "return was; }", height)
