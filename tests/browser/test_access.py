@@ -1,11 +1,12 @@
 """Who may see and change what, from Pipedrive's host page: a regular user sees every section read-only; a forged,
-expired or other company's token gets a clear error page, no session and none of the company's data."""
+expired or other company's token gets a clear error page, no session and none of the company's data; a keyboard
+user reaches the settings with a visible focus."""
 
 import pytest
 from playwright.async_api import FrameLocator, Page, expect
 
 from tests.browser.flows import NZ
-from tests.browser.host import REGULAR_USER_ID, go_to, open_app
+from tests.browser.host import REGULAR_USER_ID, go_to, open_app, section_link
 
 SECTIONS = ("Connections", "Triggers", "Customers, products & money", "Field mappings", "Preview", "Sync log", "Usage",
             "History")
@@ -46,3 +47,22 @@ async def test_a_bad_token_gets_an_error_page_and_no_data(stack, page: Page, scr
     await expect(app.locator("body")).not_to_contain_text("Demo Company")
     assert not [c for c in await page.context.cookies() if c["name"] == "pdx_app"]  # no session was made
     await screenshot(page, "error-page")
+
+
+async def test_a_keyboard_user_skips_to_the_settings_and_sees_where_focus_is(stack, page: Page) -> None:
+    app = await open_app(page, stack)
+
+    await page.keyboard.press("Tab")  # from Pipedrive's page into the app's frame
+    skip = app.get_by_role("link", name="Skip to the settings")
+    await expect(skip).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(app.locator("main")).to_be_focused()
+
+    await page.keyboard.press("Tab")  # the first control of the section, with a visible focus ring
+    focused = app.locator(":focus")
+    await expect(focused).to_have_count(1)
+    await expect(focused).to_have_css("outline-style", "solid")
+    await section_link(app, "Field mappings").focus()
+    await page.keyboard.press("Enter")
+    await expect(section_link(app, "Field mappings")).to_have_attribute("aria-current", "page")
+    await expect(app.get_by_label("Invoice reference")).to_be_visible()

@@ -32,6 +32,7 @@ async def test_a_refused_value_is_shown_beside_its_field_and_nothing_is_saved(st
     await expect(due).to_have_attribute("aria-invalid", "true")
     await expect(due).to_have_value("400")  # the admin's input stays, to be corrected
     await expect(app.get_by_role("alert")).to_contain_text("Nothing was saved")
+    await expect(app.get_by_role("alert")).to_be_focused()  # keyboard and screen-reader users land on it
     await expect(app.get_by_role("status")).to_have_count(0)  # no "✓ Saved."
     await expect(app.locator(".field-error")).to_have_count(1)
     await screenshot(page, "validation-error")
