@@ -7,7 +7,7 @@ from playwright.async_api import Dialog, FrameLocator, Locator, Page, expect
 
 from pdx_devstack.peek import sandbox_get
 from pdx_devstack.stack import Stack
-from tests.browser.host import go_to, section_link
+from tests.browser.host import go_to
 from tests.e2e.helpers import eventually
 
 NZ, UK = "Demo Company (NZ)", "Demo Company (UK)"
@@ -96,8 +96,7 @@ async def log_row(app: FrameLocator, deal_id: int, outcome: str, *, timeout_ms: 
            .filter(has=app.get_by_text(outcome, exact=True)))
 
     async def shown() -> bool:
-        await section_link(app, "Sync log").click()
-        await expect(app.get_by_role("heading", name="Sync log", level=1)).to_be_visible()
+        await go_to(app, "Sync log")
         return await row.count() > 0
 
     await eventually(shown, timeout=timeout_ms / 1000, every=1.0)

@@ -57,9 +57,12 @@ def section_link(app: FrameLocator, name: str) -> Locator:
 
 
 async def go_to(app: FrameLocator, name: str) -> None:
-    """Open a section from the app's navigation, and wait until it is the current page."""
+    """Open a section from the app's navigation (again, when it is the one shown: a reload) and wait until its new
+    page has replaced the one shown before."""
     link = section_link(app, name)
+    await app.locator("html").evaluate("page => { page.dataset.pdxShownBefore = 'yes'; }")
     await link.click()
+    await expect(app.locator("html[data-pdx-shown-before]")).to_have_count(0)
     await expect(link).to_have_attribute("aria-current", "page")
 
 
