@@ -43,12 +43,18 @@ async def open_app(page: Page, stack: Stack, *, user_id: int = ADMIN_USER_ID, to
 
 async def _handshake(page: Page) -> str:
     """What the host and the app's frame say about the SDK handshake, for a failure's message."""
-    host = await page.evaluate("() => JSON.stringify({log: window.hostLog, body: {...document.body.dataset}})")
+    # Times are epoch milliseconds: when host.js (the host's listener) arrived, and when the app's deferred scripts
+    # (which post the SDK's initialize) had run.
+    host = await page.evaluate(
+        "() => JSON.stringify({log: window.hostLog, body: {...document.body.dataset}, hostJsArrived: "
+        "performance.getEntriesByType('resource').filter(e => e.name.includes('/host/static/host.js'))"
+        ".map(e => Math.round(performance.timeOrigin + e.responseEnd))})")
     app = None
     if len(page.frames) > 1:
         app = await page.frames[1].evaluate(
             "() => JSON.stringify({url: location.href, body: {...document.body.dataset}, "
-            "sdk: typeof window.AppExtensionsSDK, framed: window.parent !== window})")
+            "sdk: typeof window.AppExtensionsSDK, framed: window.parent !== window, scriptsRan: Math.round("
+            "performance.timeOrigin + performance.getEntriesByType('navigation')[0].domContentLoadedEventStart)})")
     return f"host: {host}\napp frame: {app}"
 
 
