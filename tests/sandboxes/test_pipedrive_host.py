@@ -52,7 +52,7 @@ class Host:
     async def iframe_query(self, path: str) -> dict[str, str]:
         status, page = await self.get(path)
         assert status == 200, page
-        src = html.unescape(re.search(r'<iframe[^>]* src="([^"]+)"', page).group(1))
+        src = html.unescape(re.search(r'<iframe[^>]* data-src="([^"]+)"', page).group(1))
         assert src.startswith("http://app.example/app/entry?")
         return {k: v[0] for k, v in parse_qs(urlsplit(src).query).items()}
 

@@ -113,7 +113,7 @@ async def app_settings(request: web.Request) -> web.Response:
 <h1>Xero drafts</h1>
 <p id="app-status" class="status" role="status" data-state="loading">Loading the app…</p>
 <div id="app-snackbar" class="snackbar" role="status" aria-live="polite" hidden></div>
-<iframe id="app-frame" class="app-frame loading" title="Xero drafts settings" src="{e(src)}"></iframe>
+<iframe id="app-frame" class="app-frame loading" title="Xero drafts settings" data-src="{e(src)}"></iframe>
 </main></div>
 <script src="/host/static/host.js"></script>
 </body>"""

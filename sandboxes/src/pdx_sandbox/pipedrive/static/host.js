@@ -104,4 +104,8 @@
       port.postMessage({ error: String((error && error.message) || error) });
     });
   });
+
+  // Like Pipedrive, listen first and only then load the app: on a busy machine the app's "initialize" can
+  // otherwise arrive before this script listens, and be lost.
+  frame.src = frame.dataset.src;
 })();
