@@ -118,7 +118,7 @@ async def test_a_trigger_without_a_stage_never_reads_stage_none(admin):
 async def test_document_offers_invoice_and_quote_and_a_tampered_value_reads_in_plain_words(admin):
     _, page = await admin.get("/app/triggers")
     assert ">Invoice</option>" in page and ">Quote</option>" in page and "Nothing (keep" not in page
-    assert "Off: this trigger makes no drafts." in page
+    assert "Untick to switch this trigger off: it then makes no drafts." in page
     status, page, _ = await admin.post("/app/triggers", with_values(
         await admin.form("/app/triggers"), triggers__0__pipeline_id="1", triggers__0__stage_id="5",
         triggers__0__action="bogus"))
