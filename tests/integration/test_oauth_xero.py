@@ -7,7 +7,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
@@ -16,7 +16,8 @@ import aiohttp
 import pytest
 
 from pdx_common import topics
-from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, LineItem, new_id
+from pdx_common.contracts import COMMAND, Contact, CreateInvoice, CreateQuote, LineItem, new_id
+from pdx_common.parking import MongoParkedCommands
 from pdx_gateway.domain.connections import NO_TENANT
 from pdx_gateway.domain.links import signed_query
 from pdx_sandbox.xero import NZ_TENANT_ID, UK_TENANT_ID
@@ -66,9 +67,9 @@ def command(company_id: str, deal_id: str, kind=CreateInvoice) -> dict:
 
 
 async def park(s: OAuthStack, company_id: str, deal_id: str, kind=CreateInvoice) -> dict:
+    """Parked as the writer parks (the store's times tie within a millisecond; its sequence keeps the order)."""
     payload = command(company_id, deal_id, kind)
-    await s.db.parked_commands.insert_one({"_id": payload["id"], "company_id": company_id, "deal_id": deal_id,
-                                           "payload": payload, "parked_at": datetime.now(UTC)})
+    await MongoParkedCommands(s.db).park(COMMAND.validate_python(payload))
     return payload
 
 

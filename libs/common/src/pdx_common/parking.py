@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import structlog
 from pydantic import BaseModel, ValidationError
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -25,10 +26,10 @@ class Publisher(Protocol):
 
 class MongoParkedCommands:
     def __init__(self, db: AsyncDatabase) -> None:
-        self._col = db.parked_commands
+        self._col, self._sequences = db.parked_commands, db.sequences
 
     async def ensure_indexes(self) -> None:
-        await self._col.create_index([("company_id", 1), ("parked_at", 1)])
+        await self._col.create_index([("company_id", 1), ("parked_at", 1), ("seq", 1)])
         await self._col.create_index([("company_id", 1), ("deal_id", 1)])
 
     async def park(self, command: CreateInvoice | CreateQuote) -> bool:
@@ -37,13 +38,20 @@ class MongoParkedCommands:
         try:
             await self._col.insert_one({"_id": command.id, "company_id": command.company_id,
                                         "deal_id": command.deal_id, "payload": command.model_dump(mode="json"),
-                                        "parked_at": datetime.now(UTC)})
+                                        "parked_at": datetime.now(UTC), "seq": await self._next_seq()})
         except DuplicateKeyError:
             return False
         return first
 
+    async def _next_seq(self) -> int:
+        """``parked_at`` has millisecond resolution in the store, so two commands parked back to back tie; "oldest
+        first" (one deal's invoice before its quote) needs a tiebreak that is not a random id."""
+        counter = await self._sequences.find_one_and_update({"_id": "parked_commands"}, {"$inc": {"seq": 1}},
+                                                            upsert=True, return_document=ReturnDocument.AFTER)
+        return int(counter["seq"])
+
     async def of_company(self, company_id: str) -> list[dict[str, Any]]:
-        cursor = self._col.find({"company_id": company_id}).sort([("parked_at", 1), ("_id", 1)])
+        cursor = self._col.find({"company_id": company_id}).sort([("parked_at", 1), ("seq", 1), ("_id", 1)])
         return [doc async for doc in cursor]
 
     async def remove(self, command_id: str) -> None:
