@@ -9,7 +9,7 @@ from datetime import date
 import jwt
 import pytest
 
-from pdx_common.pipedrive_jwt import PanelAuthError, verify
+from pdx_common.pipedrive_jwt import PipedriveJwtError, verify
 from pdx_crmcard.domain import activities, documents, panel
 from pdx_crmcard.domain.panel_limits import ALLOWED_TYPES, problems
 from pdx_crmcard.entrypoints.xero_webhooks import signature_ok
@@ -140,7 +140,7 @@ def test_a_valid_token_names_its_company() -> None:
     ("", SECRET, "7001"), (token(), None, "7001"), ("not.a.jwt", SECRET, "7001"),
 ])
 def test_a_token_that_does_not_prove_the_company_is_refused(tok, secret, company) -> None:
-    with pytest.raises(PanelAuthError):
+    with pytest.raises(PipedriveJwtError):
         verify(tok, secret, company)
 
 

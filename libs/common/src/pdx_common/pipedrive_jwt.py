@@ -43,8 +43,3 @@ def verify(token: str | None, secret: str | None, company_id: str | None) -> Pip
         raise PipedriveJwtError("the token is for another company")
     user = claims.get("userId")
     return PipedriveCaller(str(claimed), str(user) if user is not None else None)
-
-
-# The panel's names for the same things.
-PanelAuthError = PipedriveJwtError
-PanelCaller = PipedriveCaller

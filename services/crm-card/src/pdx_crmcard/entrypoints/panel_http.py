@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pdx_common.http import ApiError, ConnectionMissing
 from pdx_common.json_body import BodyRefused, BodyTooLarge, read_json_object
 from pdx_common.metrics import PANEL_LATENCY
-from pdx_common.pipedrive_jwt import PanelAuthError, PanelCaller, verify
+from pdx_common.pipedrive_jwt import PipedriveCaller, PipedriveJwtError, verify
 from pdx_crmcard.domain import panel, panel_limits
 from pdx_crmcard.views import PanelReader
 
@@ -33,7 +33,7 @@ class BadPanelRequest(Exception):
 # One table: which failure answers which status and words (the exception's own text is the subtitle when None).
 # Most specific first: the first entry the exception is an instance of answers it.
 ERRORS: dict[type[Exception], tuple[int, str, str | None]] = {
-    PanelAuthError: (401, "Not authorised", None),
+    PipedriveJwtError: (401, "Not authorised", None),
     BadPanelRequest: (400, "This panel cannot be shown here", None),
     BodyTooLarge: (413, "This panel cannot be shown here", None),
     BodyRefused: (400, "This panel cannot be shown here", None),
@@ -77,7 +77,7 @@ def add_routes(app: web.Application, deps: PanelDeps) -> None:
     app.router.add_post("/panel/update", _answer(lambda deps, caller, q: _show(deps, caller, q, update=True)))
 
 
-async def _show(deps: PanelDeps, caller: PanelCaller, query: PanelQuery, *, update: bool) -> dict[str, Any]:
+async def _show(deps: PanelDeps, caller: PipedriveCaller, query: PanelQuery, *, update: bool) -> dict[str, Any]:
     assert deps.reader is not None
     with structlog.contextvars.bound_contextvars(company_id=caller.company_id, resource=query.resource,
                                                  object_id=query.object_id):
@@ -86,7 +86,7 @@ async def _show(deps: PanelDeps, caller: PanelCaller, query: PanelQuery, *, upda
         return body
 
 
-Handler = Callable[[PanelDeps, PanelCaller, PanelQuery], Awaitable[dict[str, Any]]]
+Handler = Callable[[PanelDeps, PipedriveCaller, PanelQuery], Awaitable[dict[str, Any]]]
 
 
 def _answer(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
