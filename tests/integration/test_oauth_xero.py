@@ -18,8 +18,8 @@ import pytest
 from pdx_common import topics
 from pdx_common.contracts import COMMAND, Contact, CreateInvoice, CreateQuote, LineItem, new_id
 from pdx_common.parking import MongoParkedCommands
+from pdx_common.signed_links import signed_query
 from pdx_gateway.domain.connections import NO_TENANT
-from pdx_gateway.domain.links import signed_query
 from pdx_sandbox.xero import NZ_TENANT_ID, UK_TENANT_ID
 from tests.integration.test_oauth_pipedrive import LINK_KEY, OAuthStack, running_stack
 from tests.kafka_helpers import read_until

@@ -40,6 +40,50 @@ class Trigger(Strict):
         return f"p{self.pipeline_id}-s{self.stage_id}"
 
 
+class WonTrigger(Strict):
+    """When a deal of ``pipeline_id`` is marked won (Pipedrive's Won button sets ``status`` to "won"; the stage stays
+    where it was), make ``action``. Beside the stage triggers: a deal can fire both, each at most once."""
+
+    pipeline_id: int = Field(gt=0)
+    action: DocumentAction
+    enabled: bool = True
+
+    @property
+    def makes(self) -> DocumentAction:
+        return self.action if self.enabled else "none"
+
+    @property
+    def id(self) -> str:
+        return f"p{self.pipeline_id}-won"
+
+
+class OnDemandTrigger(Strict):
+    """A person's "Create draft invoice" or "Create draft quote" on a deal, whatever its stage (not stored)."""
+
+    action: Literal["invoice", "quote"]
+    enabled: bool = True
+
+    @property
+    def makes(self) -> DocumentAction:
+        return self.action if self.enabled else "none"
+
+    @property
+    def id(self) -> str:
+        return f"manual-{self.action}"
+
+
+class OnDemand(Strict):
+    """What salespeople may make from a deal's panel: a draft invoice, a draft quote, each once per deal unless
+    ``more_than_once`` (then every confirmed request makes a new draft)."""
+
+    invoice: bool = True
+    quote: bool = True
+    more_than_once: bool = False
+
+
+AnyTrigger = Trigger | WonTrigger | OnDemandTrigger
+
+
 class CustomerRules(Strict):
     contact_from: Literal["organization_then_person", "person"] = "organization_then_person"
     create_missing: bool = True
@@ -141,6 +185,8 @@ class CompanySettings(Strict):
     # The company's time zone (IANA name): a deal won on a Monday morning in Auckland is dated Monday.
     timezone: str = "UTC"
     triggers: tuple[Trigger, ...] = ()
+    won_triggers: tuple[WonTrigger, ...] = ()
+    on_demand: OnDemand = OnDemand()
     on_reentry: Literal["no_second_draft", "new_draft"] = "no_second_draft"
     customer: CustomerRules = CustomerRules()
     products: ProductRules = ProductRules()
@@ -164,7 +210,24 @@ class CompanySettings(Strict):
             if key in seen:
                 raise ValueError(f"stage {trigger.stage_id} of pipeline {trigger.pipeline_id} has two triggers")
             seen.add(key)
+        pipelines: set[int] = set()
+        for won in self.won_triggers:
+            if won.pipeline_id in pipelines:
+                raise ValueError(f"pipeline {won.pipeline_id} has two \"deal marked won\" triggers")
+            pipelines.add(won.pipeline_id)
         return self
+
+    def won_trigger_for(self, pipeline_id: int | None) -> WonTrigger | None:
+        return next((t for t in self.won_triggers if t.pipeline_id == pipeline_id), None)
+
+    def trigger_by_id(self, trigger_id: str) -> AnyTrigger | None:
+        """The trigger a ledger/replay id names: ``p3-s7`` (stage), ``p3-won`` (marked won), ``manual-invoice`` /
+        ``manual-quote`` (on demand); a suffix ``@...`` (one entry, or one request) is ignored. None: not set up."""
+        base = trigger_id.split("@", 1)[0]
+        if base in ("manual-invoice", "manual-quote"):
+            action = base.removeprefix("manual-")
+            return OnDemandTrigger(action=action, enabled=getattr(self.on_demand, action))
+        return next((t for t in (*self.triggers, *self.won_triggers) if t.id == base), None)
 
     def trigger_for(self, pipeline_id: int | None, stage_id: int | None) -> Trigger | None:
         for trigger in self.triggers:

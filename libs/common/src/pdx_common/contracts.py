@@ -49,6 +49,19 @@ class DealChanged(Message):
     replay_of: str | None = None  # the DealChanged id this one re-publishes, when replayed
     # A replay of failed triggers: the mapper re-runs exactly these, with the deal as Pipedrive has it now.
     replay_triggers: tuple[str, ...] = ()
+    # Why the named triggers run when no stage move fired them: a person's Replay (a failed trigger is tried again, a
+    # made draft is regenerated in place), a person's "Create draft invoice/quote" on the deal, or a backfill (deals
+    # already in a trigger stage; a made draft is left alone). None: a webhook, or a replay from before this field.
+    request: Literal["replay", "on_demand", "backfill"] | None = None
+
+    @model_serializer(mode="wrap")
+    def _request_as_before_when_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Without a request the event is written exactly as before the field existed (an older consumer forbids
+        unknown keys)."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("request") is None:
+            data.pop("request", None)
+        return data
 
     @property
     def origin_id(self) -> str:
@@ -121,14 +134,21 @@ class DocumentCommand(Message):
     deal_value: Decimal | None = None
     deal_url: str
     branding_theme_id: str | None = None  # Xero's BrandingThemeID; None: the organisation's default theme
+    # A person's Replay: when the trigger's draft exists and is still a DRAFT in Xero, update it in place (same
+    # document and number, lines replaced, contact updated) instead of skipping; never a second document.
+    regenerate: bool = False
 
     @model_serializer(mode="wrap")
     def _as_before_when_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A command without a branding theme is written exactly as before the field existed, so a writer of the
-        previous release still reads it during an upgrade (messages forbid unknown keys)."""
+        """A command without a branding theme (or not regenerating) is written exactly as before those fields
+        existed, so a writer of the previous release still reads it during an upgrade (messages forbid unknown
+        keys)."""
         data = handler(self)
-        if isinstance(data, dict) and data.get("branding_theme_id") is None:
-            data.pop("branding_theme_id", None)
+        if isinstance(data, dict):
+            if data.get("branding_theme_id") is None:
+                data.pop("branding_theme_id", None)
+            if data.get("regenerate") is False:
+                data.pop("regenerate", None)
         return data
 
     @property
@@ -152,8 +172,9 @@ class CreateQuote(DocumentCommand):
 DocumentKind = Literal["invoice", "quote"]
 
 
-class DocumentCreated(Message):
-    type: Literal["DocumentCreated"] = "DocumentCreated"
+class DocumentWritten(Message):
+    """What a draft written to Xero is: its number, total, status and link. Created or updated, see below."""
+
     command_id: str
     trigger_id: str
     kind: DocumentKind
@@ -170,6 +191,17 @@ class DocumentCreated(Message):
     issue_date: date | None = None
     due_date: date | None = None
     warnings: tuple[str, ...] = ()
+
+
+class DocumentCreated(DocumentWritten):
+    type: Literal["DocumentCreated"] = "DocumentCreated"
+
+
+class DocumentUpdated(DocumentWritten):
+    """A Replay regenerated the trigger's existing draft in place: same document and number, new lines and
+    contact. Never metered (only creations are billed)."""
+
+    type: Literal["DocumentUpdated"] = "DocumentUpdated"
 
 
 class DocumentFailed(Message):
@@ -205,7 +237,8 @@ class DocumentSkipped(Message):
 
 
 Command = Annotated[CreateInvoice | CreateQuote, Field(discriminator="type")]
-Result = Annotated[DocumentCreated | DocumentFailed | DocumentSkipped | DocumentParked, Field(discriminator="type")]
+Result = Annotated[DocumentCreated | DocumentUpdated | DocumentFailed | DocumentSkipped | DocumentParked,
+                   Field(discriminator="type")]
 
 COMMAND = TypeAdapter(Command)
 RESULT = TypeAdapter(Result)

@@ -217,7 +217,9 @@ class Stack:
             env.update(XERO_API_URL=f"{xero}/api.xro/2.0", XERO_TOKEN_URL=f"{xero}/connect/token",
                        XERO_CLIENT_ID=XERO_CLIENT[0], XERO_CLIENT_SECRET=XERO_CLIENT[1],
                        XERO_WEBHOOK_KEY=XERO_WEBHOOK_KEY, XERO_CLOCK_SPEED=str(self.options.xero_clock_speed),
-                       PANEL_JWT_SECRET=self.panel_secret)
+                       PANEL_JWT_SECRET=self.panel_secret,
+                       # A failure's activity and the deal's panel link to the gateway's Replay and Create pages.
+                       GATEWAY_URL=self.urls["gateway"], LINK_SIGNING_KEY=self.link_key)
         if name == "xero-writer":
             xero = self.urls["xero"]
             env.update(XERO_API_URL=f"{xero}/api.xro/2.0", XERO_TOKEN_URL=f"{xero}/connect/token",

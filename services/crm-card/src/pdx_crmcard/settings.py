@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from pdx_common.settings import ServiceSettings
@@ -22,6 +22,12 @@ class CardSettings(ServiceSettings):
     pipedrive_api_url: str | None = None
     # How a failure's note tells people to replay; empty: the app's Sync log, in words (activities.PLAIN_REPLAY).
     replay_hint: str = ""
+    # The gateway's public address and its link signing key (PDX_GATEWAY_PUBLIC_URL, PDX_GATEWAY_LINK_SIGNING_KEY):
+    # with both, a failure's activity and the deal's panel carry signed Replay links to the gateway's deal pages
+    # (pdx_gateway.deal_actions); without them, the activity tells people to replay in the app's Sync log.
+    gateway_url: str | None = None
+    link_signing_key: SecretStr | None = Field(default=None, min_length=32)
+    action_link_ttl_seconds: int = Field(default=30 * 86400, ge=3600)  # how long an activity's Replay link works
     retry_attempts: int = 5
     retry_first_delay: float = 0.5
     # The JSON panel. Pipedrive signs its JWT with the app's client secret unless another secret is set.

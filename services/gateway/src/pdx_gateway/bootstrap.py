@@ -9,7 +9,7 @@ from pdx_common.kafka import make_broker
 from pdx_common.mongo import connect_mongo, ping
 from pdx_common.parking import MongoParkedCommands
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
-from pdx_gateway import erase
+from pdx_gateway import erase, jobs
 from pdx_gateway.adapters.connections import MongoConnections
 from pdx_gateway.adapters.deal_events import MongoDealEvents
 from pdx_gateway.adapters.mongo import MongoSeenEvents, MongoWebhookCredentials
@@ -19,6 +19,7 @@ from pdx_gateway.adapters.sync_log import MongoSyncLog
 from pdx_gateway.app_ui.app import create_ui
 from pdx_gateway.app_ui.session import MongoAppSessions
 from pdx_gateway.connector import build_connector
+from pdx_gateway.deal_actions import create_deal_actions
 from pdx_gateway.entrypoints import oauth_pipedrive, oauth_xero, webhooks
 from pdx_gateway.entrypoints.api import create_api
 from pdx_gateway.errors import error_middleware
@@ -47,11 +48,13 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.cleanup_ctx.append(broker_context(broker))
     app.cleanup_ctx.append(_oauth_context(settings))
     app.cleanup_ctx.append(erase.purge_context(settings.erase_check_seconds))
+    app.cleanup_ctx.append(jobs.runner_context)
     app.add_routes(webhooks.routes)
     app.add_routes(oauth_pipedrive.routes)
     app.add_routes(oauth_xero.routes)
     app.add_subapp("/api", create_api())
     app.add_subapp("/app", create_ui())
+    app.add_subapp("/deal", create_deal_actions())
 
     async def mongo() -> None:
         await ping(app[DB])

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from pdx_common import signed_links as links
 from pdx_gateway.connector import Connector
-from pdx_gateway.domain import links
 from pdx_gateway.errors import LinkRefused, Unavailable
 from pdx_gateway.keys import CONNECTOR, SETTINGS
 from pdx_gateway.settings import GatewaySettings

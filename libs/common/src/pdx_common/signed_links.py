@@ -1,4 +1,4 @@
-"""Signed, expiring links for a company's admin (connect Xero, choose its organisation). Pure: the caller gives now.
+"""Signed, expiring links: connect Xero, choose its organisation, replay or create from a deal. Pure: now is given.
 
 A link's query is its fields plus ``expires`` (unix seconds) and ``sig`` = hex HMAC-SHA256 over the purpose and the
 fields, so a connect link cannot be replayed as a choose link, nor one company's link edited into another's.
