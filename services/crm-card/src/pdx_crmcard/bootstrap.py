@@ -15,7 +15,7 @@ from pdx_common import topics
 from pdx_common.company_settings import stored_settings
 from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
 from pdx_common.consumer import subscribe
-from pdx_common.contracts import RESULT, DeadLettered, DocumentCreated
+from pdx_common.contracts import RESULT, DeadLettered, DocumentCreated, DocumentUpdated
 from pdx_common.crypto import TokenCipher
 from pdx_common.dead_letters import MongoDeadLetters, producer_told_the_deal
 from pdx_common.http import ConnectionMissing
@@ -37,6 +37,7 @@ from pdx_crmcard.domain.documents import customer_numbers
 from pdx_crmcard.entrypoints import panel_http, xero_webhooks
 from pdx_crmcard.entrypoints.background import InboxWorker, QuoteRefresher
 from pdx_crmcard.handlers import Result, record_result
+from pdx_crmcard.links import DealLinks
 from pdx_crmcard.settings import CardSettings
 from pdx_crmcard.sync import DocumentSync
 from pdx_crmcard.views import PanelReader
@@ -58,6 +59,7 @@ class Resources:
     inbox: MongoWebhookInbox
     inbox_worker: InboxWorker
     quote_refresher: QuoteRefresher
+    links: DealLinks
 
     def pipedrive(self, company_id: str) -> PipedriveClient:
         return PipedriveClient(self.session, self.tokens, company_id, self.pipedrive_api_url)
@@ -78,6 +80,7 @@ def create_app(settings: CardSettings, *, consume_results: bool = True, backgrou
     app = web.Application()
     res = app[CARD] = Resources()
     res.pipedrive_api_url = settings.pipedrive_api_url
+    res.links = deal_links(settings)
     panel = panel_http.PanelDeps(settings.jwt_secret)
     hooks = xero_webhooks.WebhookDeps(settings.xero_webhook_key.get_secret_value()
                                       if settings.xero_webhook_key else None, wakeup=asyncio.Event())
@@ -101,13 +104,23 @@ def create_app(settings: CardSettings, *, consume_results: bool = True, backgrou
     return app
 
 
+def deal_links(settings: CardSettings) -> DealLinks:
+    key = settings.link_signing_key.get_secret_value() if settings.link_signing_key else None
+    if not settings.gateway_url or not key:
+        log.warning("PDX_CARD_GATEWAY_URL/LINK_SIGNING_KEY not set: failures carry no Replay link")
+    return DealLinks(settings.gateway_url, key, ttl_seconds=settings.action_link_ttl_seconds)
+
+
 def result_handler(settings: CardSettings, res: Resources) -> Callable[[Result], Awaitable[None]]:
-    """One result: its activity on the deal (as before), then a created draft joins the read model."""
+    """One result: its activity on the deal (as before), then a created or updated draft joins the read model."""
     async def handle(event: Result) -> None:
         await record_result(event, activity_log=res.activity_log, deal_status=res.deal_status,
-                            write=res.write_activity, replay_hint=settings.replay_hint)
+                            write=res.write_activity, replay_hint=settings.replay_hint,
+                            replay_link=res.links.replay)
         if isinstance(event, DocumentCreated):
             await res.sync.record_created(event)
+        elif isinstance(event, DocumentUpdated):
+            await res.sync.record_updated(event)
     return handle
 
 
@@ -185,7 +198,8 @@ def _read_side(settings: CardSettings, res: Resources, store: ConnectionStore, p
                             app_url=settings.xero_app_url, cooldown=settings.update_cooldown)
     panel.reader = PanelReader(docs, MongoContactLinks(db), connections, res.deal_customer, res.sync,
                                settings_url=settings.panel_settings_url, xero_app_url=settings.xero_app_url,
-                               timezone_of=_timezone_reader(db))
+                               timezone_of=_timezone_reader(db), failures=res.deal_status.failures,
+                               replay_link=res.links.replay)
     hooks.inbox = res.inbox = MongoWebhookInbox(db)
     res.inbox_worker = InboxWorker(hooks.inbox, connections, res.sync, docs=docs, attempts=settings.webhook_attempts,
                                    first_delay=settings.retry_first_delay)

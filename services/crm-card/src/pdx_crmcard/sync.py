@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 
-from pdx_common.contracts import DocumentCreated
+from pdx_common.contracts import DocumentCreated, DocumentUpdated
 from pdx_common.xero import XeroClient
 from pdx_crmcard.adapters.activity_log import MongoActivityLog
 from pdx_crmcard.adapters.documents import MongoXeroDocuments
@@ -32,6 +32,10 @@ class DocumentSync:
         """Our draft joins the read model; if Xero already reported it further along, the deal hears of it now."""
         stored = await self._docs.record_created(*documents.from_created(event))
         await self.tell_deal(stored)
+
+    async def record_updated(self, event: DocumentUpdated) -> None:
+        """A Replay updated our draft in place: the panel shows its new total, customer and dates."""
+        await self._docs.record_updated(*documents.from_updated(event))
 
     async def ingest(self, company_id: str, tenant_id: str, kind: str, element: dict[str, Any]) -> dict | None:
         if not documents.receivable(kind, element):

@@ -19,6 +19,12 @@ from pdx_crmcard.sync import DocumentSync
 log = structlog.get_logger()
 Resource = Literal["deal", "person", "organization"]
 DealCustomer = Callable[[str, str], Awaitable[list[str]]]  # (company, deal) -> ["pd-org-12", "pd-person-7"]
+Failures = Callable[[str, str], Awaitable[list[dict[str, Any]]]]  # (company, deal) -> its failed triggers' records
+ReplayLink = Callable[[str, str], str | None]  # (company, deal) -> a signed Replay page URL, or None
+
+
+async def _no_failures(company_id: str, deal_id: str) -> list[dict[str, Any]]:
+    return []
 NOUN = {"deal": "this deal's customer", "person": "this person", "organization": "this organisation"}
 
 
@@ -32,31 +38,39 @@ class PanelReader:
     def __init__(self, docs: MongoXeroDocuments, links: MongoContactLinks, connections: MongoXeroConnections,
                  deal_customer: DealCustomer, sync: DocumentSync, *,
                  settings_url: Callable[[str], str], xero_app_url: str,
-                 timezone_of: Callable[[str], Awaitable[str]] | None = None) -> None:
+                 timezone_of: Callable[[str], Awaitable[str]] | None = None, failures: Failures = _no_failures,
+                 replay_link: ReplayLink = lambda company_id, deal_id: None) -> None:
         self._docs, self._links, self._connections = docs, links, connections
+        self._failures, self._replay_link = failures, replay_link
         self._timezone_of = timezone_of
         self._deal_customer, self._sync = deal_customer, sync
         self._settings_url, self._app_url = settings_url, xero_app_url.rstrip("/")
 
     async def show(self, company_id: str, resource: Resource, object_id: str, *, update: bool = False) -> dict:
+        failures = await self._failed(company_id, object_id) if resource == "deal" else []
         connection = await self._connections.of(company_id)
         settings_url = self._settings_url(company_id)
         if connection.state != "ok":
-            return _not_connected(connection, settings_url)
+            return panel.with_failures(_not_connected(connection, settings_url), failures)
         tenant_id = connection.tenant_id or ""
         target = await self._target(company_id, tenant_id, resource, object_id)
         if not target.contact_ids and not target.deal_docs:
-            return panel.message("not-in-xero", f"Not in Xero yet: {NOUN[resource]}",
-                                 "No Xero contact is linked yet; the first draft made from a deal creates it.",
-                                 settings_url)
+            return panel.with_failures(panel.message(
+                "not-in-xero", f"Not in Xero yet: {NOUN[resource]}",
+                "No Xero contact is linked yet; the first draft made from a deal creates it.", settings_url), failures)
         if update:
             for contact_id in target.contact_ids:
                 await self._sync.refresh_customer(company_id, tenant_id, contact_id)
             target = await self._target(company_id, tenant_id, resource, object_id)
-        return await self._render(company_id, tenant_id, resource, object_id, target, settings_url)
+        return await self._render(company_id, tenant_id, resource, object_id, target, settings_url, failures)
+
+    async def _failed(self, company_id: str, deal_id: str) -> list[dict[str, Any]]:
+        """The deal's failed triggers as panel objects, each with a Replay link for this deal."""
+        return [panel.failure_object(record, self._replay_link(company_id, deal_id))
+                for record in await self._failures(company_id, deal_id)]
 
     async def _render(self, company_id: str, tenant_id: str, resource: Resource, object_id: str, target: Target,
-                      settings_url: str) -> dict:
+                      settings_url: str, failures: list[dict[str, Any]]) -> dict:
         docs = {d["_id"]: d for d in [*target.deal_docs,
                                       *await self._docs.for_contacts(company_id, tenant_id, target.contact_ids)]}
         names = [d["contact_name"] for d in docs.values() if d.get("contact_name")]
@@ -65,7 +79,8 @@ class PanelReader:
         checked = await self._docs.last_checked(company_id, tenant_id, target.contact_ids)
         view = panel.PanelView(title=names[0] if names else NOUN[resource], documents=list(docs.values()),
                                today=await self._today(company_id), settings_url=settings_url, contact_url=contact_url,
-                               deal_id=object_id if resource == "deal" else None, refreshed_at=checked)
+                               deal_id=object_id if resource == "deal" else None, refreshed_at=checked,
+                               failures=failures)
         return panel.render(view)
 
     async def _today(self, company_id: str) -> date:

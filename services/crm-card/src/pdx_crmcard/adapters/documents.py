@@ -54,6 +54,21 @@ class MongoXeroDocuments:
         assert stored is not None
         return stored
 
+    async def record_updated(self, ours: dict[str, Any], replaced: dict[str, Any],
+                             first: dict[str, Any]) -> dict[str, Any]:
+        """A draft a Replay updated in place: its new total, customer and dates replace the old ones; a draft's
+        amount due follows its total (Xero's own status and payments are left as Xero last said)."""
+        key = documents.key(ours["company_id"], ours["tenant_id"], ours["kind"], ours["xero_id"])
+        now = datetime.now(UTC)
+        if not await self._upsert({"_id": key}, {"$set": {**ours, **replaced, "updated_at": now},
+                                                 "$setOnInsert": {**first, "checked_at": now}}):
+            raise RuntimeError(f"could not record the update of draft {key}")
+        if ours["kind"] == "invoice":
+            await self._col.update_one({"_id": key, "status": "DRAFT"}, {"$set": {"amount_due": replaced["total"]}})
+        stored = await self._col.find_one({"_id": key})
+        assert stored is not None
+        return stored
+
     async def _upsert(self, query: dict[str, Any], update: dict[str, Any]) -> bool:
         """False when the query misses an existing document (a newer copy). A collision may also be a first writer
         racing us, so it is tried twice: the second try finds and updates that writer's document."""

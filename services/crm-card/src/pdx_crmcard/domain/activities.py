@@ -9,7 +9,14 @@ import re
 from dataclasses import dataclass
 from html import escape
 
-from pdx_common.contracts import DocumentCreated, DocumentFailed, DocumentParked, DocumentSkipped
+from pdx_common.contracts import (
+    DocumentCreated,
+    DocumentFailed,
+    DocumentParked,
+    DocumentSkipped,
+    DocumentUpdated,
+    DocumentWritten,
+)
 
 KIND_WORDS = {"invoice": "invoice", "quote": "quote", None: "document"}
 _URL = re.compile(r"\b(?:https?|wss?|mongodb(?:\+srv)?|kafka)://\S+", re.IGNORECASE)
@@ -17,6 +24,7 @@ _HOST_PORT = re.compile(r"\b(?:\d{1,3}(?:\.\d{1,3}){3}|localhost|[a-z0-9-]+(?:\.
 _TRACE = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception)\b:?")
 # A replay hint that names an API call is for operators, not for the salesperson reading the note.
 _API_CALL = re.compile(r"^\s*(?:GET|POST|PUT|PATCH|DELETE)\s|/api/", re.IGNORECASE)
+_NOT_UPDATED = re.compile(r"\b(?:left untouched|not updated|was not changed)\b", re.IGNORECASE)
 PLAIN_REPLAY = ("ask an admin to replay it in the app's Sync log (Pipedrive: Settings > Apps > Xero drafts > "
                 "Sync log)")
 
@@ -28,25 +36,48 @@ class ActivityText:
 
 
 def created(event: DocumentCreated) -> ActivityText:
-    kind = KIND_WORDS.get(event.kind, "document")
-    number = event.number or "(no number yet)"
+    kind, number = KIND_WORDS.get(event.kind, "document"), event.number or "(no number yet)"
+    return ActivityText(f"Draft {kind} {number} created in Xero", _written_note(event, "is in Xero as a draft"))
+
+
+def updated(event: DocumentUpdated) -> ActivityText:
+    """A Replay regenerated the deal's draft in place: same document, same number, today's deal and mappings.
+
+        updated(event).subject  ->  "Draft invoice INV-0007 updated in Xero"
+    """
+    kind, number = KIND_WORDS.get(event.kind, "document"), event.number or "(no number yet)"
+    return ActivityText(f"Draft {kind} {number} updated in Xero",
+                        _written_note(event, "was updated in Xero from the deal as it is now and is still a draft"))
+
+
+def _written_note(event: DocumentWritten, where: str) -> str:
+    kind, number = KIND_WORDS.get(event.kind, "document"), event.number or "(no number yet)"
     note = (f"<p>Draft {kind} <b>{escape(number)}</b> for {escape(event.contact_name)}, total "
-            f"{escape(event.currency_code)} {event.total:,.2f}, is in Xero as a draft: nothing was sent to the "
+            f"{escape(event.currency_code)} {event.total:,.2f}, {where}: nothing was sent to the "
             f"customer.</p>{_link(event.xero_url, 'Open the draft in Xero')}")
     for warning in event.warnings:
         note += f"<p>⚠ {escape(plain(warning))}</p>"
-    return ActivityText(f"Draft {kind} {number} created in Xero", note)
+    return note
 
 
-def failed(event: DocumentFailed, replay_hint: str) -> ActivityText:
+def failed(event: DocumentFailed, replay_hint: str, replay_url: str | None = None) -> ActivityText:
+    """What went wrong, how to fix it, and a Replay link (a signed gateway page that asks before it acts) when the
+    links are configured; else where an admin replays, in words. An operator's hint naming an API call never
+    reaches the salesperson."""
     kind = KIND_WORDS.get(event.kind, "document")
-    hint = replay_hint.format(company_id=event.company_id, deal_id=event.deal_id)
-    hint = PLAIN_REPLAY if not hint.strip() or _API_CALL.search(hint) else plain(hint)
     message = plain(event.message)
     note = (f"<p><b>What went wrong:</b> {escape(message)}</p><p><b>How to fix it:</b> {escape(plain(event.fix))}"
-            f"</p><p><b>Replay:</b> once fixed, {escape(hint)}.</p>"
+            f"</p>{_replay(event, replay_hint, replay_url)}"
             f"<p><small>Code: {escape(event.code)} · Reference: {escape(event.id)}</small></p>")
     return ActivityText(f"Xero draft {kind} not created: {_short(message)}", note)
+
+
+def _replay(event: DocumentFailed, replay_hint: str, replay_url: str | None) -> str:
+    if replay_url and re.match(r"https?://", replay_url, re.IGNORECASE):
+        return f'<p><b>Replay:</b> Once fixed, <a href="{escape(replay_url, quote=True)}">Replay this deal</a>.</p>'
+    hint = replay_hint.format(company_id=event.company_id, deal_id=event.deal_id)
+    hint = PLAIN_REPLAY if not hint.strip() or _API_CALL.search(hint) else plain(hint)
+    return f"<p><b>Replay:</b> once fixed, {escape(hint)}.</p>"
 
 
 def plain(text: str) -> str:
@@ -73,8 +104,11 @@ def parked(event: DocumentParked) -> ActivityText:
 
 
 def skipped(event: DocumentSkipped) -> ActivityText:
+    """Nothing made. After a Replay the writer says why the deal's existing document was left as it is (no longer
+    a draft in Xero): that subject says "No Xero draft updated", since a document does exist."""
     reason = plain(event.reason)
-    return ActivityText(f"No Xero draft: {_short(reason)}", f"<p>{escape(reason)}</p>")
+    prefix = "No Xero draft updated" if _NOT_UPDATED.search(reason) else "No Xero draft"
+    return ActivityText(f"{prefix}: {_short(reason)}", f"<p>{escape(reason)}</p>")
 
 
 def _short(text: str, limit: int = 120) -> str:

@@ -1,4 +1,5 @@
-"""One Xero invoice or quote as the panel's read model keeps it, built from a Xero element or a DocumentCreated.
+"""One Xero invoice or quote as the panel's read model keeps it, built from a Xero element or a DocumentCreated
+(or a Replay's DocumentUpdated).
 Pure: no I/O, no clock (the caller passes ``today``).
 
 A read-model document::
@@ -15,7 +16,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pdx_common.contracts import DocumentCreated
+from pdx_common.contracts import DocumentUpdated, DocumentWritten
 
 _MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 OPEN_QUOTES = ("DRAFT", "SENT")
@@ -84,7 +85,7 @@ def from_xero(kind: str, element: dict[str, Any], *, company_id: str, tenant_id:
     return doc
 
 
-def from_created(event: DocumentCreated) -> tuple[dict[str, Any], dict[str, Any]]:
+def from_created(event: DocumentWritten) -> tuple[dict[str, Any], dict[str, Any]]:
     """What a DocumentCreated tells: (fields that are ours for good, fields Xero may since have changed)."""
     ours = {"company_id": event.company_id, "tenant_id": event.tenant_id, "kind": event.kind,
             "xero_id": event.xero_id, "deal_id": event.deal_id, "contact_number": event.contact_number}
@@ -95,6 +96,15 @@ def from_created(event: DocumentCreated) -> tuple[dict[str, Any], dict[str, Any]
              "url": event.xero_url, "amount_due": money(event.total) if event.kind == "invoice" else None,
              "amount_paid": "0.00" if event.kind == "invoice" else None}
     return ours, first
+
+
+def from_updated(event: DocumentUpdated) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """What a Replay's update in place tells: (ours for good, what the update replaced, what only a document not
+    seen yet takes). The status and amounts stay Xero's: a later webhook may already have reported more."""
+    ours, first = from_created(event)
+    replaced = {name: first.pop(name) for name in ("number", "date", "due_date", "total", "currency", "contact_id",
+                                                   "contact_name", "url")}
+    return ours, replaced, first
 
 
 def is_overdue(doc: dict[str, Any], today: date) -> bool:

@@ -9,6 +9,12 @@ Answer (``FIELDS`` is the data structure registered in Developer Hub; every obje
                "xero_link": "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID=..."}],
      "external_link": {"url": "https://go.xero.com/Contacts/View/<ContactID>", "label": "Open the customer in
      Xero"}, "settings": {"url": "https://..."}}
+
+A deal whose trigger failed shows that first, with its fix and a Replay link (a signed gateway page that asks before
+it acts; ``external``: Pipedrive opens it in a new tab)::
+
+    {"id": "failed-p1-s5", "header": "Not created: The deal has no customer", "fix": "Link a person ...",
+     "replay": {"label": "Replay", "value": "https://gw/deal/replay?company_id=7001&deal_id=42&...", "external": true}}
 """
 
 from collections import Counter
@@ -25,7 +31,10 @@ FIELDS = {  # name: Pipedrive field type
     "amount_due": "currency", "overdue": "label", "source": "text", "xero_link": "link",
     "outstanding": "currency", "overdue_total": "currency", "open_invoices": "numerical", "open_quotes": "numerical",
     "note": "text", "updated_at": "date-time",
+    "fix": "text", "replay": "link",  # a failed trigger's object (failure_object)
 }
+MAX_FAILURES = 3  # failed triggers shown on a deal (an invoice and a quote trigger, a Won trigger)
+TEXT_LIMIT = 255  # Pipedrive truncates a text field after this many characters
 _INVOICE_LABELS = {"DRAFT": ("gray", "Draft"), "SUBMITTED": ("yellow", "Awaiting approval"),
                    "AUTHORISED": ("blue", "Awaiting payment"), "PAID": ("green", "Paid"), "VOIDED": ("red", "Voided")}
 _QUOTE_LABELS = {"DRAFT": ("gray", "Draft"), "SENT": ("blue", "Sent"), "ACCEPTED": ("green", "Accepted"),
@@ -44,21 +53,55 @@ class PanelView:
     deal_id: str | None = None
     refreshed_at: datetime | None = None
     notes: list[str] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)  # failure_object()s, shown first
+
+
+def failure_object(failure: dict[str, Any], replay_url: str | None) -> dict[str, Any]:
+    """A failed trigger (its deal_status record) as a panel object: what went wrong, the fix, and Replay."""
+    trigger = str(failure.get("trigger_id") or "unknown")
+    message_text = str(failure.get("message") or "the draft could not be made")
+    fix = str(failure.get("fix") or "").strip()
+    then = ("Then choose Replay." if replay_url else
+            "Then ask an admin to replay it in the app's Sync log.")
+    obj: dict[str, Any] = {"id": f"failed-{trigger}", "header": f"Not created: {_short(message_text)}",
+                           "fix": f"{_clip(fix, TEXT_LIMIT - len(then) - 1)} {then}".strip()}
+    if replay_url:
+        obj["replay"] = {"label": "Replay", "value": replay_url, "external": True}
+    return obj
+
+
+def _short(text: str, limit: int = 80) -> str:
+    first = text.split(". ")[0].rstrip(".")
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+def _clip(text: str, limit: int) -> str:
+    """Pipedrive cuts a text field after 255 characters; the sentence after the fix (what to do next) must stay."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def with_failures(body: dict[str, Any], failures: list[dict[str, Any]]) -> dict[str, Any]:
+    """A message panel (not connected, not in Xero yet) with the deal's failures above it."""
+    if not failures:
+        return body
+    return {**body, "data": [*failures[:MAX_FAILURES], *body["data"]][:MAX_OBJECTS]}
 
 
 def render(view: PanelView) -> dict[str, Any]:
+    failures = view.failures[:MAX_FAILURES]
     shown = [d for d in view.documents if d.get("status") not in documents.HIDDEN]
     if not shown:
-        return message("nothing", f"Nothing in Xero yet for {view.title}",
-                       "No invoices or quotes. Drafts made from deals appear here; Update checks Xero now.",
-                       view.settings_url)
+        return with_failures(message(
+            "nothing", f"Nothing in Xero yet for {view.title}",
+            "No invoices or quotes. Drafts made from deals appear here; Update checks Xero now.",
+            view.settings_url), failures)
     newest_first = sorted(shown, key=lambda d: d.get("date") or "", reverse=True)
     ordered = sorted(newest_first, key=lambda d: view.deal_id is None or d.get("deal_id") != view.deal_id)
-    kept = ordered[: MAX_OBJECTS - 1]
+    kept = ordered[: MAX_OBJECTS - 1 - len(failures)]
     notes = list(view.notes)
     if len(ordered) > len(kept):
         notes.append(f"Showing {len(kept)} of {len(ordered)} documents; the rest are in Xero.")
-    body: dict[str, Any] = {"data": [summary(view, shown, notes), *(_document(d, view) for d in kept)],
+    body: dict[str, Any] = {"data": [*failures, summary(view, shown, notes), *(_document(d, view) for d in kept)],
                             "settings": {"url": view.settings_url}}
     if view.contact_url:
         body["external_link"] = {"url": view.contact_url, "label": "Open the customer in Xero"}

@@ -68,13 +68,21 @@ def _fits(kind: str, value: Any) -> bool:
         "numerical": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
         "date": lambda v: isinstance(v, str) and _parses(date.fromisoformat, v) and len(v) == 10,
         "date-time": lambda v: isinstance(v, str) and _parses(datetime.fromisoformat, v.replace("Z", "+00:00")),
-        "link": lambda v: isinstance(v, str) and v.startswith(("https://", "http://")),
+        "link": _link_fits,
         "currency": lambda v: (isinstance(v, dict) and set(v) == {"code", "value"} and isinstance(v["code"], str)
                                and bool(_CURRENCY.match(v["code"])) and isinstance(v["value"], int | float)),
         "label": lambda v: (isinstance(v, dict) and set(v) == {"color", "label"} and v["color"] in LABEL_COLORS
                             and isinstance(v["label"], str) and bool(v["label"])),
     }
     return checks.get(kind, lambda v: isinstance(v, str))(value)
+
+
+def _link_fits(value: Any) -> bool:
+    """A URL, or ``{"label"?: str, "value": URL, "external": bool}`` (external: Pipedrive opens a new tab)."""
+    if isinstance(value, dict):
+        return (set(value) <= {"label", "value", "external"} and isinstance(value.get("external"), bool)
+                and isinstance(value.get("label", ""), str) and _link_fits(value.get("value")))
+    return isinstance(value, str) and value.startswith(("https://", "http://"))
 
 
 def _parses(parse, value: str) -> bool:
