@@ -1,12 +1,13 @@
 """The Pipedrive sandbox app: OAuth, API v1/v2, webhook delivery, the ``/_sandbox`` control routes and the
-``/host`` pages that embed the app's settings iframe as Pipedrive does."""
+``/host`` pages that embed the app's settings iframe, and show a deal with the app's JSON panel and modals, as Pipedrive
+does."""
 
 from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 
-from pdx_sandbox.pipedrive import api_v1, api_v2, control, host, oauth
+from pdx_sandbox.pipedrive import api_v1, api_v2, control, deal_page, host, oauth
 from pdx_sandbox.pipedrive.http import PIPEDRIVE_STATE
 from pdx_sandbox.pipedrive.middleware import sandbox_middleware
 from pdx_sandbox.pipedrive.state import PipedriveState
@@ -34,5 +35,6 @@ def create_app(state: PipedriveState | None = None) -> web.Application:
     api_v1.add_routes(app)
     control.add_routes(app)
     host.add_routes(app)
+    deal_page.add_routes(app)
     app.cleanup_ctx.append(webhook_delivery)
     return app

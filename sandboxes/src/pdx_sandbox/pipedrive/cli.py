@@ -1,6 +1,7 @@
 """``python -m pdx_sandbox.pipedrive serve --host 127.0.0.1 --port 0 [--retry-delays 3,30,150] [--clock-speed 1]
 [--state-file PATH]
-[--company-id 7001] [--company-domain demo] [--app-settings-url URL] [--jwt-secret SECRET]``
+[--company-id 7001] [--company-domain demo] [--app-settings-url URL] [--jwt-secret SECRET]
+[--panel-url URL] [--panel-jwt-secret SECRET] [--modal "Replay=URL" ...] [--modal-jwt-secret SECRET]``
 prints ``pipedrive sandbox listening on http://127.0.0.1:PORT`` and serves until SIGTERM/SIGINT.
 ``python -m pdx_sandbox.pipedrive move --url http://127.0.0.1:PORT --deal 1 --stage Won`` moves a deal as a user.
 """
@@ -25,6 +26,13 @@ def _delays(raw: str) -> tuple[float, ...]:
     return tuple(float(x) for x in raw.split(",") if x.strip())
 
 
+def _modal(raw: str) -> tuple[str, str]:
+    name, _, url = raw.partition("=")
+    if not name.strip() or not url.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"give NAME=URL with an http(s) URL, not {raw!r}")
+    return name.strip(), url
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pdx_sandbox.pipedrive", description="Pipedrive API sandbox")
     sub = p.add_subparsers(dest="command", required=True)
@@ -47,6 +55,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--app-settings-url", default=None,
                        help="the app's settings iframe URL that /host/app-settings embeds (or POST /_sandbox/app)")
     serve.add_argument("--jwt-secret", default=None, help="the app's JWT secret, if not the client secret")
+    serve.add_argument("--panel-url", default=None, help="the app's JSON panel URL that /host/deal/{id} shows")
+    serve.add_argument("--panel-jwt-secret", default=None, help="the JSON panel's JWT secret, if not the app's")
+    serve.add_argument("--modal", action="append", type=_modal, default=[], metavar="NAME=URL",
+                       help='a JSON modal in the deal panel\'s actions menu, e.g. "Replay=http://gw/deal/modal/replay" '
+                            "(repeat, at most 3)")
+    serve.add_argument("--modal-jwt-secret", default=None, help="the JSON modals' JWT secret, if not the app's")
     move = sub.add_parser("move", help="move a deal to a stage as a Pipedrive user would")
     move.add_argument("--url", required=True, help="sandbox base URL")
     move.add_argument("--deal", type=int, required=True)
@@ -65,6 +79,14 @@ async def serve(args: argparse.Namespace) -> None:
         state.app_settings_url = args.app_settings_url
     if args.jwt_secret is not None:
         state.jwt_secret = args.jwt_secret
+    if args.panel_url is not None:
+        state.panel_url = args.panel_url
+    if args.panel_jwt_secret is not None:
+        state.panel_jwt_secret = args.panel_jwt_secret
+    if args.modal:
+        state.modals = dict(args.modal[:3])
+    if args.modal_jwt_secret is not None:
+        state.modal_jwt_secret = args.modal_jwt_secret
     runner = web.AppRunner(create_app(state))
     await runner.setup()
     try:

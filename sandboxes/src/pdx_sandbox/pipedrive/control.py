@@ -218,8 +218,16 @@ def _custom_edit(entity: str) -> Any:
 def _app_config(state: Any) -> dict[str, Any]:
     host = f"{state.base_url or ''}/host/app-settings?company_id={state.company_id}"
     return {"settings_url": state.app_settings_url, "jwt_secret_set": state.jwt_secret is not None,
+            "panel_url": state.panel_url, "panel_jwt_secret_set": state.panel_jwt_secret is not None,
+            "modals": dict(state.modals), "modal_jwt_secret_set": state.modal_jwt_secret is not None,
             "client_id": state.client_id, "host_urls": {"admin": f"{host}&user_id={state.user_id}",
                                                         "index": f"{state.base_url or ''}/host/"}}
+
+
+def _http_url(url: Any, key: str) -> str | None:
+    if url is not None and not str(url).startswith(("http://", "https://")):
+        raise Invalid(f"{key} must be an http(s) URL")
+    return None if url is None else str(url)
 
 
 async def get_app(request: web.Request) -> web.Response:
@@ -227,16 +235,23 @@ async def get_app(request: web.Request) -> web.Response:
 
 
 async def set_app(request: web.Request) -> web.Response:
-    """``POST /_sandbox/app {"settings_url": "http://127.0.0.1:8080/app/entry", "jwt_secret": null}``: the app's
-    Developer Hub entry for "Custom UI for app settings" (``jwt_secret`` null: the client secret signs)."""
+    """``POST /_sandbox/app {"settings_url": "http://127.0.0.1:8080/app/entry", "jwt_secret": null,
+    "panel_url": "http://127.0.0.1:8083/panel", "panel_jwt_secret": "...", "modals": {"Replay":
+    "http://127.0.0.1:8080/deal/modal/replay"}, "modal_jwt_secret": null}``: the app's Developer Hub entries for
+    "Custom UI for app settings", the deal's JSON panel and its JSON modals (a secret null: the client secret
+    signs). Every key is optional; ``modals`` replaces the whole list (``{}`` removes them)."""
     state, body = state_of(request), await json_body(request)
-    if "settings_url" in body:
-        url = body["settings_url"]
-        if url is not None and not str(url).startswith(("http://", "https://")):
-            raise Invalid("settings_url must be an http(s) URL")
-        state.app_settings_url = url
-    if "jwt_secret" in body:
-        state.jwt_secret = body["jwt_secret"] or None
+    for key, name in (("settings_url", "app_settings_url"), ("panel_url", "panel_url")):
+        if key in body:
+            setattr(state, name, _http_url(body[key], key))
+    for key in ("jwt_secret", "panel_jwt_secret", "modal_jwt_secret"):
+        if key in body:
+            setattr(state, key, body[key] or None)
+    if "modals" in body:
+        modals = body["modals"] or {}
+        if not isinstance(modals, dict) or len(modals) > 3:
+            raise Invalid('modals must be {"<action name>": "<url>"}, at most 3 (Pipedrive\'s limit per location)')
+        state.modals = {str(name)[:30]: _http_url(url, f"modals[{name!r}]") for name, url in modals.items()}
     state.changed()
     return ok(_app_config(state))
 

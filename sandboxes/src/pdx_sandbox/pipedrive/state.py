@@ -22,7 +22,7 @@ REFRESH_TOKEN_TTL = 60 * 86400.0
 PERSISTED = ("pipelines", "stages", "organizations", "persons", "products", "deal_fields", "deals", "deal_products",
              "deal_discounts", "activities", "notes", "_attachment_ids", "codes", "access_tokens", "refresh_tokens",
              "webhooks", "tokens_spent", "users", "person_fields", "organization_fields", "app_settings_url",
-             "jwt_secret")
+             "jwt_secret", "panel_url", "panel_jwt_secret", "modals", "modal_jwt_secret")
 # Seeded records a file written by an earlier version may lack; a restore adds them (ids and keys never clash).
 SEEDED_ADDITIONS = ("users", "deal_fields", "person_fields", "organization_fields")
 CODE_TTL = 300.0
@@ -63,6 +63,13 @@ class PipedriveState(CrmStore):
         self._windows: dict[str, tuple[float, int]] = {}
         self.app_settings_url: str | None = None  # the app's "Custom UI for app settings" iframe URL (host.py)
         self.jwt_secret: str | None = None  # the app's JWT secret; None: the client secret, as in Developer Hub
+        # The deal page's app extensions (deal_page.py): the JSON panel's URL and the JSON modals (action name ->
+        # URL) in its actions menu, each signed with its own JWT secret (None: the app's, as in Developer Hub).
+        self.panel_url: str | None = None
+        self.panel_jwt_secret: str | None = None
+        self.modals: dict[str, str] = {}
+        self.modal_jwt_secret: str | None = None
+        self.extension_calls: list[dict[str, Any]] = []  # every panel and modal request the deal page made
         if seed:
             demo.seed(self)
 
