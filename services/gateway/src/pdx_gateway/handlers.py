@@ -29,7 +29,7 @@ async def accept_deal_webhook(hook: PipedriveWebhook, publisher: Publisher, seen
         log.info("webhook retry already published", event_id=event.event_id, attempt=event.attempt)
         return "duplicate"
     try:
-        if event.action == "create" or "stage_id" in (event.previous or {}):
+        if event.action == "create" or {"stage_id", "status"} & set(event.previous or {}):  # moved, won, reopened
             await stage_events.remember_stage_event(event)
         await publisher.publish(event, topics.DEAL_EVENTS, topics.deal_key(event.company_id, event.deal_id))
     except BaseException:

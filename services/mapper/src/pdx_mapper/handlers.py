@@ -8,11 +8,12 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from pdx_common import topics
-from pdx_common.company_settings import CompanySettings, Trigger
+from pdx_common.company_settings import AnyTrigger, CompanySettings, OnDemandTrigger
 from pdx_common.contracts import DealChanged, DocumentFailed
 from pdx_common.http import ConnectionMissing
-from pdx_mapper.domain.mapping import APP_SETTINGS, DealSnapshot, MappingProblem, build_command
-from pdx_mapper.domain.triggers import entered_stage, fired_trigger
+from pdx_mapper.domain.mapping import DealSnapshot, MappingProblem, build_command
+from pdx_mapper.domain.triggers import fired_triggers, may_fire
+from pdx_mapper.domain.unavailable import unavailable
 
 log = structlog.get_logger()
 
@@ -38,57 +39,54 @@ class Ports:
 
 async def handle_deal_changed(event: DealChanged, *, settings_repo: SettingsRepository, reader: DealReader,
                               publisher: Publisher, now: datetime) -> None:
-    """A deal event: the trigger it fired, if any; or a replay: exactly the triggers it names.
+    """A deal event: the triggers it fired (a stage entered, the deal marked won), if any; or a replay, a person's
+    request or a backfill: exactly the triggers it names.
 
-    Example replay (published by the gateway for a deal whose "Won" trigger failed)::
+    Example (published by the gateway when a salesperson confirmed "Create draft quote" on deal 42)::
 
         {"type": "DealChanged", "company_id": "7001", "deal_id": "42", "action": "change",
-         "event_id": "replay-5f0c...", "replay_of": "a1b2...", "replay_triggers": ["p1-s5"], ...}
+         "event_id": "request-5f0c...", "replay_of": "a1b2...", "replay_triggers": ["manual-quote"],
+         "request": "on_demand", ...}
     """
     ports = Ports(settings_repo, reader, publisher)
     if event.replay_triggers:
         await _replay(event, ports, now)
         return
-    if entered_stage(event) is None:
+    if not may_fire(event):
         return  # most deal events are edits: no settings read, no Pipedrive call
     settings = await settings_repo.get(event.company_id)
-    trigger = fired_trigger(event, settings)
-    if trigger is None:
+    fired = fired_triggers(event, settings)
+    if not fired:
         log.info("no trigger fired", action=event.action)
-        return
-    await _run_trigger(event, settings, trigger, _entry_trigger_id(trigger.id, event, settings), ports, now)
-
-
-async def _replay(event: DealChanged, ports: Ports, now: datetime) -> None:
-    """Re-runs each named trigger with the deal as it is in Pipedrive now, whatever order its events arrived in."""
-    settings = await ports.settings_repo.get(event.company_id)
-    for trigger_id in event.replay_triggers:
-        trigger = next((t for t in settings.triggers if t.id == trigger_id.split("@", 1)[0]), None)
-        if trigger is None or trigger.makes == "none":
-            switched_off = trigger is not None and trigger.action != "none"  # and so not enabled
-            await ports.publisher.publish(_failed(
-                event, trigger_id, "none", "mapping", "trigger_removed",
-                "The trigger that made this draft is switched off in the app's settings, so the replay made nothing."
-                if switched_off else
-                "The stage that made this draft is no longer set to make one, so the replay made nothing.",
-                f"If it should make a draft, open Triggers in {APP_SETTINGS}, tick Enabled for the trigger "
-                "and save, then replay the deal."
-                if switched_off else
-                f"If it should make a draft, open Triggers in {APP_SETTINGS}, add a trigger for the stage "
-                "and save, then replay the deal."),
-                topics.DOCUMENT_RESULTS, topics.deal_key(event.company_id, event.deal_id))
-            continue
+    for trigger, trigger_id in fired:  # a deal moved into a trigger stage and marked won at once fires both
         await _run_trigger(event, settings, trigger, trigger_id, ports, now)
 
 
-async def _run_trigger(event: DealChanged, settings: CompanySettings, trigger: Trigger, trigger_id: str,
-                       ports: Ports, now: datetime) -> None:
+async def _replay(event: DealChanged, ports: Ports, now: datetime) -> None:
+    """Re-runs each named trigger with the deal as it is in Pipedrive now, whatever order its events arrived in.
+    Only a person's Replay regenerates a draft that exists; a request or a backfill leaves it alone."""
+    settings = await ports.settings_repo.get(event.company_id)
+    regenerate = event.request == "replay"
+    for trigger_id in event.replay_triggers:
+        trigger = settings.trigger_by_id(trigger_id)
+        if trigger is None or trigger.makes == "none":
+            message, fix = unavailable(trigger_id, trigger, event.request)
+            kind = trigger.action if isinstance(trigger, OnDemandTrigger) else "none"
+            await ports.publisher.publish(_failed(event, trigger_id, kind, "mapping", "trigger_removed", message,
+                                                  fix),
+                                          topics.DOCUMENT_RESULTS, topics.deal_key(event.company_id, event.deal_id))
+            continue
+        await _run_trigger(event, settings, trigger, trigger_id, ports, now, regenerate=regenerate)
+
+
+async def _run_trigger(event: DealChanged, settings: CompanySettings, trigger: AnyTrigger, trigger_id: str,
+                       ports: Ports, now: datetime, *, regenerate: bool = False) -> None:
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
     key = topics.deal_key(event.company_id, event.deal_id)
     try:
         snapshot = await ports.reader.read(event.company_id, event.deal_id)
         command = build_command(snapshot, settings, trigger, event, today)
-        command = command.model_copy(update={"trigger_id": trigger_id})
+        command = command.model_copy(update={"trigger_id": trigger_id, "regenerate": regenerate})
     except MappingProblem as problem:
         await ports.publisher.publish(_failed(event, trigger_id, trigger.action, "mapping", problem.code,
                                               problem.message, problem.fix), topics.DOCUMENT_RESULTS, key)
@@ -103,14 +101,6 @@ async def _run_trigger(event: DealChanged, settings: CompanySettings, trigger: T
         return
     await ports.publisher.publish(command, topics.XERO_COMMANDS, topics.company_key(event.company_id))
     log.info("command published", command_id=command.id, kind=command.type, trigger_id=trigger_id)
-
-
-def _entry_trigger_id(trigger_id: str, event: DealChanged, settings: CompanySettings) -> str:
-    """With ``new_draft`` on re-entry each entry into the stage is its own trigger; by default all entries are one."""
-    if settings.on_reentry == "new_draft":
-        entered_at = (event.data or {}).get("stage_change_time") or event.event_timestamp or event.event_id
-        return f"{trigger_id}@{entered_at}"
-    return trigger_id
 
 
 def _failed(event: DealChanged, trigger_id: str, action: str, stage: str, code: str, message: str,

@@ -1,9 +1,12 @@
-"""Triggers: which stage moves make a Xero draft, with pipelines and stages picked by name from Pipedrive, a sentence
-per trigger saying what happens, and the company's time zone and re-entry rule.
+"""Triggers: which stage moves and which wins make a Xero draft, with pipelines and stages picked by name from
+Pipedrive, a sentence per trigger saying what happens, what salespeople may create on demand, and the company's time
+zone and re-entry rule.
 
 Form (``POST /app/triggers``, the whole section): ``triggers.<i>.pipeline_id``, ``triggers.<i>.stage_id``,
 ``triggers.<i>.action``, ``triggers.<i>.enabled``, ``triggers.<i>.remove`` (ticked: saved without it); a blank last
-row adds a trigger when filled; ``timezone``, ``on_reentry``, ``version``.
+row adds a trigger when filled; the same for deals marked won: ``won_triggers.<i>.pipeline_id``, ``.action``,
+``.enabled``, ``.remove``; ``on_demand.invoice``, ``on_demand.quote``, ``on_demand.more_than_once``; ``timezone``,
+``on_reentry``, ``version``.
 """
 
 import re
@@ -21,6 +24,8 @@ from pdx_gateway.keys import SETTINGS_STORE
 routes = web.RouteTableDef()
 PATH = "/app/triggers"
 ROW = re.compile(r"triggers\.(\d+)\.(pipeline_id|stage_id|action|enabled|remove)")
+WON_ROW = re.compile(r"won_triggers\.(\d+)\.(pipeline_id|action|enabled|remove)")
+ON_DEMAND = ("invoice", "quote", "more_than_once")
 # Switching a trigger off is its Enabled box; "none" is offered only to a trigger saved with it (the operators' API).
 ACTIONS = (("invoice", "Invoice"), ("quote", "Quote"))
 ACTION_NONE = ("none", "Nothing (switched off)")
@@ -39,9 +44,12 @@ ZONES = ("Pacific/Pago_Pago", "Pacific/Honolulu", "America/Anchorage", "America/
          "Australia/Brisbane", "Australia/Sydney", "Australia/Melbourne", "Australia/Hobart", "Pacific/Guam",
          "Pacific/Noumea", "Pacific/Auckland", "Pacific/Fiji", "Pacific/Chatham", "Pacific/Tongatapu",
          "Pacific/Apia", "Pacific/Kiritimati")
-ON_REENTRY = (("no_second_draft", "Make no second draft: one draft per deal and stage, ever"),
-              ("new_draft", "Make a new draft every time the deal enters the stage"))
+ON_REENTRY = (("no_second_draft", "Make no second draft: one draft per deal and trigger, ever"),
+              ("new_draft", "Make a new draft every time the deal enters the stage or is won again"))
 TWO_TRIGGERS = re.compile(r"stage (\d+) of pipeline (\d+) has two triggers", re.IGNORECASE)
+TWO_WON = re.compile(r"pipeline (\d+) has two \"deal marked won\" triggers", re.IGNORECASE)
+WON_TWICE = ("This pipeline already has a \"deal marked won\" trigger above; a pipeline can have only one. Change "
+             "that one, or remove this one.")
 
 
 @routes.get("/triggers")
@@ -55,12 +63,41 @@ async def save(request: web.Request) -> web.StreamResponse:
     form = await posted_form(request)
     stages = await _stages(request)
     triggers, errors = _posted_triggers(form, stages)
-    part = {"triggers": triggers, "timezone": form.get("timezone", ""), "on_reentry": form.get("on_reentry", "")}
+    part = {"triggers": triggers, "timezone": form.get("timezone", ""), "on_reentry": form.get("on_reentry", ""),
+            **_posted_won_and_on_demand(form)}
 
     async def page(document: dict[str, Any], version: int, **kwargs: Any) -> web.StreamResponse:
         return await _page(request, document, version, stages=stages, **kwargs)
 
-    return await save_section(request, form, part, page, PATH, {**errors, **_duplicates(triggers)})
+    return await save_section(request, form, part, page, PATH, {**errors, **_duplicates(triggers),
+                                                                **_won_duplicates(part.get("won_triggers") or [])})
+
+
+def _posted_won_and_on_demand(form: Any) -> dict[str, Any]:
+    """The "deal marked won" rows (blank and removed ones left out) and the on-demand boxes; a form from before these
+    existed (none of their inputs posted) leaves them as stored."""
+    part: dict[str, Any] = {}
+    indexes = sorted({int(match[1]) for name in form if (match := WON_ROW.fullmatch(name))})
+    if indexes:
+        rows = [{"pipeline_id": blank_to_none(form.get(f"won_triggers.{i}.pipeline_id")),
+                 "action": form.get(f"won_triggers.{i}.action", "invoice"),
+                 "enabled": checked(form, f"won_triggers.{i}.enabled")}
+                for i in indexes if not checked(form, f"won_triggers.{i}.remove")]
+        part["won_triggers"] = [row for row in rows if row["pipeline_id"] is not None]
+    if any(f"on_demand.{name}" in form for name in ON_DEMAND):
+        part["on_demand"] = {name: checked(form, f"on_demand.{name}") for name in ON_DEMAND}
+    return part
+
+
+def _won_duplicates(won: list[dict[str, Any]]) -> dict[str, str]:
+    seen: set[str] = set()
+    errors = {}
+    for index, row in enumerate(won):
+        key = str(row["pipeline_id"])
+        if key in seen:
+            errors[f"won_triggers.{index}.pipeline_id"] = WON_TWICE
+        seen.add(key)
+    return errors
 
 
 def _posted_triggers(form: Any, stages: Source) -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -130,24 +167,34 @@ async def _page(request: web.Request, document: dict[str, Any], version: int, *,
     names = _Names(pipelines, stages)
     rows = [{**row, "index": index, "sentence": names.sentence(row, organisation)}
             for index, row in enumerate(document.get("triggers") or [])]
-    errors = _whole_document_errors(errors or {}, rows)
+    won_rows = [{**row, "index": index, "sentence": names.won_sentence(row, organisation)}
+                for index, row in enumerate(document.get("won_triggers") or [])]
+    errors = _whole_document_errors(errors or {}, rows, won_rows)
     return render(request, "triggers.html", {
         "document": document, "version": version, "rows": rows, "new_index": len(rows),
+        "won_rows": won_rows, "won_new_index": len(won_rows), "on_demand": document.get("on_demand") or {},
         "pipelines": pipelines, "stage_groups": names.groups(), "stages": stages,
         "actions": list(ACTIONS), "action_none": ACTION_NONE, "on_reentry": ON_REENTRY,
-        "timezones": timezone_options(document.get("timezone")), "error_labels": _labels(len(rows)),
+        "timezones": timezone_options(document.get("timezone")),
+        "error_labels": _labels(len(rows), len(won_rows)),
         "organisation": organisation, "errors": errors, "conflict": CONFLICT if conflict else None,
         **saved_notice(request, notice)}, status=status)
 
 
-def _labels(count: int) -> dict[str, str]:
+def _labels(count: int, won_count: int = 0) -> dict[str, str]:
     labels = {"timezone": "Time zone", "on_reentry": "When a deal enters the stage again",
-              "triggers": "Triggers", "(settings)": "Triggers"}
+              "triggers": "Triggers", "(settings)": "Triggers", "won_triggers": "When a deal is marked won",
+              "on_demand.invoice": "On demand · Draft invoice", "on_demand.quote": "On demand · Draft quote",
+              "on_demand.more_than_once": "On demand · Allow more than one per deal"}
     for index in range(count + 1):
         where = f"Trigger {index + 1}" if index < count else "Add a trigger"
         for field, label in (("pipeline_id", "Pipeline"), ("stage_id", "Stage"), ("action", "Document"),
                              ("enabled", "Enabled")):
             labels[f"triggers.{index}.{field}"] = f"{where} · {label}"
+    for index in range(won_count + 1):
+        where = f"Won trigger {index + 1}" if index < won_count else "Add a won trigger"
+        for field, label in (("pipeline_id", "Pipeline"), ("action", "Document"), ("enabled", "Enabled")):
+            labels[f"won_triggers.{index}.{field}"] = f"{where} · {label}"
     return labels
 
 
@@ -180,9 +227,18 @@ def _offset_of(label: str) -> int:
     return minutes if match[1] == "+" else -minutes
 
 
-def _whole_document_errors(errors: dict[str, str], rows: list[dict[str, Any]]) -> dict[str, str]:
-    """"stage 5 of pipeline 1 has two triggers" concerns the document; show it beside the second such trigger."""
+def _whole_document_errors(errors: dict[str, str], rows: list[dict[str, Any]],
+                           won_rows: list[dict[str, Any]] = ()) -> dict[str, str]:
+    """"stage 5 of pipeline 1 has two triggers" concerns the document; show it beside the second such trigger (and
+    "pipeline 1 has two "deal marked won" triggers" beside the second won trigger of that pipeline)."""
     whole = errors.get("(settings)")
+    won = TWO_WON.search(whole or "")
+    if won:
+        rest = {k: v for k, v in errors.items() if k != "(settings)"}
+        for row in reversed(won_rows):
+            if str(row.get("pipeline_id")) == won[1]:
+                return {**rest, f"won_triggers.{row['index']}.pipeline_id": WON_TWICE}
+        return errors
     match = TWO_TRIGGERS.search(whole or "")
     if not match:
         return errors
@@ -223,3 +279,9 @@ class _Names:
         if not row.get("enabled", True) or row.get("action") == "none":
             return {**where, "makes": None}
         return {**where, "makes": row.get("action")}
+
+    def won_sentence(self, row: dict[str, Any], organisation: str | None) -> dict[str, Any]:
+        """The parts of "Deals marked won in *Sales* become a DRAFT invoice in *Demo Company (NZ)*"."""
+        pipeline = None if row.get("pipeline_id") in (None, "") else self.pipeline(row.get("pipeline_id"))
+        off = not row.get("enabled", True) or row.get("action") == "none"
+        return {"pipeline": pipeline, "organisation": organisation, "makes": None if off else row.get("action")}

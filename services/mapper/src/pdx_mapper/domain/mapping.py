@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pdx_common.company_settings import CompanySettings, Trigger
+from pdx_common.company_settings import AnyTrigger, CompanySettings
 from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, DealChanged, LineItem, NewItem
 from pdx_mapper.domain.templates import custom_field, render
 
@@ -86,7 +86,7 @@ def _lower(what: str) -> str:
     return what[0].lower() + what[1:]
 
 
-def build_command(snapshot: DealSnapshot, settings: CompanySettings, trigger: Trigger, event: DealChanged,
+def build_command(snapshot: DealSnapshot, settings: CompanySettings, trigger: AnyTrigger, event: DealChanged,
                   today: date) -> CreateInvoice | CreateQuote:
     deal = snapshot.deal
     currency = _currency(deal)

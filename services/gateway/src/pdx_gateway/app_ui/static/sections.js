@@ -54,6 +54,34 @@
       window.setTimeout(function () { writeSentence(fieldset); }, 0);
     });
   });
+  // "When a deal is marked won": the same, with the pipeline alone.
+  function writeWonSentence(fieldset) {
+    var sentence = fieldset.querySelector("[data-won-sentence]");
+    var pipelineSelect = fieldset.querySelector('select[name$=".pipeline_id"]');
+    var actionSelect = fieldset.querySelector('select[name$=".action"]');
+    var enabled = fieldset.querySelector('input[type="checkbox"][name$=".enabled"]');
+    if (!sentence || !pipelineSelect || !actionSelect) { return; }
+    var pipeline = chosenText(pipelineSelect);
+    var off = (enabled && !enabled.checked) || actionSelect.value === "none";
+    var parts = [];
+    if (!pipeline) {
+      parts.push("No pipeline chosen yet: choose the pipeline whose won deals make the draft.");
+    } else if (off) {
+      parts.push("Switched off: deals marked won in ", emphasised(pipeline), " make nothing.");
+    } else {
+      parts.push("Deals marked won in ", emphasised(pipeline), " become a DRAFT " + actionSelect.value + " ");
+      var organisation = sentence.dataset.organisation;
+      if (organisation) { parts.push("in ", emphasised(organisation), "."); } else { parts.push("in Xero, once Xero is connected."); }
+    }
+    sentence.textContent = "";
+    parts.forEach(function (part) {
+      sentence.appendChild(typeof part === "string" ? document.createTextNode(part) : part);
+    });
+    if (sentence.hidden && pipeline) { sentence.hidden = false; }
+  }
+  each(document.querySelectorAll("fieldset.won-trigger"), function (fieldset) {
+    fieldset.addEventListener("change", function () { writeWonSentence(fieldset); });
+  });
 
   // Field mappings: "Insert a field" appends the chosen field's placeholder to its template input.
   each(document.querySelectorAll("select[data-insert-into]"), function (select) {
