@@ -4,7 +4,9 @@
     settings patch  --company 7001 '{"money": {"sales_account_code": "260"}}'
     settings set    --company 7001 --file settings.json
     replay          --company 7001 --deal 42
-    replay-failed   --company 7001
+    replay-failed   --company 7001 [--paced]   --paced: as a job, a window of deals at a time (docs/backfill.md)
+    backfill        7001 [--dry-run] [--wait]  drafts for deals already in a trigger stage (docs/backfill.md)
+    job             7001 9f0c... [--start | --cancel] [--wait]   a backfill's or bulk replay's progress
     status          --company 7001 --deal 42
     erase           --company 7001 --yes    erase the company's personal data now (irreversible; docs/deploy.md)
     erasure         --company 7001          the company's scheduled or done erasure
@@ -53,12 +55,42 @@ async def run(args: argparse.Namespace) -> tuple[int, Any]:
     if args.command == "replay":
         return await _call(args, "POST", f"/deals/{args.deal}/replay")
     if args.command == "replay-failed":
-        return await _call(args, "POST", "/replay-failed")
+        return await _call(args, "POST", "/replay-failed?paced=true" if args.paced else "/replay-failed")
+    if args.command in ("backfill", "job"):
+        return await _jobs(args)
     if args.command in ("erase", "erasure"):
         return await _call(args, "POST" if args.command == "erase" else "GET", f"/{args.command}")
     if args.command in ("dead-letters", "dead-letter", "redrive"):
         return await _dead_letters(args)
     return await _call(args, "GET", f"/deals/{args.deal}/status")
+
+
+async def _jobs(args: argparse.Namespace) -> tuple[int, Any]:
+    if args.command == "backfill":
+        status, body = await _call(args, "POST", "/backfill", {"dry_run": args.dry_run})
+    elif args.start or args.cancel:
+        status, body = await _call(args, "POST", f"/jobs/{args.job_id}/{'start' if args.start else 'cancel'}")
+    else:
+        status, body = await _call(args, "GET", f"/jobs/{args.job_id}")
+    if not args.wait or status >= 400:
+        return status, body
+    job_id = body["job"]["id"]
+    # A dry run is waited for until it is checked; a run until it is finished.
+    while body["job"]["state"] in ("dry_run", "running"):
+        print(_line(body["job"]), file=sys.stderr)
+        await asyncio.sleep(args.every)
+        status, body = await _call(args, "GET", f"/jobs/{job_id}")
+        if status >= 400:
+            return status, body
+    return status, body
+
+
+def _line(job: dict[str, Any]) -> str:
+    p = job["progress"]
+    if job["state"] == "dry_run":
+        return f"{job['id']}: checking which deals would make drafts..."
+    return (f"{job['id']}: {p['made']} made, {p['failed']} failed, {p['skipped']} skipped of {p['total']} "
+            f"({p['outstanding']} in flight)")
 
 
 async def _dead_letters(args: argparse.Namespace) -> tuple[int, Any]:
@@ -83,12 +115,31 @@ def parser() -> argparse.ArgumentParser:
         target.add_argument("--company", required=True)
         if name in ("replay", "status"):
             target.add_argument("--deal", required=True)
+    sub.choices["replay-failed"].add_argument("--paced", action="store_true",
+                                              help="as a job that keeps a window of deals in flight")
+    _job_parsers(sub)
     erase = sub.add_parser("erase", help="erase a company's personal data now (irreversible)")
     erase.add_argument("--company", required=True)
     erase.add_argument("--yes", action="store_true", required=True, help="confirm: nothing can bring it back")
     sub.add_parser("erasure", help="a company's scheduled or done erasure").add_argument("--company", required=True)
     _dead_letter_parsers(sub)
     return p
+
+
+def _job_parsers(sub: Any) -> None:
+    backfill = sub.add_parser("backfill", help="make drafts for deals already sitting in a trigger stage")
+    backfill.add_argument("company")
+    backfill.add_argument("--dry-run", action="store_true", help="only check: counts and why deals would fail")
+    job = sub.add_parser("job", help="a backfill's or bulk replay's state and progress")
+    job.add_argument("company")
+    job.add_argument("job_id")
+    action = job.add_mutually_exclusive_group()
+    action.add_argument("--start", action="store_true", help="run a checked backfill")
+    action.add_argument("--cancel", action="store_true", help="stop the job")
+    for target in (backfill, job):
+        target.add_argument("--wait", action="store_true", help="until checked (dry run) or finished, "
+                                                                "printing progress to stderr")
+        target.add_argument("--every", type=float, default=2.0, help=argparse.SUPPRESS)
 
 
 def _dead_letter_parsers(sub: Any) -> None:

@@ -5,6 +5,7 @@ from pathlib import Path
 from aiohttp import web
 
 from pdx_gateway.app_ui import (
+    backfill,
     connect,
     entry,
     history,
@@ -19,7 +20,7 @@ from pdx_gateway.app_ui.render import setup_templates
 from pdx_gateway.app_ui.security import page_errors, security_headers, session_middleware
 
 STATIC = Path(__file__).parent / "static"
-SECTIONS = (connect, triggers, rules, mappings, preview, sync_log, usage, history)
+SECTIONS = (connect, triggers, rules, mappings, preview, sync_log, backfill, usage, history)
 
 
 def create_ui() -> web.Application:

@@ -20,6 +20,7 @@ NAV = (
     ("/app/mappings", "Field mappings"),
     ("/app/preview", "Preview"),
     ("/app/log", "Sync log"),
+    ("/app/backfill", "Backfill"),
     ("/app/usage", "Usage"),
     ("/app/history", "History"),
 )

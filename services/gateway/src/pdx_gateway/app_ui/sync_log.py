@@ -2,6 +2,8 @@
 waiting for Xero, skips), newest first, filterable by state, with Replay on failures for admins.
 
 ``GET  /app/log?state=failed&page=2``  the page (state: all, failed, created, waiting, skipped)
+``POST /app/log/replay-all``           form ``csrf``: replays every failed deal as a paced job (admins), then back to
+                                       the failures, whose banner shows the job's progress
 ``POST /app/log/replay``               form ``csrf``, ``deal_id``: re-runs the deal's failed triggers (admins), then
                                        redirects (Post/Redirect/Get) to ``?state=failed&replayed=<deal>``, or, when
                                        it cannot, to ``?state=failed&problem=<code>`` (a fixed sentence per code)
@@ -16,7 +18,7 @@ The company is always the session's; no parameter names one.
 import asyncio
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -24,6 +26,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from pdx_gateway import jobs
+from pdx_gateway.adapters.jobs import MongoJobs
 from pdx_gateway.adapters.sync_log import MongoSyncLog, PipedriveDealTitles, XeroShortCodes
 from pdx_gateway.app_ui.render import render
 from pdx_gateway.app_ui.session import AppSession, app_session, posted_form
@@ -47,6 +51,7 @@ ROW = {"message": None, "fix": None, "fix_url": None, "fix_label": None, "fix_el
 LABELS = {"created": "Created", "failed": "Failed", "parked": "Waiting", "skipped": "Skipped"}
 KINDS = {"invoice": "invoice", "quote": "quote"}
 TITLE_LENGTH = 80
+RECENT_JOB = timedelta(minutes=10)  # a finished backfill's or bulk replay's banner stays this long
 RULES, MAPPINGS = "Customers, products & money", "Field mappings"
 # Where a failure is fixed in the app: (address, section). Field ids are "f-" + the field's name, dots as dashes.
 FIX_IN_APP: dict[str, tuple[str, str]] = {
@@ -107,6 +112,23 @@ async def replay_reloaded(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther("/app/log?state=failed")
 
 
+@routes.get("/log/replay-all")
+async def replay_all_reloaded(request: web.Request) -> web.Response:
+    raise web.HTTPSeeOther("/app/log?state=failed")
+
+
+@routes.post("/log/replay-all")
+async def replay_all(request: web.Request) -> web.Response:
+    """Every failed deal, a window at a time (``pdx_gateway.jobs``), so a long list of failures does not crowd out
+    the deals moving now."""
+    await posted_form(request)
+    try:
+        await jobs.create_replay_failed(MongoJobs(request.config_dict[DB]), app_session(request).company_id)
+    except jobs.JobBusy:
+        pass  # one is running: its banner shows
+    raise web.HTTPSeeOther("/app/log?state=failed")
+
+
 @routes.post("/log/replay")
 async def replay(request: web.Request) -> web.Response:
     form = await posted_form(request)
@@ -140,11 +162,34 @@ async def _page(request: web.Request, *, replayed: str | None = None,
     log = MongoSyncLog(request.config_dict[DB])
     docs, more = await log.recent(session.company_id, states, skip=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     rows = await _rows(request, session, log, docs)
+    banners, failed_deals = await _jobs(request, session.company_id)
     return render(request, "log.html", {
+        "banners": banners, "failed_deals": failed_deals,
         "rows": rows, "state": state, "filters": [_filter(value, label, state) for value, label, _ in FILTERS],
         "older_url": _url(state, page + 1) if more and page < MAX_PAGE else None,
         "newer_url": _url(state, page - 1) if page > 1 else None,
         "empty": _empty(state), "problem": problem, "replayed": replayed, "reload_url": _url(state, page)})
+
+
+async def _jobs(request: web.Request, company_id: str) -> tuple[list[dict[str, Any]], int | None]:
+    """Banners for a running backfill or bulk replay (or one that just finished), and how many failed deals
+    "Replay all failed" would replay (None while a bulk replay runs)."""
+    store = MongoJobs(request.config_dict[DB])
+    banners, replaying = [], False
+    for kind, name in (("backfill", "Backfill"), ("replay_failed", "Replay of all failed deals")):
+        job = await store.latest(company_id, kind)
+        if job is None or job["state"] not in ("running", "done"):
+            continue
+        finished = job.get("finished_at")
+        if job["state"] == "done" and (not isinstance(finished, datetime) or
+                                       datetime.now(UTC) - _utc(finished) > RECENT_JOB):
+            continue
+        shown = jobs.view(job)
+        replaying = replaying or (kind == "replay_failed" and job["state"] == "running")
+        banners.append({"kind": kind, "name": name, "running": job["state"] == "running", "id": shown["id"],
+                        "line": jobs.progress_line(shown)})
+    failed = None if replaying else len(await request.config_dict[STAGE_EVENTS].failed_deals(company_id))
+    return banners, failed
 
 
 def _page_number(raw: str | None) -> int:
@@ -216,7 +261,7 @@ def _row(doc: dict[str, Any], session: AppSession, zone: ZoneInfo, draft: dict[s
            "when": _when(doc.get("at"), zone), "replayable": doc.get("state") == "failed"}
     outcome = _outcome(doc, draft, xero)
     if doc.get("state") == "failed":
-        outcome |= _fix_link(doc, deal_url) | {"retry": _retry(doc.get("at"), replays.get(deal_id), zone)}
+        outcome |= fix_link(doc, deal_url) | {"retry": _retry(doc.get("at"), replays.get(deal_id), zone)}
     return {**ROW, **row, **outcome}
 
 
@@ -226,7 +271,7 @@ def _title(title: str | None) -> str | None:
     return title if len(title) <= TITLE_LENGTH else title[:TITLE_LENGTH - 1].rstrip() + "…"
 
 
-def _fix_link(doc: dict[str, Any], deal_url: str | None) -> dict[str, Any]:
+def fix_link(doc: dict[str, Any], deal_url: str | None) -> dict[str, Any]:
     """Where the failure is fixed: a setting or Connections in the app, or the deal in Pipedrive."""
     code, message = str(doc.get("code") or ""), str(doc.get("message") or "")
     if code == "too_long":

@@ -4,19 +4,27 @@
 ``PUT  /api/companies/{company_id}/settings``               full settings; ``version`` must be the stored one
 ``PATCH /api/companies/{company_id}/settings``              ``{"version": 3, "money": {"sales_account_code": "260"}}``
 ``POST /api/companies/{company_id}/deals/{deal_id}/replay`` re-run the deal's failed triggers, as the deal is now
-``POST /api/companies/{company_id}/replay-failed``          replay every deal whose last outcome was a failure
+``POST /api/companies/{company_id}/replay-failed``          replay every deal whose last outcome was a failure, now;
+                                                            ``?paced=true``: as a paced job (202 ``{"job": ...}``)
+``POST /api/companies/{company_id}/backfill``               ``{"dry_run": true}``: check first (state dry_run ->
+                                                            ready); ``false``: check, then run at once. 202 ``{"job"}``
+``GET  /api/companies/{company_id}/jobs/{job_id}``          a backfill's or bulk replay's counts and progress
+``POST /api/companies/{company_id}/jobs/{job_id}/start``    run a checked backfill (ready -> running)
+``POST /api/companies/{company_id}/jobs/{job_id}/cancel``   stop a job; what it published still completes
 ``GET  /api/companies/{company_id}/deals/{deal_id}/status`` each trigger's last outcome for the deal
 
 and the connection routes of ``connections_api``.
 """
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from pdx_common.auth import bearer_middleware
-from pdx_gateway import settings_changes
+from pdx_gateway import jobs, settings_changes
+from pdx_gateway.adapters.jobs import MongoJobs
 from pdx_gateway.entrypoints import connections_api, dead_letters_api, erase_api
 from pdx_gateway.errors import (
     BadRequest,
@@ -28,7 +36,7 @@ from pdx_gateway.errors import (
     path_ids,
 )
 from pdx_gateway.handlers import replay_deal
-from pdx_gateway.keys import PUBLISHER, SETTINGS, SETTINGS_STORE, STAGE_EVENTS
+from pdx_gateway.keys import DB, PUBLISHER, SETTINGS, SETTINGS_STORE, STAGE_EVENTS
 
 routes = web.RouteTableDef()
 
@@ -120,7 +128,14 @@ async def replay(request: web.Request) -> web.Response:
 
 @routes.post("/companies/{company_id}/replay-failed")
 async def replay_failed(request: web.Request) -> web.Response:
+    """Every failed deal now; with ``?paced=true`` a job that keeps at most a window of them in flight."""
     company_id = request.match_info["company_id"]
+    if request.query.get("paced", "").lower() in ("1", "true", "yes"):
+        try:
+            job = await jobs.create_replay_failed(MongoJobs(request.config_dict[DB]), company_id)
+        except jobs.JobBusy as busy:
+            raise Conflict("a bulk replay of this company is already running", job=jobs.view(busy.job)) from None
+        return web.json_response({"job": jobs.view(job)}, status=202)
     stage_events = request.config_dict[STAGE_EVENTS]
     replayed, unknown = [], []
     for deal_id in await stage_events.failed_deals(company_id):
@@ -138,3 +153,58 @@ async def deal_status(request: web.Request) -> web.Response:
     rows = await request.config_dict[STAGE_EVENTS].status(request.match_info["company_id"],
                                                           request.match_info["deal_id"])
     return web.json_response(rows, dumps=lambda o: json.dumps(o, default=str))
+
+
+@routes.post("/companies/{company_id}/backfill")
+async def backfill(request: web.Request) -> web.Response:
+    """``{"dry_run": true}`` checks which deals would make drafts and stops there (start it with ``/start``);
+    ``{"dry_run": false}`` checks, then runs. Only one backfill of a company checks or runs at a time (409)."""
+    body = await _json_object(request) if request.can_read_body else {}
+    dry_run = body.get("dry_run", True)
+    if not isinstance(dry_run, bool):
+        raise BadRequest("dry_run must be true or false", field="dry_run")
+    try:
+        job = await jobs.create_backfill(MongoJobs(request.config_dict[DB]), request.match_info["company_id"],
+                                         start=not dry_run)
+    except jobs.JobBusy as busy:
+        raise Conflict("a backfill of this company is already being checked or run",
+                       job=jobs.view(busy.job)) from None
+    return web.json_response({"job": jobs.view(job)}, status=202)
+
+
+async def _job(request: web.Request) -> dict[str, Any]:
+    job = await MongoJobs(request.config_dict[DB]).get(request.match_info["company_id"], request.match_info["job_id"])
+    if job is None:
+        raise NotFound("no such job for this company")
+    return job
+
+
+@routes.get("/companies/{company_id}/jobs/{job_id}")
+async def get_job(request: web.Request) -> web.Response:
+    return web.json_response({"job": jobs.view(await _job(request))})
+
+
+@routes.post("/companies/{company_id}/jobs/{job_id}/start")
+async def start_job(request: web.Request) -> web.Response:
+    """A checked backfill runs; one still being checked runs as soon as its check ends."""
+    job = await _job(request)
+    store = MongoJobs(request.config_dict[DB])
+    company_id = request.match_info["company_id"]
+    if job["state"] == "dry_run":
+        await store.start_when_checked(company_id, job["_id"])
+        started = await store.get(company_id, job["_id"])
+    else:
+        started = await store.start(company_id, job["_id"], datetime.now(UTC))
+    if started is None:
+        raise Conflict(f"the job is {job['state']}, so it cannot be started", job=jobs.view(job))
+    return web.json_response({"job": jobs.view(started)}, status=202)
+
+
+@routes.post("/companies/{company_id}/jobs/{job_id}/cancel")
+async def cancel_job(request: web.Request) -> web.Response:
+    job = await _job(request)
+    cancelled = await MongoJobs(request.config_dict[DB]).cancel(request.match_info["company_id"], job["_id"],
+                                                                datetime.now(UTC))
+    if cancelled is None:
+        raise Conflict(f"the job is {job['state']} already", job=jobs.view(job))
+    return web.json_response({"job": jobs.view(cancelled)})
