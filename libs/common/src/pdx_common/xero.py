@@ -120,6 +120,21 @@ class XeroClient:
     async def documents(self, kind: str, params: dict[str, str]) -> list[dict[str, Any]]:
         return (await self.request("GET", f"/{kind}", params=params))[kind]
 
+    async def document(self, kind: str, document_id: str) -> dict[str, Any]:
+        """GET /Invoices/{InvoiceID} or /Quotes/{QuoteID} (getInvoice, getQuote): the one document, as Xero has it
+        now. An unknown id is Xero's 404 (``ApiError``)."""
+        params = {"unitdp": "4"} if kind == "Invoices" else None
+        return (await self.request("GET", f"/{kind}/{document_id}", params=params))[kind][0]
+
+    async def update_document(self, kind: str, document_id: str, document: dict, idempotency_key: str) -> dict:
+        """POST /Invoices/{InvoiceID} or /Quotes/{QuoteID} (updateInvoice, updateQuote). Lines sent replace the
+        document's lines; its number is kept unless sent. A refusal is Xero's 400 with the validation errors
+        (``ApiError``); the updated document otherwise."""
+        params = {"unitdp": "4"} if kind == "Invoices" else None
+        body = await self.request("POST", f"/{kind}/{document_id}", json={kind: [document]}, params=params,
+                                  idempotency_key=idempotency_key)
+        return body[kind][0]
+
 
 def xero_json(value: Any) -> bytes:
     """JSON with every Decimal as an exact number literal. NaN and Infinity have no JSON form: refused."""

@@ -4,6 +4,9 @@ Example:
     state = XeroState(SandboxClock(speed=60))
     app = create_app(state)   # serve it on 127.0.0.1:0, point the product's Xero base URLs at it
     state.invoices(NZ_TENANT_ID)
+
+What a user does in Xero (approve, pay or void an invoice; send, accept or decline a quote) is played through the
+control routes under /_sandbox/ (see ``control``).
 """
 
 from .app import create_app

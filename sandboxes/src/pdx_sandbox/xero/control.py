@@ -1,10 +1,20 @@
-"""Sandbox control API under /_sandbox/ (no auth; for tests and the local run, bind to loopback)."""
+"""Sandbox control API under /_sandbox/ (no auth; for tests and the local run, bind to loopback).
+
+What a user does in Xero itself, for tests that need a document further along than a draft:
+
+- ``POST /_sandbox/invoices/<InvoiceID>/<action>`` ``{"tenant_id": "..."}``, action ``submit`` (for approval),
+  ``approve`` (AUTHORISED: needs a DueDate and an AccountCode on every line), ``pay`` (``"amount"``: part or,
+  without it, all of what is due), ``void``; answers the invoice, or 400 ``{"Message": ...}`` when Xero would refuse.
+- ``POST /_sandbox/quotes/<QuoteID>/<action>`` ``{"tenant_id": "..."}``, action ``send`` (SENT), ``accept``,
+  ``decline``, ``invoice`` (INVOICED), ``delete``, ``draft`` (back to DRAFT); answers the quote.
+"""
 
 import json
 
 from aiohttp import web
 
 from ..faults import BadFault, parse
+from .documents import QUOTE_ACTIONS
 from .errors import XeroError
 from .state import CONSENT_MODES, XERO_STATE, XeroState
 
@@ -138,7 +148,7 @@ async def set_latency(request: web.Request) -> web.Response:
 
 @routes.post("/_sandbox/invoices/{invoice_id}/{action}")
 async def invoice_action(request: web.Request) -> web.Response:
-    """POST /_sandbox/invoices/<id>/pay {"tenant_id": "...", "amount": 10.0}; also /approve and /void."""
+    """POST /_sandbox/invoices/<id>/pay {"tenant_id": "...", "amount": 10.0}; also /submit, /approve and /void."""
     state, data = _state(request), await _json(request)
     tenant_id = data.get("tenant_id")
     invoice_id, action = request.match_info["invoice_id"], request.match_info["action"]
@@ -146,6 +156,8 @@ async def invoice_action(request: web.Request) -> web.Response:
         raise XeroError(404, {"error": "unknown tenant or invoice"})
     if action == "approve":
         doc = state.approve_invoice(tenant_id, invoice_id)
+    elif action == "submit":
+        doc = state.submit_invoice(tenant_id, invoice_id)
     elif action == "pay":
         amount = data.get("amount")
         doc = state.pay_invoice(tenant_id, invoice_id, float(amount) if amount is not None else None)
@@ -153,4 +165,18 @@ async def invoice_action(request: web.Request) -> web.Response:
         doc = state.void_invoice(tenant_id, invoice_id)
     else:
         raise XeroError(404, {"error": f"unknown action {action}"})
+    return web.json_response({k: v for k, v in doc.items() if not k.startswith("_")})
+
+
+@routes.post("/_sandbox/quotes/{quote_id}/{action}")
+async def quote_action(request: web.Request) -> web.Response:
+    """POST /_sandbox/quotes/<id>/accept {"tenant_id": "..."}; also /send, /decline, /invoice, /delete, /draft."""
+    state, data = _state(request), await _json(request)
+    tenant_id = data.get("tenant_id")
+    quote_id, action = request.match_info["quote_id"], request.match_info["action"]
+    if tenant_id not in state.tenants or quote_id not in state.tenants[tenant_id].quotes:
+        raise XeroError(404, {"error": "unknown tenant or quote"})
+    if action not in QUOTE_ACTIONS:
+        raise XeroError(404, {"error": f"unknown action {action}"})
+    doc = state.change_quote(tenant_id, quote_id, action)
     return web.json_response({k: v for k, v in doc.items() if not k.startswith("_")})

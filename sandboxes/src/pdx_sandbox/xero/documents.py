@@ -42,6 +42,8 @@ def build(kind: str, tenant: Tenant, raw: dict, existing: dict | None, now: floa
     merged = {**(existing or {}), **{k: v for k, v in raw.items() if k not in _READ_ONLY}}
     errors: list[str] = []
     contact, new_contact = resolve_contact(tenant, raw.get("Contact"), existing, errors, now)
+    if kind == "quote" and existing is not None:
+        errors += _quote_update_needs(raw)
     status = _status(kind, merged, existing, errors)
     doc_type = _doc_type(kind, merged, errors)
     amount_types = _amount_types(merged.get("LineAmountTypes"), errors)
@@ -116,6 +118,16 @@ def contact_summary(contact: dict) -> dict:
     out = {k: contact[k] for k in keys if k in contact}
     return {**out, "Addresses": contact.get("Addresses", []), "Phones": contact.get("Phones", []),
             "ContactGroups": [], "ContactPersons": [], "HasValidationErrors": False}
+
+
+def _quote_update_needs(raw: dict) -> list[str]:
+    """An update of a quote names its Contact and Date again (updateQuote's example sends both, and Xero refuses an
+    update without them). A body that only moves the status (``{"Status": "ACCEPTED"}``) is let through: the
+    sandbox's shortcut for tests that play the customer; ``/_sandbox/quotes/<id>/<action>`` is the other way."""
+    if set(raw) <= {"QuoteID", "QuoteNumber", "Status"}:
+        return []
+    needs = [] if raw.get("Contact") else ["A Contact must be specified for this type of transaction"]
+    return needs + ([] if raw.get("Date") else ["Date cannot be empty."])
 
 
 def _status(kind: str, merged: dict, existing: dict | None, errors: list[str]) -> str:
@@ -250,6 +262,26 @@ def approve(doc: dict, now: float) -> tuple[list[str], dict]:
     if not doc.get("DueDate") or missing:
         return ["An approved invoice needs a DueDate and an AccountCode on every line."], doc
     return [], {**doc, "Status": "AUTHORISED", "UpdatedDateUTC": stamp(now)}
+
+
+def submit(doc: dict, now: float) -> tuple[list[str], dict]:
+    """A user submits a draft invoice for approval."""
+    if doc["Status"] != "DRAFT":
+        return ["Invoice not of valid status for modification"], doc
+    return [], {**doc, "Status": "SUBMITTED", "UpdatedDateUTC": stamp(now)}
+
+
+# What a user does to a quote in Xero: the status it moves to, and the statuses it may move from.
+QUOTE_ACTIONS = {"send": ("SENT", {"DRAFT"}), "accept": ("ACCEPTED", {"SENT"}), "decline": ("DECLINED", {"SENT"}),
+                 "invoice": ("INVOICED", {"ACCEPTED"}), "delete": ("DELETED", {"DRAFT", "SENT", "DECLINED"}),
+                 "draft": ("DRAFT", {"SENT", "ACCEPTED", "DECLINED"})}
+
+
+def quote_action(doc: dict, action: str, now: float) -> tuple[list[str], dict]:
+    status, allowed = QUOTE_ACTIONS[action]
+    if doc["Status"] not in allowed:
+        return [f"A {doc['Status'].lower()} quote cannot be moved to {status}."], doc
+    return [], {**doc, "Status": status, "UpdatedDateUTC": stamp(now)}
 
 
 def pay(doc: dict, amount: float | None, now: float) -> tuple[list[str], dict]:

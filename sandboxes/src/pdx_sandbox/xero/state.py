@@ -203,6 +203,23 @@ class XeroState:
     def void_invoice(self, tenant_id: str, invoice_id: str) -> dict:
         return self._change_invoice(tenant_id, invoice_id, documents.void)
 
+    def submit_invoice(self, tenant_id: str, invoice_id: str) -> dict:
+        return self._change_invoice(tenant_id, invoice_id, documents.submit)
+
+    def change_quote(self, tenant_id: str, quote_id: str, action: str) -> dict:
+        """A user's action on a quote in Xero (send, accept, decline, invoice, delete, draft); no event (Xero sends
+        none for quotes)."""
+        tenant = self.tenants[tenant_id]
+        doc = tenant.quotes.get(quote_id)
+        if doc is None:
+            raise KeyError(quote_id)
+        errors, updated = documents.quote_action(doc, action, self.clock.time())
+        if errors:
+            raise XeroError(400, {"Message": errors[0]})
+        tenant.quotes[quote_id] = updated
+        self.changed()
+        return updated
+
     def _change_invoice(self, tenant_id: str, invoice_id: str, change) -> dict:
         tenant = self.tenants[tenant_id]
         doc = tenant.invoices.get(invoice_id)

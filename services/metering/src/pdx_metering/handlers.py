@@ -1,14 +1,21 @@
-"""Each document result is metered at most once: only DocumentCreated counts, once per draft."""
+"""Each document result is metered at most once: only DocumentCreated counts, once per draft. A DocumentUpdated (a
+Replay regenerated an existing draft in place) is the same draft again, so it is never billed."""
 
 from typing import Protocol
 
 import structlog
 
-from pdx_common.contracts import DocumentCreated, DocumentFailed, DocumentParked, DocumentSkipped
+from pdx_common.contracts import (
+    DocumentCreated,
+    DocumentFailed,
+    DocumentParked,
+    DocumentSkipped,
+    DocumentUpdated,
+)
 from pdx_metering.domain.usage import BillableDraft, billable
 
 log = structlog.get_logger()
-Result = DocumentCreated | DocumentFailed | DocumentSkipped | DocumentParked
+Result = DocumentCreated | DocumentUpdated | DocumentFailed | DocumentSkipped | DocumentParked
 
 
 class MeteredDrafts(Protocol):
@@ -16,7 +23,8 @@ class MeteredDrafts(Protocol):
 
 
 async def meter_result(result: Result, *, drafts: MeteredDrafts) -> bool:
-    """True when ``result`` made a draft billable now. Failed, skipped and parked results are never billed."""
+    """True when ``result`` made a draft billable now. Updated, failed, skipped and parked results are never billed
+    (``DocumentUpdated`` is not a ``DocumentCreated``: both are ``DocumentWritten``)."""
     if not isinstance(result, DocumentCreated):
         return False
     draft = billable(result)

@@ -39,7 +39,8 @@ from pdx_writer.domain.explain import (
     validation_messages,
 )
 from pdx_writer.domain.limits import MAX_REQUEST_BYTES, over_limits
-from pdx_writer.resolve import OrganisationFacts, Refused, Resolver, check_currency, line_item_code, tax_type_for
+from pdx_writer.regenerate import Regenerator
+from pdx_writer.resolve import OrganisationFacts, Refused, Resolver, line_item_code, tax_types
 
 log = structlog.get_logger()
 Command = CreateInvoice | CreateQuote
@@ -72,8 +73,23 @@ class DocumentWriter:
     async def execute(self, command: Command) -> None:
         await self.execute_batch([command])
 
+    @property
+    def regenerator(self) -> Regenerator:
+        # Built from the writer's current ports each time (cheap), so a port replaced after construction is used.
+        return Regenerator(self.ledger, self.resolver, self.facts, self.xero_for, self.publisher,
+                           self._document_facts, self.busy_wait, self.parking, self.connection_usable)
+
     async def execute_batch(self, commands: list[Command]) -> None:
-        """Create the drafts of one company's waiting commands in as few Xero calls as possible (one PUT per 50)."""
+        """Create the drafts of one company's waiting commands in as few Xero calls as possible (one PUT per 50).
+        Regenerating commands (a person's Replay) are rare and each reads its draft's state first: one at a time."""
+        creating = [command for command in commands if not command.regenerate]
+        if creating:
+            await self._execute(creating)
+        for command in commands:
+            if command.regenerate:
+                await self._execute([command])
+
+    async def _execute(self, commands: list[Command]) -> None:
         batch = Batch(await self._claim_all(commands))
         if not batch.open:
             return
@@ -115,7 +131,7 @@ class DocumentWriter:
             # The company may just have added the currency or tax rate in Xero: ask again before refusing.
             self.facts.forget(tenant_id)
             facts = await self.facts.get(xero, tenant_id)
-        taxes = {c.id: await self._refusing(batch, c, lambda c=c: _tax_types(facts, c)) for c in list(batch.open)}
+        taxes = {c.id: await self._refusing(batch, c, lambda c=c: tax_types(facts, c)) for c in list(batch.open)}
         asking = sorted(c.id for c in batch.open)
         contacts = await self.resolver.contact_ids(xero, tenant_id, [(c.contact, c.create_contact) for c in batch.open],
                                                    asking)
@@ -220,6 +236,10 @@ class DocumentWriter:
         if not entry.get("result_published"):
             # We wrote the draft down but died before telling anyone: tell now.
             await self._publish_created(command, document)
+            if _regenerates(command, entry):
+                await self.regenerator.run(command, {**entry, "result_published": True})
+        elif _regenerates(command, entry):
+            await self.regenerator.run(command, entry)
         elif entry.get("source_event_id") != command.source_event_id:
             # A new event for a trigger that already made its draft (re-entry, replay): say why nothing happens.
             word = "invoice" if document["kind"] == "invoice" else "quote"
@@ -268,6 +288,12 @@ class DocumentWriter:
         return next((d for d in candidates if d["QuoteID"] not in taken), None)
 
     async def _record(self, command: Command, tenant_id: str, element: dict[str, Any]) -> None:
+        document = self._document_facts(command, tenant_id, element)
+        await self.ledger.created(command.ledger_key, command.id, command.source_event_id, document)
+        await self._publish_created(command, document)
+
+    def _document_facts(self, command: Command, tenant_id: str, element: dict[str, Any]) -> dict[str, Any]:
+        """What the ledger keeps of a draft and its result carries: number, total, status, contact, link."""
         kind, _, id_field, number_field = KIND[command.type]
         xero_id = element[id_field]
         path = "AccountsReceivable/Edit.aspx?InvoiceID=" if kind == "invoice" else "app/quotes/edit/"
@@ -279,8 +305,7 @@ class DocumentWriter:
                     "contact_id": (element.get("Contact") or {}).get("ContactID"),
                     "contact_number": command.contact.contact_number, "issue_date": command.date.isoformat(),
                     "due_date": _due(command)}
-        await self.ledger.created(command.ledger_key, command.id, command.source_event_id, document)
-        await self._publish_created(command, document)
+        return document
 
     async def _publish_created(self, command: Command, document: dict[str, Any]) -> None:
         warning = total_warning(command, Decimal(document["total"]))
@@ -326,15 +351,15 @@ class Batch:
 
 def _fits(facts: dict[str, Any], command: Command) -> bool:
     try:
-        _tax_types(facts, command)
+        tax_types(facts, command)
     except Refused:
         return False
     return True
 
 
-def _tax_types(facts: dict[str, Any], command: Command) -> list[str | None]:
-    check_currency(facts, command.currency_code)
-    return [tax_type_for(facts, line) for line in command.line_items]
+def _regenerates(command: Command, entry: dict[str, Any]) -> bool:
+    """A Replay's command regenerates the draft, unless it made that draft itself (then it is only redelivered)."""
+    return command.regenerate and entry.get("owner") != command.id
 
 
 def _due(command: Command) -> str | None:

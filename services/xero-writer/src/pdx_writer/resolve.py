@@ -66,6 +66,12 @@ def check_currency(facts: dict[str, Any], currency: str) -> None:
             "change the deal's currency in Pipedrive, then replay the deal."))
 
 
+def tax_types(facts: dict[str, Any], command: Any) -> list[str | None]:
+    """Each line's Xero tax type, once the deal's currency is known to be the organisation's; else ``Refused``."""
+    check_currency(facts, command.currency_code)
+    return [tax_type_for(facts, line) for line in command.line_items]
+
+
 def tax_type_for(facts: dict[str, Any], line: LineItem) -> str | None:
     if line.tax_type or line.tax_rate is None:
         return line.tax_type

@@ -6,6 +6,11 @@ is unclear: the next writer looks the draft up in Xero before creating anything.
 
 A ``created`` entry keeps its lease until the result is published: until then another writer waits (it would
 otherwise publish the same DocumentCreated a second time); after the lease, it publishes what the dead writer did not.
+
+A Replay regenerates a ``created`` entry's draft in place without leaving that state (a refused update must never
+let the next event create a second document): a short ``regen_owner``/``regen_until`` lease keeps two writers from
+updating one draft at once, and ``regenerated`` lists the commands whose update is done, so a redelivered command
+announces its update again instead of updating twice.
 """
 
 from dataclasses import dataclass
@@ -85,6 +90,26 @@ class MongoLedger:
         """Waiting for Xero to be reconnected: nothing was sent, so the next attempt starts clean."""
         await self._col.update_one({"_id": key, "owner": command_id}, {"$set": {
             "state": "parked", "updated_at": datetime.now(UTC)}, "$unset": {"lease_until": ""}})
+
+    async def regenerating(self, key: str, command_id: str) -> dict[str, Any] | None:
+        """Take the regeneration lease of a ``created`` entry: the entry, or None while another writer holds it."""
+        now = datetime.now(UTC)
+        return await self._col.find_one_and_update(
+            # Not even the same command may take a held lease: a redelivery can run beside the first delivery.
+            {"_id": key, "state": "created", "$or": [{"regen_until": None}, {"regen_until": {"$lt": now}}]},
+            {"$set": {"regen_owner": command_id, "regen_until": now + self._lease}},
+            return_document=ReturnDocument.AFTER)
+
+    async def regenerated(self, key: str, command_id: str, document: dict[str, Any]) -> None:
+        """The draft was updated: its new facts, and this command noted as done (the last 50 are kept)."""
+        await self._col.update_one({"_id": key, "state": "created"}, {
+            "$set": {"document": document, "updated_at": datetime.now(UTC)},
+            "$push": {"regenerated": {"$each": [command_id], "$slice": -50}},
+            "$unset": {"regen_owner": "", "regen_until": ""}})
+
+    async def release_regeneration(self, key: str, command_id: str) -> None:
+        await self._col.update_one({"_id": key, "regen_owner": command_id},
+                                   {"$unset": {"regen_owner": "", "regen_until": ""}})
 
     async def recorded_elsewhere(self, key: str, xero_ids: list[str]) -> set[str]:
         """Which of these Xero documents other entries of the ledger already hold (so are not this entry's draft)."""
