@@ -31,6 +31,9 @@ TRIGGERS, RULES, MAPPINGS = "Triggers", "Customers, products & money", "Field ma
 LABELS: dict[str, tuple[str, str]] = {
     "timezone": (TRIGGERS, "Time zone"),
     "on_reentry": (TRIGGERS, "When a deal enters the stage again"),
+    "on_demand.invoice": (TRIGGERS, "Salespeople may create a draft invoice from a deal"),
+    "on_demand.quote": (TRIGGERS, "Salespeople may create a draft quote from a deal"),
+    "on_demand.more_than_once": (TRIGGERS, "Allow more than one per deal"),
     "customer.contact_from": (RULES, "Xero contact"),
     "customer.create_missing": (RULES, "Create the contact in Xero when it is missing"),
     "products.description_from": (RULES, "Line description"),
@@ -123,6 +126,13 @@ class Names:
             wanted["deal_fields"] = source.pipedrive("deal fields", lambda c: c.fields("deal"))
         loaded = await asyncio.gather(*wanted.values())
         return cls(dict(zip(wanted, loaded, strict=True)))
+
+    def won(self, row: dict[str, Any]) -> str:
+        """``Deals marked won in Sales become a DRAFT invoice``."""
+        pipeline = self.pipelines.get(str(row.get("pipeline_id")), f"pipeline {row.get('pipeline_id')}")
+        if not row.get("enabled", True) or row.get("action") == "none":
+            return f"Switched off: deals marked won in {pipeline} make nothing"
+        return f"Deals marked won in {pipeline} become a DRAFT {row.get('action')}"
 
     def trigger(self, row: dict[str, Any]) -> str:
         """``Deals entering Won in Sales become a DRAFT invoice``."""
@@ -231,6 +241,9 @@ def describe(path: str, names: Names) -> tuple[str, str, str]:
         return MAPPINGS, f"Tracking category {int(key) + 1}{part}", "tracking"
     if head.startswith("triggers"):
         return TRIGGERS, "Triggers", "text"
+    if head == "won_triggers":
+        part = {"pipeline_id": " · Pipeline", "action": " · Document", "enabled": " · Enabled"}.get(leaf or "", "")
+        return TRIGGERS, f"When a deal is marked won{part}", "won_pipeline" if leaf == "pipeline_id" else "won"
     section = {"money": RULES, "customer": RULES, "products": RULES, "fields": MAPPINGS}.get(path.split(".")[0],
                                                                                         "Settings")
     return section, path.split(".")[-1].replace("_", " ").capitalize() or "All settings", "text"
@@ -248,6 +261,11 @@ def value(kind: str, raw: Any, names: Names) -> str:
               "deal_field": names.deal_fields, "date_field": {**dict(STANDARD_DATES), **names.deal_fields}}.get(kind)
     if lookup is not None and isinstance(raw, str):
         return lookup.get(raw, raw)
+    if kind == "won" and isinstance(raw, dict | list):
+        return "; ".join(names.won(row) for row in (raw if isinstance(raw, list) else [raw])
+                         if isinstance(row, dict)) or "(none)"
+    if kind == "won_pipeline" and isinstance(raw, int | str):
+        return names.pipelines.get(str(raw), f"pipeline {raw}")
     if kind == "tracking" and isinstance(raw, dict):
         return f"{raw.get('name') or '(no category)'}: {raw.get('option') or '(no option)'}"
     if kind == "tax" and isinstance(raw, dict):
