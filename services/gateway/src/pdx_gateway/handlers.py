@@ -54,33 +54,61 @@ async def _claim(seen: SeenEvents, event: DealChanged, owner: str, busy_wait: fl
         await asyncio.sleep(BUSY_POLL)  # another delivery of the same event is publishing it right now
 
 
-async def replay_deal(company_id: str, deal_id: str, publisher: Publisher, stage_events: StageEvents) -> DealChanged:
-    """Re-run what failed for the deal, with the deal as it is in Pipedrive now.
+async def replay_deal(company_id: str, deal_id: str, publisher: Publisher, stage_events: StageEvents, *,
+                      regenerate: bool = False, request_id: str | None = None) -> DealChanged:
+    """Re-run what failed for the deal, with the deal as it is in Pipedrive now; with ``regenerate`` (a person's
+    Replay from the deal) also regenerate each draft the deal's triggers made, in place while it is still a draft.
 
-    Each trigger whose last outcome failed is re-run by id (the mapper reads the deal afresh), whatever order
-    Pipedrive's events arrived in. A failure that came before any trigger was known re-runs the deal's newest stage
-    event (by Pipedrive's own timestamps)."""
+    One event names every trigger (``request="replay"``, so the mapper marks the commands ``regenerate``); the
+    mapper reads the deal afresh, whatever order Pipedrive's events arrived in. Waiting (parked) triggers resume by
+    themselves and skipped ones made nothing: neither is replayed. A failure that came before any trigger was known
+    re-runs the deal's newest stage event (by Pipedrive's own timestamps). ``request_id`` (a confirmed form's nonce)
+    makes the event's id, so a retried request publishes the same event::
+
+        await replay_deal("7001", "42", publisher, stage_events, regenerate=True, request_id="5f0c...")
+        # DealChanged(event_id="replay-5f0c...", replay_triggers=("p1-s5", "p1-won"), request="replay", ...)
+    """
     failed = await stage_events.failed_triggers(company_id, deal_id)
-    if not failed:
-        raise NothingToReplay(f"deal {deal_id} has no failed sync, so there is nothing to replay",
-                              fix="A replay re-runs a failed attempt. To make a draft, move the deal into its "
-                                  "trigger stage in Pipedrive.")
+    created = await stage_events.created_triggers(company_id, deal_id) if regenerate else []
+    if not failed and not created:
+        raise NothingToReplay(
+            f"deal {deal_id} has no failed sync{' and no draft' if regenerate else ''}, so there is nothing to "
+            "replay", fix="A replay re-runs a failed attempt. To make a draft, move the deal into its trigger stage "
+                          "in Pipedrive.")
     last = await stage_events.last_stage_event(company_id, deal_id)
-    triggers = tuple(t for t in failed if t is not None)
+    triggers = tuple(dict.fromkeys([*(t for t in failed if t is not None), *created]))
     if last is None and not triggers:
         raise NotFound(f"no stage move of deal {deal_id} is known, so there is nothing to replay",
                        fix="Move the deal into its trigger stage in Pipedrive instead.")
-    replay = _replay_event(company_id, deal_id, last, triggers)
+    replay = _replay_event(company_id, deal_id, last, triggers, request_id or new_id())
     await publisher.publish(replay, topics.DEAL_EVENTS, topics.deal_key(company_id, deal_id))
-    log.info("deal replayed", replay_of=replay.replay_of, triggers=triggers, event_id=replay.event_id)
+    log.info("deal replayed", replay_of=replay.replay_of, triggers=triggers, event_id=replay.event_id,
+             regenerate=regenerate)
     return replay
 
 
-def _replay_event(company_id: str, deal_id: str, last: DealChanged | None, triggers: tuple[str, ...]) -> DealChanged:
-    replay_id = new_id()
+async def request_drafts(company_id: str, deal_id: str, trigger_id: str, publisher: Publisher, *,
+                         request_id: str, user_id: str | None) -> DealChanged:
+    """A person's "Create draft invoice/quote" on the deal: the on-demand trigger (``manual-invoice``, or
+    ``manual-invoice@<request id>`` when a deal may have several), whatever the deal's stage. The caller has checked
+    that the company allows it; the event's id is the request's, so a retried request publishes the same event::
+
+        await request_drafts("7001", "42", "manual-quote", publisher, request_id="5f0c...", user_id="12")
+    """
+    event = DealChanged(id=request_id, company_id=company_id, deal_id=deal_id, event_id=f"request-{request_id}",
+                        action="change", replay_of=request_id, replay_triggers=(trigger_id,), request="on_demand",
+                        pipedrive_user_id=user_id)
+    await publisher.publish(event, topics.DEAL_EVENTS, topics.deal_key(company_id, deal_id))
+    log.info("draft requested on demand", trigger_id=trigger_id, event_id=event.event_id)
+    return event
+
+
+def _replay_event(company_id: str, deal_id: str, last: DealChanged | None, triggers: tuple[str, ...],
+                  replay_id: str) -> DealChanged:
     if triggers:
         # Only the trigger ids matter: the mapper reads the deal as it is now, not as an old event described it.
         return DealChanged(id=replay_id, company_id=company_id, deal_id=deal_id, event_id=f"replay-{replay_id}",
-                           action="change", replay_of=last.id if last else replay_id, replay_triggers=triggers)
+                           action="change", replay_of=last.id if last else replay_id, replay_triggers=triggers,
+                           request="replay")
     assert last is not None
     return last.model_copy(update={"id": replay_id, "occurred_at": utcnow(), "replay_of": last.id})

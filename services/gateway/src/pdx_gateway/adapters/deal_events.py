@@ -56,10 +56,17 @@ class MongoDealEvents:
                                    {"trigger_id": 1})
         return sorted({doc.get("trigger_id") async for doc in cursor}, key=lambda t: (t is None, t or ""))
 
+    async def created_triggers(self, company_id: str, deal_id: str) -> list[str]:
+        """The triggers of the deal whose last outcome is a draft made (a Replay regenerates them in place)."""
+        cursor = self._status.find({"company_id": company_id, "deal_id": deal_id, "state": "created",
+                                    "trigger_id": {"$type": "string"}}, {"trigger_id": 1})
+        return sorted({doc["trigger_id"] async for doc in cursor})
+
     async def failed_deals(self, company_id: str) -> list[str]:
         cursor = self._status.find({"company_id": company_id, "state": "failed"}, {"deal_id": 1})
         return sorted({doc["deal_id"] async for doc in cursor}, key=lambda d: (len(d), d))
 
     async def status(self, company_id: str, deal_id: str) -> list[dict[str, Any]]:
+        """Each of the deal's triggers' last outcome (state, trigger_id, kind, number, message, ...)."""
         cursor = self._status.find({"company_id": company_id, "deal_id": deal_id}, {"_id": 0})
         return [doc async for doc in cursor]
