@@ -16,9 +16,10 @@ import pytest
 
 from pdx_common import topics
 from pdx_common.company_settings import CompanySettings
-from pdx_common.contracts import DocumentParked, DocumentSkipped
+from pdx_common.contracts import DealChanged, DocumentParked, DocumentSkipped
 from pdx_common.signed_links import signed_query
 from pdx_crmcard.adapters.deal_status import MongoDealStatus
+from pdx_gateway.adapters.deal_events import MongoDealEvents
 from pdx_gateway.adapters.settings_repo import MongoSettingsStore
 from tests.integration.test_app_log_usage import AppStack, Company, app_stack, created, failed, seed_settings, words
 from tests.integration.test_oauth_pipedrive import LINK_KEY, PD_CLIENT
@@ -368,3 +369,32 @@ async def test_the_modal_refuses_a_request_pipedrive_did_not_sign_for_this_deal(
         assert set(body) == {"error"} and isinstance(body["error"]["message"], str)
         assert s.a.mark not in body["error"]["message"]
     assert await published(s) == []
+
+
+async def test_a_failure_before_any_trigger_was_known_replays_the_last_stage_move(stack):
+    s = stack
+    stage_move = DealChanged(company_id=s.a.id, deal_id=s.a.deal_id, event_id=uuid.uuid4().hex, action="change",
+                             data={"id": int(s.a.deal_id), "stage_id": 5, "pipeline_id": 1},
+                             previous={"stage_id": 4}, event_timestamp=T0)
+    await MongoDealEvents(s.db).remember_stage_event(stage_move)
+    status = MongoDealStatus(s.db)
+    await status.record(failed(s.a, s.a.deal_id, T0, trigger=None))
+    # Triggers of every kind are named as a person knows them (a won trigger, a re-entry of a stage).
+    await status.record(failed(s.a, s.a.deal_id, T0, trigger="p1-won"))
+    _, page, _ = await get(s, link(s, s.a, "replay"))
+    assert "The draft for the deal marked won failed: Replay tries again" in words(page)
+    await s.db.deal_status.delete_many({"trigger_id": "p1-won"})
+    await status.record(created(s.a, s.a.deal_id, T0, "").model_copy(update={"trigger_id": "p1-s5@2026-11-01",
+                                                                              "number": None}))
+    _, page, _ = await get(s, link(s, s.a, "replay"))
+    assert ("Draft invoice for the Won stage will be updated with the current settings and deal, if it is still a "
+            "draft in Xero.") in words(page)
+    await s.db.deal_status.delete_many({"trigger_id": "p1-s5@2026-11-01"})
+    _, page, _ = await get(s, link(s, s.a, "replay"))
+    assert ("An earlier attempt failed before the deal's trigger was known: Replay runs the deal's last stage move "
+            "again, with the deal as it is now.") in words(page)
+    location, result = await confirm_and_post(s, link(s, s.a, "replay"))
+    assert "Replay started" in result
+    [event] = await published(s)
+    assert event["replay_of"] == stage_move.id and event["replay_triggers"] == []
+    assert event["id"] == location.rsplit("=", 1)[1] and event["event_id"] == stage_move.event_id
