@@ -207,3 +207,10 @@ def test_serve_takes_the_panel_and_modals() -> None:
                           ("Create draft quote", "http://g/deal/modal/create-quote")]
     with pytest.raises(SystemExit):
         parser().parse_args(["serve", "--modal", "no-url"])
+
+
+def test_a_list_may_follow_a_paragraph_line_and_a_single_newline_is_a_space() -> None:
+    assert markdown("**Create draft quote: Kiwi**\n\nWhat will happen:\n- A draft quote is made.\n- Nothing is sent.\n"
+                    "It takes\na minute.") == (
+        "<p><strong>Create draft quote: Kiwi</strong></p><p>What will happen:</p><ul><li>A draft quote is made.</li>"
+        "<li>Nothing is sent.</li></ul><p>It takes a minute.</p>")

@@ -120,3 +120,12 @@ def test_a_failure_shows_above_a_message_panel_and_without_links_says_where_to_r
 def test_a_link_field_must_be_a_url_with_external(value) -> None:
     body = {"data": [{"id": "f", "header": "Not created", "replay": value}]}
     assert problems(body) != []
+
+
+def test_a_long_message_heads_the_failure_by_its_first_clause_and_a_fix_naming_replay_is_not_repeated() -> None:
+    record = {"trigger_id": "p1-won", "message": "The deal has no customer: it is linked to neither an organisation "
+                                                 "nor a person.",
+              "fix": "Link an organisation or a person to the deal in Pipedrive, then replay the deal."}
+    failure = panel.failure_object(record, "https://gw.example/deal/replay?x=1")
+    assert failure["header"] == "Not created: The deal has no customer"
+    assert failure["fix"] == "Link an organisation or a person to the deal in Pipedrive, then replay the deal."

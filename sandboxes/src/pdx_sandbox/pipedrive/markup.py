@@ -88,23 +88,37 @@ def _items(lines: list[str], marker: re.Pattern[str]) -> str:
 
 
 def markdown(text: str) -> str:
-    """The markdown a JSON modal's text block (``markdown: true``) may hold, as Pipedrive shows it."""
+    """The markdown a JSON modal's text block (``markdown: true``) may hold, as Pipedrive shows it (CommonMark-like:
+    a blank line ends a paragraph, a single newline is a space, a list may follow a paragraph's line directly)."""
     out: list[str] = []
     for block in re.split(r"\n\s*\n", text.strip()):
         lines = [line for line in block.split("\n") if line.strip()]
-        if not lines:
-            continue
-        if all(_BULLET.match(line) for line in lines):
-            out.append(f"<ul>{_items(lines, _BULLET)}</ul>")
-        elif all(_NUMBERED.match(line) for line in lines):
-            out.append(f"<ol>{_items(lines, _NUMBERED)}</ol>")
-        elif lines[0].startswith("# ") and len(lines) == 1:
+        if len(lines) == 1 and lines[0].startswith("# "):
             out.append(f"<h3>{_inline(lines[0][2:])}</h3>")
-        elif all(line.startswith(">") for line in lines):
-            out.append(f"<blockquote>{'<br>'.join(_inline(line.lstrip('> ')) for line in lines)}</blockquote>")
+        elif lines and all(line.startswith(">") for line in lines):
+            out.append(f"<blockquote>{' '.join(_inline(line.lstrip('> ')) for line in lines)}</blockquote>")
         else:
-            out.append(f"<p>{'<br>'.join(_inline(line) for line in lines)}</p>")
+            out.extend(_runs(lines))
     return "".join(out)
+
+
+def _runs(lines: list[str]) -> list[str]:
+    """Consecutive list items become one list, other consecutive lines one paragraph."""
+    out: list[str] = []
+    run: list[str] = []
+    kind = None
+    for line in [*lines, None]:
+        this = None if line is None else "ul" if _BULLET.match(line) else "ol" if _NUMBERED.match(line) else "p"
+        if run and this != kind:
+            if kind == "p":
+                out.append(f"<p>{' '.join(_inline(item.strip()) for item in run)}</p>")
+            else:
+                out.append(f"<{kind}>{_items(run, _BULLET if kind == 'ul' else _NUMBERED)}</{kind}>")
+            run = []
+        if line is not None:
+            run.append(line)
+            kind = this
+    return out
 
 
 def field_label(key: str) -> str:

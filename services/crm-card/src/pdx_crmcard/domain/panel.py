@@ -63,6 +63,8 @@ def failure_object(failure: dict[str, Any], replay_url: str | None) -> dict[str,
     fix = str(failure.get("fix") or "").strip()
     then = ("Then choose Replay." if replay_url else
             "Then ask an admin to replay it in the app's Sync log.")
+    if replay_url and "replay" in fix.lower():
+        then = ""  # the fix already ends "..., then replay the deal": the link below is how
     obj: dict[str, Any] = {"id": f"failed-{trigger}", "header": f"Not created: {_short(message_text)}",
                            "fix": f"{_clip(fix, TEXT_LIMIT - len(then) - 1)} {then}".strip()}
     if replay_url:
@@ -71,7 +73,10 @@ def failure_object(failure: dict[str, Any], replay_url: str | None) -> dict[str,
 
 
 def _short(text: str, limit: int = 80) -> str:
+    """The first clause: a header is read at a glance, the fix below says the rest."""
     first = text.split(". ")[0].rstrip(".")
+    if len(first) > 50 and ": " in first:
+        first = first.split(": ")[0]
     return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
