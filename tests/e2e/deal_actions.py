@@ -54,20 +54,24 @@ async def confirm(url: str) -> tuple[int, str]:
             return resp.status, await resp.text()
 
 
-def modal_query(stack: Stack, deal_id: int, user_id: int = REGULAR_USER_ID) -> dict[str, str]:
+def modal_query(stack: Stack, deal_id: int, user_id: int = REGULAR_USER_ID,
+                issued_at: float | None = None) -> dict[str, str]:
     assert stack.seeded
     company = int(stack.seeded.company_id)
     return {"resource": "deal", "view": "details", "userId": str(user_id), "companyId": str(company),
-            "selectedIds": str(deal_id), "token": jwt.app_token(user_id, company, PD_CLIENT[1])}
+            "selectedIds": str(deal_id), "token": jwt.app_token(user_id, company, PD_CLIENT[1], now=issued_at)}
 
 
-async def modal(stack: Stack, action: str, deal_id: int, *, submit: bool) -> tuple[int, dict[str, Any]]:
-    """Pipedrive opening (GET) or submitting (POST) the deal's JSON modal ``action``."""
+async def modal(stack: Stack, action: str, deal_id: int, *, submit: bool,
+                issued_at: float | None = None) -> tuple[int, dict[str, Any]]:
+    """Pipedrive opening (GET) or submitting (POST) the deal's JSON modal ``action``. Pipedrive signs a token per
+    opening: the same token (same second) is the same request, retried; ``issued_at`` makes another opening."""
     url = f"{stack.urls['gateway']}/deal/modal/{action}"
+    query = modal_query(stack, deal_id, issued_at=issued_at)
     async with aiohttp.ClientSession() as session:
         if submit:
-            request = session.post(url, params=modal_query(stack, deal_id), json={})
+            request = session.post(url, params=query, json={})
         else:
-            request = session.get(url, params=modal_query(stack, deal_id))
+            request = session.get(url, params=query)
         async with request as resp:
             return resp.status, await resp.json()

@@ -3,6 +3,7 @@ regenerating a draft after a mapping change (same document, same number), an app
 quote" from the panel, and a deal marked won with Pipedrive's Won button."""
 
 import json
+import time
 
 from pdx_devstack.peek import sandbox_post
 from tests.e2e.deal_actions import action_link, confirm, modal, open_link
@@ -107,8 +108,10 @@ async def test_create_draft_quote_from_the_panel_makes_one_quote_and_refuses_a_s
             or q.get("Title") == "Quote me on demand"]
     assert len(mine) == 1 and mine[0]["Status"] == "DRAFT"
 
-    status, answer = await modal(stack, "create-quote", deal["id"], submit=True)
+    # Pressed again in another opening of the modal: refused, naming the quote that exists.
+    status, answer = await modal(stack, "create-quote", deal["id"], submit=True, issued_at=time.time() - 30)
     assert status == 400 and mine[0]["QuoteNumber"] in answer["error"]["message"], answer
+    assert len([q for q in await quotes(stack) if q.get("Title") == "Quote me on demand"]) == 1
 
 
 async def test_a_deal_marked_won_with_the_won_button_makes_one_draft_and_re_winning_makes_none(stack):

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -95,13 +96,13 @@ async def test_every_deal_action_makes_exactly_one_document_under_4x_delivery_an
         status, _ = await confirm(action_link(failure["note"]))
         assert status == 200
     for deal in drafted:
-        for _ in range(2):  # pressed twice: the same draft is updated, never a second one
-            status, answer = await modal(stack, "replay", deal["id"], submit=True)
+        for n in range(2):  # pressed twice: the same draft is updated, never a second one
+            status, answer = await modal(stack, "replay", deal["id"], submit=True, issued_at=time.time() - 10 * n)
             assert status == 200, answer
     await _writer_killed_until_restarted(stack)
     for deal in on_demand:
-        for _ in range(4):  # pressed four times: one quote, then refusals with its number
-            await modal(stack, "create-quote", deal["id"], submit=True)
+        for n in range(4):  # pressed four times: one quote, then refusals with its number
+            await modal(stack, "create-quote", deal["id"], submit=True, issued_at=time.time() - 10 * n)
 
     for deal in failing + won:
         await eventually(lambda d=deal: _has(stack, d["id"], "Draft invoice"), timeout=180)
