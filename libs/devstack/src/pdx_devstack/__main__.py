@@ -47,7 +47,10 @@ async def _print_table(stack: Stack) -> None:
     host = f"{stack.urls['pipedrive']}/host/app-settings?company_id={stack.seeded.company_id}"
     print("\nThe app's settings, inside the Pipedrive sandbox (open in a browser):")
     print(f"  as the admin:           {host}&user_id={SANDBOX_ADMIN}")
-    print(f"  as a salesperson:       {host}&user_id={SANDBOX_SELLER}\n", flush=True)
+    print(f"  as a salesperson:       {host}&user_id={SANDBOX_SELLER}")
+    page = f"{stack.urls['pipedrive']}/host/deal/{deal}?company_id={stack.seeded.company_id}"
+    print("The demo deal as a salesperson sees it (activities with Replay links, the Xero panel, and its actions:")
+    print(f"Replay, Create draft invoice, Create draft quote):\n  {page}&user_id={SANDBOX_SELLER}\n", flush=True)
 
 
 async def up(args: argparse.Namespace) -> None:

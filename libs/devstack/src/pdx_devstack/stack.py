@@ -99,6 +99,8 @@ class Stack:
             self.urls["gateway"] = self._address("gateway", opts.gateway_port)
             if "metering" in opts.services:
                 self.urls["metering"] = self._address("metering")
+            if "crm-card" in opts.services:  # the Pipedrive sandbox's deal page calls the panel
+                self.urls["crm-card"] = self._address("crm-card")
             self._start_sandboxes()
             await self.start_service("gateway")
             await self._install()
@@ -172,12 +174,24 @@ class Stack:
                                                str(self.options.pipedrive_duplicate_deliveries),
                                                "--burst-limit", str(self.options.pipedrive_burst_limit),
                                                "--app-settings-url", f"{self.urls['gateway']}{APP_SETTINGS_PATH}",
+                                               *self._extensions(),
                                                "--state-file", str(state / "pipedrive.pickle")], logs)
         xero = self._spawn("xero-sandbox", ["-m", "pdx_sandbox.xero", "--port", xero_port,
                                             "--clock-speed", str(self.options.xero_clock_speed),
                                             "--state-file", str(state / "xero.pickle")], logs)
         pd.url = self.urls["pipedrive"] = wait_for_line(pd, r"listening on (http://\S+)").group(1)
         xero.url = self.urls["xero"] = wait_for_line(xero, r"listening on (http://\S+)").group(1)
+
+    def _extensions(self) -> list[str]:
+        """The app's extensions as registered in Pipedrive's Developer Hub: the deal's JSON modals (the gateway's
+        deal actions) and the JSON panel (the crm-card), so the sandbox's deal page shows them."""
+        gateway = self.urls["gateway"]
+        args = ["--modal", f"Replay={gateway}/deal/modal/replay",
+                "--modal", f"Create draft invoice={gateway}/deal/modal/create-invoice",
+                "--modal", f"Create draft quote={gateway}/deal/modal/create-quote"]
+        if "crm-card" in self.urls:
+            args += ["--panel-url", f"{self.urls['crm-card']}/panel", "--panel-jwt-secret", self.panel_secret]
+        return args
 
     def _spawn(self, name: str, args: list[str], log_dir: Path, env: dict[str, str] | None = None) -> Child:
         child = spawn(name, args, log_dir, env)
