@@ -116,18 +116,19 @@ def request_id_of(token: str, user_id: str | None, company_id: str, deal_id: str
 
 
 def summary(plan: Plan, title: str) -> str:
-    """The modal's one text block, in Pipedrive's markdown (every text from a deal or Pipedrive is escaped)."""
-    lines = [f"**{_md(plan.heading)}: {_md(title)}**", ""]
+    """The modal's one text block, in Pipedrive's markdown (every text from a deal or Pipedrive is escaped). The
+    modal's own title already names the action, so the text names the deal."""
+    lines = [f"**Deal: {_md(title)}**", ""]
     if plan.refusal is not None:
         lines += [_md(plan.refusal.message), ""]
         if plan.refusal.fix:
             lines += [f"What to do: {_md(plan.refusal.fix)}", ""]
         lines.append("Nothing will be changed.")
         return "\n".join(lines)
-    lines.append("What will happen:")
-    for step in plan.steps:
-        lines.append(f"- {_md(step.text)}" + (f" ({_md(step.detail)})" if step.detail else ""))
-    return "\n".join(lines)
+    steps = [_md(step.text) + (f" ({_md(step.detail)})" if step.detail else "") for step in plan.steps]
+    if len(steps) == 1:
+        return "\n".join([*lines, steps[0]])
+    return "\n".join([*lines, "What will happen:", *(f"- {step}" for step in steps)])
 
 
 def _md(text: str) -> str:
