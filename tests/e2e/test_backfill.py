@@ -82,12 +82,12 @@ async def test_backfill_of_200_deals_keeps_another_companys_live_deal_on_time(st
             await _webhook(stack, http, stack.urls["pipedrive"], token, company, db)
             assert not await _drafted(stack, sitting[:1])
 
-            code, checked = await admin(stack, "backfill", company, "--dry-run", "--wait")
+            code, checked = await admin(stack, "backfill", "--company", company, "--dry-run", "--wait")
             assert code == 0 and checked["job"]["state"] == "ready", checked
             job = checked["job"]
             assert job["checked"]["already_drafted"] >= 40 and job["checked"]["would_make"] >= 160
 
-            code, started = await admin(stack, "job", company, job["id"], "--start")
+            code, started = await admin(stack, "job", "--company", company, job["id"], "--start")
             assert code == 0 and started["job"]["state"] == "running"
             # During the run: the other company's live deal.
             await eventually(lambda: _some_made(stack, sitting), timeout=300)
@@ -100,10 +100,10 @@ async def test_backfill_of_200_deals_keeps_another_companys_live_deal_on_time(st
             await eventually(lambda: _other_invoice(stack, tenant["tenantId"], live["id"]),
                              timeout=XERO_MINUTE / speed, every=0.2)
             waited = time.monotonic() - moved
-            still_running = (await admin(stack, "job", company, job["id"]))[1]["job"]
+            still_running = (await admin(stack, "job", "--company", company, job["id"]))[1]["job"]
             assert still_running["state"] == "running", "the live deal must be measured during the backfill"
 
-            code, done = await admin(stack, "job", company, job["id"], "--wait")
+            code, done = await admin(stack, "job", "--company", company, job["id"], "--wait")
             assert code == 0 and done["job"]["state"] == "done", done
             mine = await _invoice_counts(stack, drafted + sitting)
             assert len(mine) == 200 and set(mine.values()) == {1}, "one draft per deal, none twice"

@@ -5,8 +5,8 @@
     settings set    --company 7001 --file settings.json
     replay          --company 7001 --deal 42
     replay-failed   --company 7001 [--paced]   --paced: as a job, a window of deals at a time (docs/backfill.md)
-    backfill        7001 [--dry-run] [--wait]  drafts for deals already in a trigger stage (docs/backfill.md)
-    job             7001 9f0c... [--start | --cancel] [--wait]   a backfill's or bulk replay's progress
+    backfill        --company 7001 [--dry-run] [--wait]   drafts for deals already in a trigger stage (docs/backfill.md)
+    job             --company 7001 9f0c... [--start | --cancel] [--wait]   a backfill's or bulk replay's progress
     status          --company 7001 --deal 42
     erase           --company 7001 --yes    erase the company's personal data now (irreversible; docs/deploy.md)
     erasure         --company 7001          the company's scheduled or done erasure
@@ -128,10 +128,10 @@ def parser() -> argparse.ArgumentParser:
 
 def _job_parsers(sub: Any) -> None:
     backfill = sub.add_parser("backfill", help="make drafts for deals already sitting in a trigger stage")
-    backfill.add_argument("company")
+    backfill.add_argument("--company", required=True)
     backfill.add_argument("--dry-run", action="store_true", help="only check: counts and why deals would fail")
     job = sub.add_parser("job", help="a backfill's or bulk replay's state and progress")
-    job.add_argument("company")
+    job.add_argument("--company", required=True)
     job.add_argument("job_id")
     action = job.add_mutually_exclusive_group()
     action.add_argument("--start", action="store_true", help="run a checked backfill")
