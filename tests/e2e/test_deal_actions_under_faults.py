@@ -1,6 +1,7 @@
 """Every path of issue 11 keeps its guarantee when Pipedrive delivers each webhook four times and the writer is killed
 with SIGKILL mid-run (the supervisor restarts it, as Kubernetes would): Replay after a fix, Replay regenerating a
-draft, Create draft quote pressed repeatedly, deals marked won. Each deal ends with exactly one document."""
+draft, Create draft quote pressed repeatedly, deals marked won, a backfill. Each deal ends with exactly one
+document."""
 
 import asyncio
 import json
@@ -73,6 +74,7 @@ async def test_every_deal_action_makes_exactly_one_document_under_4x_delivery_an
     won = [await create_deal(stack, title=f"Won button {n}", pipeline_id=2, stage="Renewal due", org_id=102,
                              person_id=202) for n in range(DEALS)]
     on_demand = [await create_deal(stack, title=f"Quote on demand {n}") for n in range(DEALS)]
+    sitting = [await create_deal(stack, title=f"Backfill {n}", stage="Contact Made") for n in range(DEALS)]
 
     for deal in failing + drafted:
         await move(stack, deal["id"], "Won")
@@ -99,12 +101,20 @@ async def test_every_deal_action_makes_exactly_one_document_under_4x_delivery_an
         for n in range(2):  # pressed twice: the same draft is updated, never a second one
             status, answer = await modal(stack, "replay", deal["id"], submit=True, issued_at=time.time() - 10 * n)
             assert status == 200, answer
+    # A trigger added for a stage where deals already sit: a backfill makes their drafts (checked, then run).
+    code, current = await admin(stack, "settings", "get", "--company", company)
+    assert code == 0, current
+    triggers = [*current["triggers"], {"pipeline_id": 1, "stage_id": 2, "action": "invoice"}]
+    code, answer = await admin(stack, "settings", "patch", json.dumps({"triggers": triggers}), "--company", company)
+    assert code == 0, answer
+    code, backfill = await admin(stack, "backfill", "--company", company)
+    assert code == 0, backfill
     await _writer_killed_until_restarted(stack)
     for deal in on_demand:
         for n in range(4):  # pressed four times: one quote, then refusals with its number
             await modal(stack, "create-quote", deal["id"], submit=True, issued_at=time.time() - 10 * n)
 
-    for deal in failing + won:
+    for deal in failing + won + sitting:
         await eventually(lambda d=deal: _has(stack, d["id"], "Draft invoice"), timeout=180)
     for deal in on_demand:
         await eventually(lambda d=deal: _has(stack, d["id"], "Draft quote"), timeout=180)
@@ -116,6 +126,8 @@ async def test_every_deal_action_makes_exactly_one_document_under_4x_delivery_an
             return docs if any((doc.get("Reference") or "").startswith("v2 ") for doc in docs) else None
         await eventually(regenerated, timeout=180)
 
-    for deal in failing + drafted + won + on_demand:
+    code, job = await admin(stack, "job", "--company", company, backfill["job"]["id"], "--wait")
+    assert code == 0 and job["job"]["state"] == "done", job
+    for deal in failing + drafted + won + on_demand + sitting:
         docs = await _documents(stack, deal["id"])
         assert len(docs) == 1, (deal["title"], docs)
