@@ -259,7 +259,7 @@ async def test_with_more_than_once_each_request_is_its_own_trigger(stack):
         update={"trigger_id": "manual-quote", "kind": "quote"}))
     path = link(s, s.a, "create-quote")
     _, page, _ = await get(s, path)
-    assert "This deal already has draft quote QU-0001 made on request; this makes another." in words(page)
+    assert "This deal already has quote QU-0001 in Xero; this makes another." in words(page)
     location, _ = await confirm_and_post(s, path)
     nonce = location.rsplit("=", 1)[1]
     [event] = await published(s)
@@ -287,7 +287,7 @@ async def test_create_is_refused_with_its_reason_in_words_and_nothing_is_publish
     # Already made on request, once per deal.
     await MongoDealStatus(s.db).record(created(s.a, s.a.deal_id, T0, "INV-0007").model_copy(
         update={"trigger_id": "manual-invoice"}))
-    assert "This deal already has draft invoice INV-0007, made on request, and each deal gets one." in \
+    assert "This deal already has invoice INV-0007 in Xero (made on request), and each deal gets one invoice." in \
         await refusal()
     # The quote is another trigger: still allowed.
     _, page, _ = await get(s, link(s, s.a, "create-quote"))

@@ -17,6 +17,11 @@ ACTIONS = ("replay", "create-invoice", "create-quote")
 Kind = Literal["invoice", "quote"]
 APP = "the Xero drafts app's settings"
 STAGE_TRIGGER = re.compile(r"p(\d+)-s(\d+)")
+# A made document's state in Xero now (the panel's read model, kept by Xero's webhooks), as a person says it.
+NO_LONGER_DRAFT = {"SUBMITTED": "is awaiting approval in Xero", "AUTHORISED": "is approved in Xero (awaiting payment)",
+                   "PAID": "is paid in Xero", "VOIDED": "is voided in Xero", "DELETED": "is deleted in Xero",
+                   "SENT": "has been sent to the customer", "ACCEPTED": "has been accepted by the customer",
+                   "DECLINED": "has been declined by the customer", "INVOICED": "has been turned into an invoice"}
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,11 @@ def replay_plan(rows: list[dict[str, Any]], settings: CompanySettings, stage_nam
             steps.append(Step(f"The {_draft(kind)} {where(trigger_id, stage_names)} failed: Replay tries again "
                               "with the deal as it is now.",
                               f"Last time: {row['message']}" if row.get("message") else None))
+        elif state == "created" and row.get("xero_status") in NO_LONGER_DRAFT:
+            number = f" {row['number']}" if row.get("number") else f" {where(trigger_id, stage_names)}"
+            what = kind if kind != "draft" else "document"
+            steps.append(Step(f"{what.capitalize()}{number} {NO_LONGER_DRAFT[row['xero_status']]}, so Replay leaves "
+                              "it untouched: Replay only updates drafts. Change it in Xero itself."))
         elif state == "created":
             number = f" {row['number']}" if row.get("number") else f" {where(trigger_id, stage_names)}"
             steps.append(Step(f"{_draft(kind).capitalize()}{number} will be updated with the current settings and "
@@ -134,12 +144,17 @@ def create_refusal(kind: Kind, settings: CompanySettings, rows: list[dict[str, A
                        f"Ask a Pipedrive admin of your company to switch it on under Triggers in {APP}.")
     if not settings.on_demand.more_than_once:
         mine = [r for r in rows if str(r.get("trigger_id") or "").split("@", 1)[0] == f"manual-{kind}"]
-        made = next((r for r in mine if r.get("state") == "created"), None)
+        # Any draft of this kind counts, whoever made it: a deal invoiced when it was won is not invoiced again.
+        made = next((r for r in rows if r.get("state") == "created" and _kind(r, settings) == kind), None)
         if made is not None:
             number = f" {made['number']}" if made.get("number") else ""
-            return Refusal(f"This deal already has draft {kind}{number}, made on request, and each deal gets one.",
-                           f"Open it from the deal's Xero panel. If deals should get more than one, an admin can "
-                           f"allow it under Triggers in {APP}.")
+            trigger = str(made.get("trigger_id") or "").split("@", 1)[0]
+            origin = "made on request" if trigger.startswith("manual-") else "made by the app"
+            return Refusal(f"This deal already has {kind}{number} in Xero ({origin}), and each deal gets one "
+                           f"{kind}.",
+                           f"Open it from the deal's Xero panel; while it is a draft, Replay updates it with the "
+                           f"deal as it is now. If deals should get more than one, an admin can allow it under "
+                           f"Triggers in {APP}.")
         if any(r.get("state") == "parked" for r in mine):
             return Refusal(f"The draft {kind} already requested on this deal is waiting for Xero.",
                            "It is made by itself once Xero is connected again; there is no need to ask twice.")
@@ -158,11 +173,10 @@ def create_plan(kind: Kind, settings: CompanySettings, rows: list[dict[str, Any]
     into = f" in {organisation}" if organisation else ""
     steps = [Step(f"A draft {kind} is made in Xero{into} from the deal as it is now in Pipedrive, with your "
                   "company's settings. It appears in the deal's Xero panel and activities within a minute.")]
-    made = [r for r in rows if r.get("state") == "created"
-            and str(r.get("trigger_id") or "").split("@", 1)[0] == f"manual-{kind}"]
+    made = [r for r in rows if r.get("state") == "created" and _kind(r, settings) == kind]
     if made:
         numbers = ", ".join(str(r.get("number")) for r in made if r.get("number")) or "one"
-        steps.append(Step(f"This deal already has draft {kind} {numbers} made on request; this makes another."))
+        steps.append(Step(f"This deal already has {kind} {numbers} in Xero; this makes another."))
     return Plan(action, heading(action), f"Create draft {kind}", tuple(steps), kind=kind)
 
 

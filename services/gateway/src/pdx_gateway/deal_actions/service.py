@@ -98,7 +98,7 @@ class DealActions:
 
     async def plan(self, company_id: str, deal_id: str, action: str) -> Plan:
         settings = await self._config[SETTINGS_STORE].get(company_id)
-        rows = await self._config[STAGE_EVENTS].status(company_id, deal_id)
+        rows = await self._with_xero_status(company_id, await self._config[STAGE_EVENTS].status(company_id, deal_id))
         kind = words.kind_of(action)
         if kind is None:
             last = await self._config[STAGE_EVENTS].last_stage_event(company_id, deal_id)
@@ -110,6 +110,17 @@ class DealActions:
         if refusal is None:
             refusal = await self._mappable(company_id, deal_id, settings, kind)
         return words.create_plan(kind, settings, rows, xero.get("tenant_name") if connected else None, refusal)
+
+    async def _with_xero_status(self, company_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each made document's state in Xero now, from the panel's read model (kept current by Xero's webhooks),
+        so the page says up front that Replay leaves an approved invoice alone (the writer checks Xero again)."""
+        ids = [r["xero_id"] for r in rows if r.get("state") == "created" and r.get("xero_id")]
+        if not ids:
+            return rows
+        cursor = self._config[DB].xero_documents.find({"company_id": company_id, "xero_id": {"$in": ids}},
+                                                      {"xero_id": 1, "status": 1})
+        status = {doc["xero_id"]: doc.get("status") async for doc in cursor}
+        return [{**r, "xero_status": status.get(r.get("xero_id"))} if r.get("xero_id") else r for r in rows]
 
     async def act(self, company_id: str, deal_id: str, action: str, request_id: str,
                   user_id: str | None) -> Outcome:
