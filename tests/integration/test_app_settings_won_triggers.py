@@ -98,3 +98,19 @@ async def test_a_non_admin_sees_the_won_triggers_and_on_demand_read_only(gateway
     assert status == 200 and "Add a won trigger" not in page and "Deals marked won in" in page
     assert 'name="on_demand.invoice" type="checkbox" value="true" checked aria-describedby' in page
     assert page.count(" disabled>") >= 3
+
+
+async def test_a_won_trigger_making_what_a_stage_of_its_pipeline_makes_is_refused_beside_its_document(admin):
+    """A deal moved into that stage and marked won would get two invoices for one sale."""
+    await admin.post("/app/triggers", with_values(
+        await admin.form("/app/triggers"), triggers__0__pipeline_id="1", triggers__0__stage_id="5",
+        triggers__0__action="invoice"))
+    status, page, _ = await admin.post("/app/triggers", with_values(
+        await admin.form("/app/triggers"), won_triggers__0__pipeline_id="1", won_triggers__0__action="invoice"))
+    assert status == 400 and "Nothing was saved" in page
+    assert "would get two invoices" in field_error(page, "won_triggers.0.action")
+    assert (await admin.settings())["won_triggers"] == []
+
+    status, _, _ = await admin.post("/app/triggers", with_values(
+        await admin.form("/app/triggers"), won_triggers__0__pipeline_id="1", won_triggers__0__action="quote"))
+    assert status == 303  # a quote at the stage's side is another document: allowed

@@ -215,6 +215,13 @@ class CompanySettings(Strict):
             if won.pipeline_id in pipelines:
                 raise ValueError(f"pipeline {won.pipeline_id} has two \"deal marked won\" triggers")
             pipelines.add(won.pipeline_id)
+            # A deal moved into that stage and marked won would get two of the same document: almost always a
+            # mistake (two invoices for one sale), so it is refused; a quote at a stage and an invoice when won is not.
+            twin = next((t for t in self.triggers if t.pipeline_id == won.pipeline_id and t.makes != "none"
+                         and t.makes == won.makes), None)
+            if twin is not None:
+                raise ValueError(f"pipeline {won.pipeline_id} makes a DRAFT {won.makes} both when a deal enters stage "
+                                 f"{twin.stage_id} and when it is marked won")
         return self
 
     def won_trigger_for(self, pipeline_id: int | None) -> WonTrigger | None:

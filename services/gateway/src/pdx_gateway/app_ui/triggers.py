@@ -48,6 +48,8 @@ ON_REENTRY = (("no_second_draft", "Make no second draft: one draft per deal and 
               ("new_draft", "Make a new draft every time the deal enters the stage or is won again"))
 TWO_TRIGGERS = re.compile(r"stage (\d+) of pipeline (\d+) has two triggers", re.IGNORECASE)
 TWO_WON = re.compile(r"pipeline (\d+) has two \"deal marked won\" triggers", re.IGNORECASE)
+WON_AND_STAGE = re.compile(r"pipeline (\d+) makes a DRAFT (invoice|quote) both when a deal enters stage (\d+) and "
+                           r"when it is marked won", re.IGNORECASE)
 WON_TWICE = ("This pipeline already has a \"deal marked won\" trigger above; a pipeline can have only one. Change "
              "that one, or remove this one.")
 
@@ -169,7 +171,7 @@ async def _page(request: web.Request, document: dict[str, Any], version: int, *,
             for index, row in enumerate(document.get("triggers") or [])]
     won_rows = [{**row, "index": index, "sentence": names.won_sentence(row, organisation)}
                 for index, row in enumerate(document.get("won_triggers") or [])]
-    errors = _whole_document_errors(errors or {}, rows, won_rows)
+    errors = _whole_document_errors(errors or {}, rows, won_rows, names)
     return render(request, "triggers.html", {
         "document": document, "version": version, "rows": rows, "new_index": len(rows),
         "won_rows": won_rows, "won_new_index": len(won_rows), "on_demand": document.get("on_demand") or {},
@@ -228,10 +230,21 @@ def _offset_of(label: str) -> int:
 
 
 def _whole_document_errors(errors: dict[str, str], rows: list[dict[str, Any]],
-                           won_rows: list[dict[str, Any]] = ()) -> dict[str, str]:
+                           won_rows: list[dict[str, Any]] = (), names: "_Names | None" = None) -> dict[str, str]:
     """"stage 5 of pipeline 1 has two triggers" concerns the document; show it beside the second such trigger (and
     "pipeline 1 has two "deal marked won" triggers" beside the second won trigger of that pipeline)."""
     whole = errors.get("(settings)")
+    both = WON_AND_STAGE.search(whole or "")
+    if both:
+        rest = {k: v for k, v in errors.items() if k != "(settings)"}
+        for row in reversed(won_rows):
+            if str(row.get("pipeline_id")) == both[1]:
+                stage = (names.stage(both[3]) if names else None) or f"stage {both[3]}"
+                return {**rest, f"won_triggers.{row['index']}.action": (
+                    f"This pipeline already makes a DRAFT {both[2]} when a deal enters {stage} (above): with this "
+                    f"too, a deal moved there and marked won would get two {both[2]}s. Choose the other document, or "
+                    "switch one of the two off.")}
+        return errors
     won = TWO_WON.search(whole or "")
     if won:
         rest = {k: v for k, v in errors.items() if k != "(settings)"}
