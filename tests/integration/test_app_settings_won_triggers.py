@@ -38,7 +38,7 @@ async def test_each_on_demand_choice_says_what_it_means(admin):
     _, page = await admin.get("/app/triggers")
     for words in ("Salespeople may create a draft invoice from a deal",
                   "Salespeople may create a draft quote from a deal", "Allow more than one per deal",
-                  "a second request is refused and names the draft that exists",
+                  "is refused and names it",
                   "every confirmed request makes a new draft", "When a deal is marked won",
                   "No pipeline makes a draft when a deal is marked won"):
         assert words in page, words
