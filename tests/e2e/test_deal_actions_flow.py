@@ -87,10 +87,11 @@ async def test_an_approved_invoice_is_not_touched_by_replay_and_the_activity_say
 
     status, answer = await modal(stack, "replay", deal["id"], submit=True)
     assert status == 200, answer
-    found = await eventually(lambda: _with_subject(stack, deal["id"], "No Xero draft"))
-    note = next(a for a in found if a["subject"].startswith("No Xero draft"))
-    assert invoice["InvoiceNumber"] in note["subject"] + note["note"]
-    assert "Xero" in note["note"]
+    found = await eventually(lambda: _with_subject(stack, deal["id"], "Replay left it untouched"))
+    note = next(a for a in found if a["subject"].startswith("Replay left it untouched"))
+    assert note["subject"] == f"Replay left it untouched: Invoice {invoice['InvoiceNumber']} is approved in Xero " \
+                              "(awaiting payment)"
+    assert "open it in Xero" in note["note"]
     [after] = await invoices_for_deal(stack, deal["id"])
     assert after["Status"] == "AUTHORISED" and after["Reference"] == invoice["Reference"]
     assert after["UpdatedDateUTC"] == invoice["UpdatedDateUTC"] or after["LineItems"] == invoice["LineItems"]

@@ -73,8 +73,14 @@ def test_an_update_in_place_says_updated_with_the_number_customer_total_and_link
 
 
 @pytest.mark.parametrize(("reason", "subject"), [
-    ("Invoice INV-0007 is approved in Xero, so it was left untouched. Void it in Xero to make a new one.",
-     "No Xero draft updated: Invoice INV-0007 is approved in Xero, so it was left untouched"),
+    # The writer's words (pdx_writer.domain.regenerate).
+    ("Invoice INV-0007 is approved in Xero (awaiting payment), so Replay left it untouched: an approved invoice is "
+     "changed in Xero itself. To change it, open it in Xero and choose Invoice options > Edit.",
+     "Replay left it untouched: Invoice INV-0007 is approved in Xero (awaiting payment)"),
+    ("Draft invoice INV-0008 was not updated in Xero and is unchanged. The account code 999 is not in Xero. Choose "
+     "another.", "Draft invoice INV-0008 not updated: The account code 999 is not in Xero"),
+    ("Draft quote QU-0002 could not be found in Xero any more, so nothing was updated. Replay does not make a second "
+     "quote.", "Not updated: Draft quote QU-0002 could not be found in Xero any more, so nothing was updated"),
     ("The deal's trigger already made its draft.", "No Xero draft: The deal's trigger already made its draft"),
 ])
 def test_a_skip_after_a_replay_says_no_draft_was_updated(reason, subject) -> None:

@@ -24,7 +24,9 @@ _HOST_PORT = re.compile(r"\b(?:\d{1,3}(?:\.\d{1,3}){3}|localhost|[a-z0-9-]+(?:\.
 _TRACE = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception)\b:?")
 # A replay hint that names an API call is for operators, not for the salesperson reading the note.
 _API_CALL = re.compile(r"^\s*(?:GET|POST|PUT|PATCH|DELETE)\s|/api/", re.IGNORECASE)
-_NOT_UPDATED = re.compile(r"\b(?:left untouched|not updated|was not changed)\b", re.IGNORECASE)
+_UNTOUCHED = ", so Replay left it untouched"  # the writer's words for a document no longer a draft
+_REFUSED_UPDATE = re.compile(r"(Draft (?:invoice|quote) \S+) was not updated in Xero and is unchanged\. ")
+_NOT_UPDATED = re.compile(r"\b(?:left untouched|not updated|was not changed|nothing was updated)\b", re.IGNORECASE)
 PLAIN_REPLAY = ("ask an admin to replay it in the app's Sync log (Pipedrive: Settings > Apps > Xero drafts > "
                 "Sync log)")
 
@@ -104,11 +106,24 @@ def parked(event: DocumentParked) -> ActivityText:
 
 
 def skipped(event: DocumentSkipped) -> ActivityText:
-    """Nothing made. After a Replay the writer says why the deal's existing document was left as it is (no longer
-    a draft in Xero): that subject says "No Xero draft updated", since a document does exist."""
+    """Nothing made. After a Replay the writer says why the deal's existing document was left as it is, and the
+    subject says so, since a document does exist::
+
+        "Invoice INV-0001 is approved in Xero (awaiting payment), so Replay left it untouched: ..."
+        -> "Replay left it untouched: Invoice INV-0001 is approved in Xero (awaiting payment)"
+        "Draft invoice INV-0002 was not updated in Xero and is unchanged. The account code 999 ..."
+        -> "Draft invoice INV-0002 not updated: The account code 999 ..."
+    """
     reason = plain(event.reason)
-    prefix = "No Xero draft updated" if _NOT_UPDATED.search(reason) else "No Xero draft"
-    return ActivityText(f"{prefix}: {_short(reason)}", f"<p>{escape(reason)}</p>")
+    if _UNTOUCHED in reason:
+        subject = f"Replay left it untouched: {_short(reason.split(_UNTOUCHED, 1)[0])}"
+    elif (refused := _REFUSED_UPDATE.match(reason)) is not None:
+        subject = f"{refused[1]} not updated: {_short(reason[refused.end():])}"
+    elif _NOT_UPDATED.search(reason):
+        subject = f"Not updated: {_short(reason)}"
+    else:
+        subject = f"No Xero draft: {_short(reason)}"
+    return ActivityText(subject, f"<p>{escape(reason)}</p>")
 
 
 def _short(text: str, limit: int = 120) -> str:
