@@ -10,6 +10,7 @@ and why), then "Make N drafts", with its progress. Paced with the company's live
 Everyone sees the page and its progress; only admins see its buttons.
 """
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from pdx_gateway.keys import DB
 
 routes = web.RouteTableDef()
 PAGE = "/app/backfill"
+REPLAY_THE_DEAL = re.compile(r",? then replay (?:the|this) deal\.?", re.IGNORECASE)
 
 
 @routes.get("/backfill")
@@ -35,10 +37,19 @@ async def page(request: web.Request) -> web.Response:
     for group in (shown or {}).get("problems", []):
         examples = [{**e, "url": _deal_url(session.company_domain, e["deal_id"])} for e in group["examples"]]
         fix = fix_link({"code": group["code"], "message": group["message"]}, examples[0]["url"] if examples else None)
-        problems.append({**group, "examples": examples, "fix_url": fix.get("fix_url"),
+        problems.append({**group, "fix": checked_again(group.get("fix")), "examples": examples,
+                         "fix_url": fix.get("fix_url"),
                          "fix_label": fix.get("fix_label"), "fix_elsewhere": fix.get("fix_elsewhere", False)})
     return render(request, "backfill.html", {"job": shown, "problems": problems,
                                              "progress_line": jobs.progress_line(shown) if shown else None})
+
+
+def checked_again(fix: str | None) -> str | None:
+    """The engine's fixes end "then replay the deal"; a deal that was never tried has nothing to replay: here it is
+    checked again (then made by the backfill)."""
+    if not fix:
+        return fix
+    return REPLAY_THE_DEAL.sub(", then press Check again on this page.", fix)
 
 
 def _deal_url(domain: str | None, deal_id: str) -> str | None:
