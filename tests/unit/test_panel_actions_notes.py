@@ -106,7 +106,7 @@ def test_the_panel_shows_a_failure_first_with_its_fix_and_replay_within_pipedriv
     assert problems(body) == []
     first = body["data"][0]
     assert first["header"] == "Not created: Product code required"
-    assert first["replay"] == {"label": "Replay", "value": url, "external": True}
+    assert first["replay"] == {"label": "Replay this deal", "value": url, "external": True}
     assert len(first["fix"]) <= panel.TEXT_LIMIT and first["fix"].startswith("Add a code.")
     assert len(body["data"]) == panel.MAX_OBJECTS
     assert body["data"][1]["id"] == "summary" and "Showing 8 of 14 documents" in body["data"][1]["note"]

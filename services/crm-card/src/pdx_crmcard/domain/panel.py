@@ -14,7 +14,8 @@ A deal whose trigger failed shows that first, with its fix and a Replay link (a 
 it acts; ``external``: Pipedrive opens it in a new tab)::
 
     {"id": "failed-p1-s5", "header": "Not created: The deal has no customer", "fix": "Link a person ...",
-     "replay": {"label": "Replay", "value": "https://gw/deal/replay?company_id=7001&deal_id=42&...", "external": true}}
+     "replay": {"label": "Replay this deal", "value": "https://gw/deal/replay?company_id=7001&deal_id=42&...",
+                "external": true}}
 """
 
 from collections import Counter
@@ -68,7 +69,7 @@ def failure_object(failure: dict[str, Any], replay_url: str | None) -> dict[str,
     obj: dict[str, Any] = {"id": f"failed-{trigger}", "header": f"Not created: {_short(message_text)}",
                            "fix": f"{_clip(fix, TEXT_LIMIT - len(then) - 1)} {then}".strip()}
     if replay_url:
-        obj["replay"] = {"label": "Replay", "value": replay_url, "external": True}
+        obj["replay"] = {"label": "Replay this deal", "value": replay_url, "external": True}
     return obj
 
 

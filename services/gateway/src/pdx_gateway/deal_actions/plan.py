@@ -58,7 +58,7 @@ def kind_of(action: str) -> Kind | None:
 
 def heading(action: str) -> str:
     kind = kind_of(action)
-    return f"Create draft {kind}" if kind else "Replay the deal's sync"
+    return f"Create draft {kind}" if kind else "Replay this deal"
 
 
 def started(action: str) -> str:
