@@ -41,8 +41,8 @@ def test_long_values_are_cut():
 
 def test_a_changed_trigger_says_what_changed():
     won = {"pipeline_id": 1, "stage_id": 5, "action": "invoice", "enabled": True}
-    assert _changed(won, {**won, "action": "quote"}, NAMES) == (
+    assert _changed(won, {**won, "action": "quote"}, NAMES.trigger) == (
         "Changed: Deals entering Won in pipeline 1 now become a DRAFT quote (was: invoice).")
-    assert _changed(won, {**won, "enabled": False}, NAMES) == (
+    assert _changed(won, {**won, "enabled": False}, NAMES.trigger) == (
         "Switched off: deals entering Won in pipeline 1 make nothing.")
-    assert _changed({**won, "enabled": False}, won, NAMES).startswith("Switched on: Deals entering Won")
+    assert _changed({**won, "enabled": False}, won, NAMES.trigger).startswith("Switched on: Deals entering Won")

@@ -33,3 +33,22 @@ def test_the_on_demand_choices_use_the_sections_labels():
     assert (section, label) == ("Triggers", "Allow more than one per deal")
     assert history.value(kind, True, names) == "On"
     assert history.describe("on_demand.quote", names)[1] == "Salespeople may create a draft quote from a deal"
+
+
+def test_won_triggers_added_changed_and_removed_read_as_sentences_like_stage_triggers():
+    names, zone = _names(), history.ZoneInfo("UTC")
+    added = history._entry({"won_triggers": [{"pipeline_id": 2, "action": "invoice"}],
+                            "changes": [{"path": "won_triggers", "old": [], "new": [{"pipeline_id": 2,
+                                                                                      "action": "invoice"}]}]},
+                           {"won_triggers": []}, names, zone)
+    assert [r["sentence"] for r in added["changes"]] == ["Added: Deals marked won in Renewals become a DRAFT invoice."]
+    changed = history._entry({"won_triggers": [{"pipeline_id": 2, "action": "quote"}],
+                              "changes": [{"path": "won_triggers.0.action", "old": "invoice", "new": "quote"}]},
+                             {"won_triggers": [{"pipeline_id": 2, "action": "invoice"}]}, names, zone)
+    assert [r["sentence"] for r in changed["changes"]] == \
+        ["Changed: Deals marked won in Renewals now become a DRAFT quote (was: invoice)."]
+    removed = history._entry({"won_triggers": [], "changes": [{"path": "won_triggers", "old": [{"pipeline_id": 2,
+                                                                                                 "action": "quote"}],
+                                                                "new": []}]}, None, names, zone)
+    assert [r["sentence"] for r in removed["changes"]] == \
+        ["Removed: Deals marked won in Renewals become a DRAFT quote."]

@@ -146,11 +146,12 @@ class Names:
 def _entry(entry: dict[str, Any], previous: dict[str, Any] | None, names: Names, zone: ZoneInfo) -> dict[str, Any]:
     by = entry.get("changed_by")
     stored = entry.get("changes") or []
-    changes = [c for c in stored if not str(c.get("path") or "").startswith("triggers")]
-    trigger_changes = [c for c in stored if str(c.get("path") or "").startswith("triggers")]
+    changes = [c for c in stored if not str(c.get("path") or "").startswith(("triggers", "won_triggers"))]
     rows: list[dict[str, Any]] = []
-    if trigger_changes:
-        rows += _trigger_rows(entry, previous, trigger_changes, names)
+    for key in ("triggers", "won_triggers"):
+        trigger_changes = [c for c in stored if re.match(rf"{key}(?:$|\.)", str(c.get("path") or ""))]
+        if trigger_changes:
+            rows += _trigger_rows(entry, previous, trigger_changes, names, key)
     rows += [_row(c, names) for c in changes]
     return {"when": when(entry.get("updated_at"), zone),
             "at": entry.get("updated_at"),
@@ -160,26 +161,34 @@ def _entry(entry: dict[str, Any], previous: dict[str, Any] | None, names: Names,
 
 
 def _trigger_rows(entry: dict[str, Any], previous: dict[str, Any] | None, stored: list[dict[str, Any]],
-                  names: Names) -> list[dict[str, Any]]:
-    """Triggers compared by their stage (removing trigger 1 renumbers the rest, which is no change to them)."""
-    if previous is not None and isinstance(entry.get("triggers"), list) and isinstance(previous.get("triggers"), list):
-        old = {str(t.get("stage_id")): t for t in previous["triggers"] if isinstance(t, dict)}
-        new = {str(t.get("stage_id")): t for t in entry["triggers"] if isinstance(t, dict)}
+                  names: Names, key: str = "triggers") -> list[dict[str, Any]]:
+    """Triggers compared by their stage, won triggers by their pipeline (removing trigger 1 renumbers the rest, which
+    is no change to them)."""
+    by = "stage_id" if key == "triggers" else "pipeline_id"
+    say = names.trigger if key == "triggers" else names.won
+    if previous is not None and isinstance(entry.get(key), list) and isinstance(previous.get(key), list):
+        old = {str(t.get(by)): t for t in previous[key] if isinstance(t, dict)}
+        new = {str(t.get(by)): t for t in entry[key] if isinstance(t, dict)}
     else:  # no document to compare with: the stored changes, trigger by trigger
         old, new = {}, {}
         for change in stored:
-            match = re.fullmatch(r"triggers\.(\d+)", str(change.get("path")))
+            match = re.fullmatch(rf"{key}\.(\d+)", str(change.get("path")))
             if match and isinstance(change.get("old"), dict):
                 old[f"old{match[1]}"] = change["old"]
             if match and isinstance(change.get("new"), dict):
                 new[f"new{match[1]}"] = change["new"]
+    if not old and not new:  # the whole list, added or emptied: its items
+        for change in stored:
+            if change.get("path") == key:
+                old = {str(t.get(by)): t for t in change.get("old") or [] if isinstance(t, dict)}
+                new = {str(t.get(by)): t for t in change.get("new") or [] if isinstance(t, dict)}
     rows = []
-    for key, row in new.items():
-        if key not in old:
-            rows.append(_sentence(f"Added: {names.trigger(row)}."))
-        elif _trigger_differs(old[key], row):
-            rows.append(_sentence(_changed(old[key], row, names)))
-    rows += [_sentence(f"Removed: {names.trigger(row)}.") for key, row in old.items() if key not in new]
+    for ident, row in new.items():
+        if ident not in old:
+            rows.append(_sentence(f"Added: {say(row)}."))
+        elif _trigger_differs(old[ident], row):
+            rows.append(_sentence(_changed(old[ident], row, say)))
+    rows += [_sentence(f"Removed: {say(row)}.") for ident, row in old.items() if ident not in new]
     if not rows and not old and not new:  # a field of a trigger, without the documents: the path in words
         rows = [_row(change, names) for change in stored]
     return rows
@@ -189,15 +198,16 @@ def _on(row: dict[str, Any]) -> bool:
     return bool(row.get("enabled", True)) and row.get("action") != "none"
 
 
-def _changed(old: dict[str, Any], new: dict[str, Any], names: Names) -> str:
+def _changed(old: dict[str, Any], new: dict[str, Any], say: Callable[[dict[str, Any]], str]) -> str:
     """``Changed: Deals entering Won in Sales now become a DRAFT quote (was: invoice).``"""
     if _on(old) and not _on(new):
-        return f"{names.trigger(new)}."  # "Switched off: deals entering ... make nothing."
+        return f"{say(new)}."  # "Switched off: deals entering ... make nothing."
     if _on(new) and not _on(old):
-        return f"Switched on: {names.trigger(new)}."
-    if old.get("action") != new.get("action") and str(old.get("stage_id")) == str(new.get("stage_id")):
-        return f"Changed: {names.trigger(new).replace(' become ', ' now become ', 1)} (was: {old.get('action')})."
-    return f"Changed: {names.trigger(new)} (was: {names.trigger(old)[:1].lower()}{names.trigger(old)[1:]})."
+        return f"Switched on: {say(new)}."
+    if old.get("action") != new.get("action") and str(old.get("stage_id")) == str(new.get("stage_id")) and \
+            str(old.get("pipeline_id")) == str(new.get("pipeline_id")):
+        return f"Changed: {say(new).replace(' become ', ' now become ', 1)} (was: {old.get('action')})."
+    return f"Changed: {say(new)} (was: {say(old)[:1].lower()}{say(old)[1:]})."
 
 
 def _trigger_differs(old: dict[str, Any], new: dict[str, Any]) -> bool:
