@@ -37,7 +37,7 @@ async def test_a_failure_links_to_replay_in_its_activity_and_in_the_panel(infra,
     assert status == 200 and first["header"] == "Not created: Product code required for the line “Widget”"
     assert first["fix"] == "Add a product code to Widget in Pipedrive. Then choose Replay."
     replay = first["replay"]
-    assert replay["label"] == "Replay" and replay["external"] is True
+    assert replay["label"] == "Replay this deal" and replay["external"] is True
     query = dict(parse_qsl(urlsplit(replay["value"]).query))
     assert verify(KEY, "deal-replay", query, ("company_id", "deal_id"), datetime.now(UTC).timestamp()) == {
         "company_id": rig.company_id, "deal_id": str(DEMO_DEAL)}

@@ -47,6 +47,9 @@ class MongoDealStatus:
             # What the settings app's sync log shows: the number, the total, and a link into the right organisation.
             doc.update(kind=event.kind, number=event.number, xero_id=event.xero_id, total=str(event.total),
                        tenant_id=event.tenant_id, currency_code=event.currency_code, xero_url=event.xero_url)
+            if isinstance(event, DocumentUpdated):
+                # The sync log says the draft was updated by a Replay, and when.
+                doc["then"] = {"at": event.occurred_at, "text": "Updated in place by a Replay."}
         elif isinstance(event, DocumentParked):
             doc.update(kind=event.kind, reason=event.reason)
         else:
@@ -55,6 +58,13 @@ class MongoDealStatus:
                 await self._col.find_one({"_id": key, "state": "created"}):
             # A skip after a creation leaves the deal "created"; a failure for a trigger whose draft exists (an
             # older event arriving late, a re-entry that cannot map) changes nothing: the draft stands.
+            if isinstance(event, DocumentSkipped):
+                # What happened then (a Replay left the document untouched, a re-entry made no second draft), for
+                # the sync log; the newest such note wins.
+                await self._col.update_one(
+                    {"_id": key, "state": "created", "$or": [{"then.at": {"$lt": event.occurred_at}},
+                                                             {"then": {"$exists": False}}]},
+                    {"$set": {"then": {"at": event.occurred_at, "text": event.reason}}})
             return isinstance(event, DocumentSkipped)
         newer_than_stored = {"$or": [{"at": {"$lt": event.occurred_at}}, {"at": {"$exists": False}}]}
         if not isinstance(event, DocumentWritten):

@@ -47,7 +47,7 @@ FILTERS = (("all", "All", ("created", "failed", "parked", "skipped")), ("failed"
 # Every row has every key (the templates are strict about undefined names).
 ROW = {"message": None, "fix": None, "fix_url": None, "fix_label": None, "fix_elsewhere": False, "kind": None,
        "number": None, "total": None, "organisation": None, "xero_url": None, "link_label": None, "title": None,
-       "retry": None}
+       "retry": None, "then": None}
 LABELS = {"created": "Created", "failed": "Failed", "parked": "Waiting", "skipped": "Skipped"}
 KINDS = {"invoice": "invoice", "quote": "quote"}
 TITLE_LENGTH = 80
@@ -260,6 +260,10 @@ def _row(doc: dict[str, Any], session: AppSession, zone: ZoneInfo, draft: dict[s
            "deal_url": deal_url, "title": _title(titles.get(deal_id)),
            "when": _when(doc.get("at"), zone), "replayable": doc.get("state") == "failed"}
     outcome = _outcome(doc, draft, xero)
+    then = doc.get("then")
+    if doc.get("state") == "created" and isinstance(then, dict) and then.get("text"):
+        # What happened to the draft since: updated by a Replay, left untouched by one, no second draft on re-entry.
+        outcome["then"] = {"text": str(then["text"]), "when": _when(then.get("at"), zone)}
     if doc.get("state") == "failed":
         outcome |= fix_link(doc, deal_url) | {"retry": _retry(doc.get("at"), replays.get(deal_id), zone)}
     return {**ROW, **row, **outcome}
