@@ -1,17 +1,24 @@
 """What a salesperson does from a deal, as the browser and Pipedrive do it: open an activity's Replay link (a GET that
 shows a confirmation, then the form's POST), or press one of the panel's JSON modal actions (Pipedrive GETs the
-modal's data, then POSTs the form, with its signed JWT)."""
+modal's data, then POSTs the form, with its signed JWT).
+
+A link acts only for a browser signed in with Pipedrive as a user of the deal's company: the helpers play a browser
+logged in to the Pipedrive sandbox (its login cookie, which the sandbox sets when a deal is opened there as a user;
+cookies do not tell ports apart, so it is the same browser on the gateway's host) that follows Continue with
+Pipedrive through the sandbox's OAuth and the gateway's callback back to the link."""
 
 import html
 import re
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import aiohttp
+from yarl import URL
 
 from pdx_devstack.seed import PD_CLIENT
 from pdx_devstack.stack import Stack
 from pdx_sandbox.pipedrive import jwt
+from pdx_sandbox.pipedrive.host import LOGIN_COOKIE
 from pdx_sandbox.pipedrive.seed import REGULAR_USER_ID
 
 _HREF = re.compile(r'href="([^"]*/deal/(?:replay|create-invoice|create-quote)\?[^"]*)"')
@@ -19,6 +26,7 @@ _FORM = re.compile(r'<form[^>]*method="post"[^>]*>(.*?)</form>', re.IGNORECASE |
 _ACTION = re.compile(r'<form[^>]*action="([^"]*)"', re.IGNORECASE)
 _HIDDEN = re.compile(r'<input[^>]*type="hidden"[^>]*>', re.IGNORECASE)
 _ATTR = re.compile(r'(name|value)="([^"]*)"')
+_CONTINUE = re.compile(r'<a[^>]*href="([^"]*/sign-in\?[^"]*)"[^>]*>Continue with Pipedrive</a>')
 
 
 def action_link(note: str) -> str:
@@ -28,19 +36,40 @@ def action_link(note: str) -> str:
     return html.unescape(found.group(1))
 
 
-async def open_link(url: str) -> str:
-    """A person opens the link: the confirmation page."""
-    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+def browser(url: str, user_id: int = REGULAR_USER_ID) -> aiohttp.ClientSession:
+    """A browser logged in to the link's company in the Pipedrive sandbox as ``user_id``."""
+    company_id = parse_qs(urlsplit(url).query)["company_id"][0]
+    jar = aiohttp.CookieJar(unsafe=True)  # cookies of an IP host (127.0.0.1), as a browser keeps them
+    jar.update_cookies({LOGIN_COOKIE.format(company_id=company_id): str(user_id)}, URL(url))
+    return aiohttp.ClientSession(cookie_jar=jar)
+
+
+async def signed_in_page(session: aiohttp.ClientSession, url: str) -> str:
+    """Open the link; on its "Continue with Pipedrive", sign in and come back: the confirmation page."""
+    async with session.get(url) as resp:
         assert resp.status == 200, await resp.text()
-        return await resp.text()
+        page = await resp.text()
+    found = _CONTINUE.search(page)
+    if found is None:
+        return page
+    async with session.get(urljoin(url, html.unescape(found.group(1)))) as resp:
+        assert resp.status == 200 and str(resp.url) == url, (resp.status, str(resp.url), await resp.text())
+        page = await resp.text()
+    assert _CONTINUE.search(page) is None, page
+    return page
+
+
+async def open_link(url: str) -> str:
+    """A person opens the link (signing in with Pipedrive): the confirmation page."""
+    async with browser(url) as session:
+        return await signed_in_page(session, url)
 
 
 async def confirm(url: str) -> tuple[int, str]:
-    """A person opens the link and presses the page's button: the page the POST leads to (after its redirect)."""
-    async with aiohttp.ClientSession() as session:
-        async with session.get(url) as resp:
-            assert resp.status == 200, await resp.text()
-            page = await resp.text()
+    """A person opens the link, signs in and presses the page's button: the page the POST leads to (after its
+    redirect)."""
+    async with browser(url) as session:
+        page = await signed_in_page(session, url)
         form_html = _FORM.search(page)
         assert form_html, f"no form on the confirmation page: {page}"
         action = _ACTION.search(page, page.rfind("<form", 0, form_html.end()))

@@ -9,6 +9,7 @@ import uuid
 import warnings
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import jwt
@@ -21,6 +22,8 @@ from pdx_common.signed_links import signed_query
 from pdx_crmcard.adapters.deal_status import MongoDealStatus
 from pdx_gateway.adapters.deal_events import MongoDealEvents
 from pdx_gateway.adapters.settings_repo import MongoSettingsStore
+from pdx_gateway.deal_actions.identity import COOKIE as LOGIN_COOKIE
+from pdx_gateway.deal_actions.identity import MongoDealLogins
 from tests.integration.test_app_log_usage import AppStack, Company, app_stack, created, failed, seed_settings, words
 from tests.integration.test_oauth_pipedrive import LINK_KEY, PD_CLIENT
 from tests.kafka_helpers import deal_event_marker, read_to_markers
@@ -47,13 +50,24 @@ def link(s: AppStack, company: Company, action: str, *, deal_id: str | None = No
     return f"/deal/{action}?{query}"
 
 
+async def signed_in(s: AppStack, path: str) -> dict[str, str]:
+    """A browser signed in with Pipedrive as a user (USER) of the company the link names, as the sign-in leaves it
+    (test_deal_actions_login.py plays the sign-in itself)."""
+    company_id = parse_qs(urlsplit(path).query).get("company_id", [""])[0]
+    if company_id not in (s.a.id, s.b.id):
+        return {}
+    return {"Cookie": f"{LOGIN_COOKIE}={await MongoDealLogins(s.db).create(company_id, str(USER))}"}
+
+
 async def get(s: AppStack, path: str) -> tuple[int, str, aiohttp.typedefs.LooseHeaders]:
-    async with aiohttp.ClientSession() as http, http.get(f"{s.url}{path}", allow_redirects=False) as resp:
+    async with aiohttp.ClientSession() as http, http.get(f"{s.url}{path}", allow_redirects=False,
+                                                         headers=await signed_in(s, path)) as resp:
         return resp.status, html.unescape(await resp.text()), resp.headers
 
 
 async def post(s: AppStack, path: str, nonce: str, *, origin: str | None = "self") -> tuple[int, str, str | None]:
     headers = {"Origin": s.url if origin == "self" else origin} if origin else {}
+    headers |= await signed_in(s, path)
     async with aiohttp.ClientSession() as http, http.post(f"{s.url}{path}", data={"nonce": nonce}, headers=headers,
                                                           allow_redirects=False) as resp:
         return resp.status, html.unescape(await resp.text()), resp.headers.get("Location")
@@ -182,8 +196,10 @@ async def test_a_deal_with_nothing_to_replay_is_told_so_and_nothing_is_published
                                                        source_event_id="e1", reason="skipped", occurred_at=T0))
     status, page, _ = await get(s, link(s, s.a, "replay"))
     assert status == 200
-    assert "There is nothing to replay on this deal: no draft failed and none was made." in words(page)
-    assert "<button" not in page and 'name="nonce"' not in page
+    # Only the reason and what to do, once each; no button (nothing can be done).
+    assert words(page).count("There is nothing to replay on this deal: no draft failed and none was made.") == 1
+    assert words(page).count("What to do:") == 1
+    assert "<button" not in page and 'name="nonce"' not in page and "button-primary" not in page
     assert await published(s) == []
 
 
@@ -247,7 +263,7 @@ async def test_create_invoice_publishes_one_request_for_the_on_demand_trigger(st
     assert "Draft invoice requested: it appears in the deal's Xero panel and activities within a minute." in result
     [event] = await published(s)
     assert event["request"] == "on_demand" and event["replay_triggers"] == ["manual-invoice"]
-    assert event["pipedrive_user_id"] is None and event["deal_id"] == s.a.deal_id
+    assert event["pipedrive_user_id"] == str(USER) and event["deal_id"] == s.a.deal_id
     nonce = location.rsplit("=", 1)[1]
     assert event["id"] == nonce
 

@@ -130,19 +130,28 @@ async def delete_webhook(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "success": True})
 
 
+def _me_id(request: web.Request, state: PipedriveState) -> int:
+    """Whose request this is: the OAuth token's user (the one who consented), the admin for the API token."""
+    header = request.headers.get("Authorization", "")
+    return state.token_user(header[7:].strip()) if header.lower().startswith("bearer ") else state.user_id
+
+
 async def users_me(request: web.Request) -> web.Response:
-    return ok(state_of(request).user)
+    """``GET /api/v1/users/me``: the token's own user, with its company's id, name and domain."""
+    state = state_of(request)
+    return ok(users.me(state, _me_id(request, state)))
 
 
 async def get_user(request: web.Request) -> web.Response:
     """``GET /api/v1/users/{id}``: any user of the company, ``is_you`` true for the tokens' own user."""
     state = state_of(request)
-    return ok(users.base_user(state, users.find(state, path_id(request)), state.user_id))
+    return ok(users.base_user(state, users.find(state, path_id(request)), _me_id(request, state)))
 
 
 async def list_users(request: web.Request) -> web.Response:
     state = state_of(request)
-    return ok([users.base_user(state, u, state.user_id) for _, u in sorted(state.users.items())])
+    me_id = _me_id(request, state)
+    return ok([users.base_user(state, u, me_id) for _, u in sorted(state.users.items())])
 
 
 def _v1_fields(request: web.Request, entity: str) -> web.Response:

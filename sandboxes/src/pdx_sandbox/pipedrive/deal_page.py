@@ -1,12 +1,12 @@
 """The sandbox plays Pipedrive's deal page around the app's deal extensions.
 
-``GET /host/deal/{deal_id}?company_id=7001&user_id=12001`` shows the deal (title, pipeline, stage, status), its
-activities newest first (subject, and the note's HTML cleaned as Pipedrive does: links open in a new tab), and the
-app's JSON panel (``panel_url``, called server-side as Pipedrive's servers do, see extensions.py) with its actions
-menu: the JSON modals (``modals``: action name -> URL). Choosing one opens a modal that ``static/deal.js`` fills
-from ``GET /host/deal/{id}/modal?name=<action>&...`` (the sandbox GETs the app's modal URL and renders its text
-blocks' markdown); its primary button ``POST``s there (the sandbox POSTs the block values to the app), then shows
-the answer's ``success.message`` in a snackbar and reloads the panel (``GET /host/deal/{id}/panel``), or the
+``GET /host/deal/{deal_id}?company_id=7001&user_id=12001`` logs this browser in as the user (host.py) and shows the deal
+(title, pipeline, stage, status), its activities newest first (subject, and the note's HTML cleaned as Pipedrive does:
+links open in a new tab), and the app's JSON panel (``panel_url``, called server-side as Pipedrive's servers do, see
+extensions.py) with its actions menu: the JSON modals (``modals``: action name -> URL). Choosing one opens a modal that
+``static/deal.js`` fills from ``GET /host/deal/{id}/modal?name=<action>&...`` (the sandbox GETs the app's modal URL and
+renders its text blocks' markdown); its primary button ``POST``s there (the sandbox POSTs the block values to the app),
+then shows the answer's ``success.message`` in a snackbar and reloads the panel (``GET /host/deal/{id}/panel``), or the
 ``error.message`` inside the modal. Configure with ``serve --panel-url/--modal`` or ``POST /_sandbox/app``.
 """
 
@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from pdx_sandbox.pipedrive import extensions, markup
-from pdx_sandbox.pipedrive.host import _error, _ints, _page
+from pdx_sandbox.pipedrive.host import _error, _ints, _page, log_in
 from pdx_sandbox.pipedrive.http import state_of
 from pdx_sandbox.pipedrive.state import PipedriveState
 
@@ -78,7 +78,7 @@ async def deal_page(request: web.Request) -> web.Response:
 <div id="app-snackbar" class="snackbar" role="status" aria-live="polite" hidden></div>
 <script src="/host/static/deal.js"></script>
 </body>"""
-    return _page(deal["title"], body)
+    return log_in(_page(deal["title"], body), state, user_id)
 
 
 def _activities(state: PipedriveState, deal_id: int) -> str:

@@ -10,6 +10,10 @@ signed with the app's JWT secret (default: the client secret) carrying ``userId`
 Pipedrive keeps an app's frame hidden until it initialises; the sandbox shows it throughout (dimmed after the
 timeout), so a test can read and screenshot an error page that never initialises the SDK.
 
+Opening a page as a user logs this browser in to the sandbox as that user (cookie ``pd_sandbox_login_<company>``,
+one per company: cookies do not tell ports apart), as a browser is logged in to Pipedrive; ``/oauth/authorize``
+then consents as them (oauth.py). Without the cookie the company's admin consents, as an install always did.
+
 ``GET /settings/marketplace/app/{client_id}/app-settings?user_id=..`` is the same page at Pipedrive's deep link.
 Test variants of the first token: ``&token=expired`` (expired 5 minutes ago), ``&token=forged`` (signed with a wrong
 secret), ``&token=other_company`` (its companyId is another company's than the query's). The settings URL comes from
@@ -31,6 +35,24 @@ from pdx_sandbox.pipedrive.state import PipedriveState
 STATIC = Path(__file__).parent / "static"
 TOKEN_VARIANTS = ("valid", "expired", "forged", "other_company")
 INIT_TIMEOUT_MS = 10_000
+LOGIN_COOKIE = "pd_sandbox_login_{company_id}"
+
+
+def log_in(response: web.StreamResponse, state: PipedriveState, user_id: int) -> web.StreamResponse:
+    """This browser is now logged in to the sandbox company as ``user_id`` (a session cookie, as Pipedrive's)."""
+    response.set_cookie(LOGIN_COOKIE.format(company_id=state.company_id), str(user_id), path="/", httponly=True,
+                        samesite="Lax")
+    return response
+
+
+def logged_in(request: web.Request, state: PipedriveState) -> int | None:
+    """The active user this browser is logged in as, or None (never logged in, or the user is gone)."""
+    try:
+        user_id = int(request.cookies.get(LOGIN_COOKIE.format(company_id=state.company_id), ""))
+    except ValueError:
+        return None
+    user = state.users.get(user_id)
+    return user_id if user is not None and user["active_flag"] else None
 
 
 def _page(title: str, body: str, status: int = 200) -> web.Response:
@@ -117,7 +139,7 @@ async def app_settings(request: web.Request) -> web.Response:
 </main></div>
 <script src="/host/static/host.js"></script>
 </body>"""
-    return _page("Xero drafts settings", body)
+    return log_in(_page("Xero drafts settings", body), state, user_id)
 
 
 async def deep_link(request: web.Request) -> web.Response:

@@ -1,7 +1,9 @@
 """OAuth 2 as oauth.pipedrive.com does it; the user always consents.
 
 ``GET /oauth/authorize?client_id=sandbox-pd-client&redirect_uri=http://app/cb&state=xyz``
--> 302 ``http://app/cb?code=sbx-code-...&state=xyz``.
+-> 302 ``http://app/cb?code=sbx-code-...&state=xyz``. The consenting user is the one this browser is logged in as
+(the sandbox's login cookie, set by opening a Pipedrive page of the sandbox as ``?user_id=``, see host.py), else the
+company's admin (an install as before); the code's tokens are that user's and ``/api/v1/users/me`` answers for them.
 ``POST /oauth/token`` (form, HTTP Basic client_id:client_secret)
 ``grant_type=authorization_code&code=..&redirect_uri=..``
 or ``grant_type=refresh_token&refresh_token=..`` -> ``{access_token, token_type, refresh_token, scope, expires_in,
@@ -15,6 +17,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
 
+from pdx_sandbox.pipedrive.host import logged_in
 from pdx_sandbox.pipedrive.http import state_of
 from pdx_sandbox.pipedrive.state import PipedriveState
 
@@ -30,7 +33,7 @@ async def authorize(request: web.Request) -> web.Response:
     redirect_uri = request.query.get("redirect_uri")
     if not redirect_uri:
         return oauth_error(400, "invalid_request", "redirect_uri is required")
-    params = {"code": state.issue_code(redirect_uri)}
+    params = {"code": state.issue_code(redirect_uri, logged_in(request, state))}
     if "state" in request.query:
         params["state"] = request.query["state"]
     parts = urlsplit(redirect_uri)
@@ -73,7 +76,7 @@ def code_grant(state: PipedriveState, form: dict[str, str]) -> web.Response:
         return oauth_error(400, "invalid_grant", "Invalid or expired authorization code")
     if form.get("redirect_uri") and form["redirect_uri"] != grant["redirect_uri"]:
         return oauth_error(400, "invalid_grant", "redirect_uri does not match")
-    return web.json_response(state.issue_tokens())
+    return web.json_response(state.issue_tokens(user_id=grant.get("user_id")))
 
 
 def refresh_grant(state: PipedriveState, form: dict[str, str]) -> web.Response:

@@ -21,8 +21,8 @@ REFRESH_TOKEN_TTL = 60 * 86400.0
 # the request and delivery logs, the events' retry schedules, rate windows, injected faults.
 PERSISTED = ("pipelines", "stages", "organizations", "persons", "products", "deal_fields", "deals", "deal_products",
              "deal_discounts", "activities", "notes", "_attachment_ids", "codes", "access_tokens", "refresh_tokens",
-             "webhooks", "tokens_spent", "users", "person_fields", "organization_fields", "app_settings_url",
-             "jwt_secret", "panel_url", "panel_jwt_secret", "modals", "modal_jwt_secret")
+             "token_users", "webhooks", "tokens_spent", "users", "person_fields", "organization_fields",
+             "app_settings_url", "jwt_secret", "panel_url", "panel_jwt_secret", "modals", "modal_jwt_secret")
 # Seeded records a file written by an earlier version may lack; a restore adds them (ids and keys never clash).
 SEEDED_ADDITIONS = ("users", "deal_fields", "person_fields", "organization_fields")
 CODE_TTL = 300.0
@@ -52,6 +52,7 @@ class PipedriveState(CrmStore):
         self.codes: dict[str, dict[str, Any]] = {}
         self.access_tokens: dict[str, float] = {}
         self.refresh_tokens: dict[str, float] = {}
+        self.token_users: dict[str, int] = {}  # access or refresh token -> the user who consented
         self.webhooks: dict[int, dict[str, Any]] = {}
         self.requests: list[dict[str, Any]] = []
         self.deliveries: list[dict[str, Any]] = []
@@ -111,18 +112,23 @@ class PipedriveState(CrmStore):
             self.state_file.changed()
 
     # --- OAuth grants ---------------------------------------------------------------------------------------------
-    def issue_code(self, redirect_uri: str | None) -> str:
+    def issue_code(self, redirect_uri: str | None, user_id: int | None = None) -> str:
+        """A code for the user who consented (by default the admin who installs, ``user_id``)."""
         code = f"sbx-code-{secrets.token_urlsafe(18)}"
-        self.codes[code] = {"redirect_uri": redirect_uri, "expires_at": self.clock.time() + CODE_TTL}
+        self.codes[code] = {"redirect_uri": redirect_uri, "expires_at": self.clock.time() + CODE_TTL,
+                            "user_id": user_id or self.user_id}
         return code
 
-    def issue_tokens(self, refresh_token: str | None = None) -> dict[str, Any]:
-        """A fresh access token; the refresh token is kept (and its 60-day expiry reset) when one is given."""
+    def issue_tokens(self, refresh_token: str | None = None, user_id: int | None = None) -> dict[str, Any]:
+        """A fresh access token; the refresh token is kept (and its 60-day expiry reset) when one is given. The
+        tokens are the consenting user's (a refresh keeps its token's user): ``/users/me`` answers for them."""
         now = self.clock.time()
         access = f"sbx-at-{secrets.token_urlsafe(24)}"
         refresh = refresh_token or f"sbx-rt-{secrets.token_urlsafe(24)}"
+        user = user_id or (self.token_users.get(refresh_token) if refresh_token else None) or self.user_id
         self.access_tokens[access] = now + ACCESS_TOKEN_TTL
         self.refresh_tokens[refresh] = now + REFRESH_TOKEN_TTL
+        self.token_users[access] = self.token_users[refresh] = user
         return {"access_token": access, "token_type": "Bearer", "refresh_token": refresh, "scope": SCOPES,
                 "expires_in": int(ACCESS_TOKEN_TTL), "api_domain": self.base_url}
 
@@ -130,10 +136,15 @@ class PipedriveState(CrmStore):
         expires_at = self.access_tokens.get(token)
         return expires_at is not None and expires_at > self.clock.time()
 
+    def token_user(self, token: str | None) -> int:
+        """Whose access token this is (the admin's for the API token or a token from before users were kept)."""
+        return self.token_users.get(token or "", self.user_id)
+
     def revoke_tokens(self) -> None:
         """As if the user uninstalled the app: every access and refresh token stops working."""
         self.access_tokens.clear()
         self.refresh_tokens.clear()
+        self.token_users.clear()
 
     # --- rate limit -----------------------------------------------------------------------------------------------
     def take_request(self, token: str) -> tuple[bool, dict[str, str]]:

@@ -3,8 +3,8 @@
 
 Whether a user is an admin: the spec's ``access`` list (``{"app": "global", "admin": true, ...}``); the answers also
 carry ``is_admin`` (1 or 0), which Pipedrive's v1 users still send although the current spec leaves it out.
-Seeded: 12001 Sandbox Admin (admin, the OAuth tokens' user), 12002 Sam Seller (regular), 12003 Former Employee
-(deactivated).
+Seeded: 12001 Sandbox Admin (admin, the user of the tokens an install gets), 12002 Sam Seller (regular), 12003
+Former Employee (deactivated).
 """
 
 import uuid

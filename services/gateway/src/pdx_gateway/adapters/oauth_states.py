@@ -1,7 +1,8 @@
 """OAuth ``state`` values in MongoDB (collection ``oauth_states``): random, single use, expiring.
 
-``{"_id": <state>, "flow": "pipedrive" | "xero", "expires_at": ..., ...}``; a Xero state also holds the company id
-and the PKCE code verifier. A TTL index clears what was never used.
+``{"_id": <state>, "flow": "pipedrive" | "xero" | "deal-login", "expires_at": ..., ...}``; a Xero state also holds
+the company id and the PKCE code verifier; a ``deal-login`` state (a salesperson signing in with Pipedrive to a deal's
+link, pdx_gateway.deal_actions.identity) the link's company id and address. A TTL index clears what was never used.
 """
 
 import secrets
@@ -9,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+
+DEAL_LOGIN = "deal-login"
 
 
 class MongoOAuthStates:

@@ -2,11 +2,16 @@
 
 ``GET  /deal/{action}?company_id=7001&deal_id=42&expires=1764400000&sig=<hex>``
     action: ``replay``, ``create-invoice`` or ``create-quote``; the link is signed with the gateway's
-    ``link_signing_key`` for purpose ``"deal-" + action`` (``pdx_common.signed_links``). Shows the deal's title, what
-    will happen (or why it cannot) and one button; changes nothing beyond issuing the form's one-time nonce.
+    ``link_signing_key`` for purpose ``"deal-" + action`` (``pdx_common.signed_links``). A browser signed in with
+    Pipedrive as a user of the link's company (identity.py) sees the deal's title, what will happen and one button
+    (or only why it cannot, and what to do); changes nothing beyond issuing the form's one-time nonce. Any other
+    browser sees the action, "Deal 42" and **Continue with Pipedrive**, nothing read from the deal.
+``GET  /deal/{action}/sign-in?<the same query>``
+    Starts the sign-in with Pipedrive (identity.start), which comes back to the link.
 ``POST /deal/{action}?<the same query>``  form ``nonce``
-    Same origin only; claims the nonce atomically, acts once, then Post/Redirect/Get (303) to the result. A second
-    POST of the same form acts no more and shows "already sent".
+    Same origin and signed in for the company only (else 403, nothing done); claims the nonce atomically, acts once
+    as that user, then Post/Redirect/Get (303) to the result. A second POST of the same form acts no more and shows
+    "already sent".
 ``GET  /deal/result?request=<nonce>``
     The outcome of that request: started, or refused with why and what to do; a link back to the deal.
 """
@@ -20,9 +25,11 @@ from aiohttp import web
 
 from pdx_common import signed_links
 from pdx_common.contracts import new_id
+from pdx_gateway.deal_actions import identity
 from pdx_gateway.deal_actions import plan as words
 from pdx_gateway.deal_actions.render import page
 from pdx_gateway.deal_actions.service import DealActions, Outcome
+from pdx_gateway.entrypoints.linking import connector_for
 from pdx_gateway.keys import SETTINGS
 
 log = structlog.get_logger()
@@ -48,7 +55,7 @@ async def result(request: web.Request) -> web.Response:
         "deal_url": deal.url, "company_domain": deal.company_domain})
 
 
-@routes.get(f"/{ACTION}")
+@routes.get(f"/{ACTION}", name="confirm")
 async def confirm(request: web.Request) -> web.Response:
     """The confirmation: nothing is published by a GET (a link preview or a prefetch acts on nothing)."""
     action = request.match_info["action"]
@@ -59,12 +66,31 @@ async def confirm(request: web.Request) -> web.Response:
     actions = DealActions(request)
     if not await actions.installed(company_id):
         return _not_installed(request)
+    if await identity.signed_in(request, company_id) is None:
+        # Nothing about the deal beyond what the activity showed: its number and the action.
+        sign_in = request.app.router["sign_in"].url_for(action=action).with_query(request.query)
+        return page(request, "deal_signin.html", {
+            "heading": words.heading(action), "deal_id": deal_id, "what": _what(action),
+            "sign_in_url": str(sign_in)})
     deal = await actions.deal(company_id, deal_id)
     plan = await actions.plan(company_id, deal_id, action)
     nonce = None if plan.refusal else await (await actions.requests()).issue(company_id, deal_id, action)
     return page(request, "deal_confirm.html", {
         "heading": plan.heading, "plan": plan, "title": deal.title, "deal_url": deal.url,
         "company_domain": deal.company_domain, "nonce": nonce, "form_action": str(request.rel_url)})
+
+
+@routes.get(f"/{ACTION}/sign-in", name="sign_in")
+async def sign_in(request: web.Request) -> web.Response:
+    """Continue with Pipedrive: only for a valid link of an installed company, and back to that link."""
+    action = request.match_info["action"]
+    fields = _verified(request, action)
+    if isinstance(fields, web.Response):
+        return fields
+    if not await DealActions(request).installed(fields["company_id"]):
+        return _not_installed(request)
+    back_to = request.app.router["confirm"].url_for(action=action).with_query(request.query)
+    return await identity.start(request, connector_for(request, "pipedrive"), fields["company_id"], str(back_to))
 
 
 @routes.post(f"/{ACTION}")
@@ -79,6 +105,14 @@ async def act(request: web.Request) -> web.Response:
     if isinstance(fields, web.Response):
         return fields
     company_id, deal_id = fields["company_id"], fields["deal_id"]
+    login = await identity.signed_in(request, company_id)
+    if login is None:
+        return page(request, "deal_error.html", {
+            "heading": "Sign in with Pipedrive first",
+            "message": "Deal actions are taken only by users of the deal's Pipedrive company, signed in with "
+                       "Pipedrive on this browser (a sign-in lasts 8 hours).",
+            "fix": "Open the link again from the deal in Pipedrive and choose Continue with Pipedrive.",
+            "back_to": str(request.rel_url)}, status=403)
     form = await request.post()
     nonce = form.get("nonce")
     actions = DealActions(request)
@@ -92,13 +126,13 @@ async def act(request: web.Request) -> web.Response:
             "fix": "Open the link again from the deal in Pipedrive and press the button there."}, status=403)
     if claim == "claimed":
         try:
-            outcome = await actions.act(company_id, deal_id, action, nonce, user_id=None)
+            outcome = await actions.act(company_id, deal_id, action, nonce, user_id=login.user_id)
         except BaseException:
             await store.release(nonce, owner)  # nothing was published: the same form may be sent again
             raise
         await store.finish(nonce, owner, outcome.stored())
         log.info("deal action taken", company_id=company_id, deal_id=deal_id, action=action, via="link",
-                 refused=outcome.refused)
+                 user_id=login.user_id, refused=outcome.refused)
     location = request.app.router["result"].url_for().with_query(
         {"request": nonce, **({"again": "1"} if claim == "taken" else {})})
     raise web.HTTPSeeOther(str(location))
@@ -119,6 +153,13 @@ def _verified(request: web.Request, action: str) -> dict[str, str] | web.Respons
             "message": ("Links to a deal's actions work for a limited time, and this one has run out." if expired
                         else "The link was changed or cut short, so it cannot be used."),
             "fix": _instead(action)}, status=403)
+
+
+def _what(action: str) -> str:
+    kind = words.kind_of(action)
+    if kind:
+        return f"This makes a draft {kind} in Xero from the deal."
+    return "Replay tries the deal's failed Xero drafts again and updates the drafts it already has."
 
 
 def _instead(action: str) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp_jinja2
+import jinja2
 from aiohttp import web
 
 from pdx_gateway.errors import as_gateway_error
@@ -20,11 +21,23 @@ HEADERS = {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY", "X-Content
            # same-origin, not no-referrer: a form POST must carry its Origin, which the POST checks; links out to
            # Pipedrive carry no referrer (and so not the result's request id).
            "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
-PAGE_DEFAULTS = {"company_domain": None, "deal_url": None, "fix": None}
+PAGE_DEFAULTS = {"company_domain": None, "deal_url": None, "fix": None, "back_to": None}
+_standalone: jinja2.Environment | None = None
 
 
 def page(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
     return aiohttp_jinja2.render_template(template, request, {**PAGE_DEFAULTS, **context}, status=status)
+
+
+def standalone(template: str, context: dict[str, Any], status: int = 200) -> web.Response:
+    """The same page outside the ``/deal`` sub-app (the OAuth callback), with the same headers."""
+    global _standalone
+    if _standalone is None:
+        _standalone = jinja2.Environment(loader=jinja2.PackageLoader("pdx_gateway.app_ui", "templates"),
+                                         autoescape=jinja2.select_autoescape(default=True),
+                                         undefined=jinja2.StrictUndefined)
+    text = _standalone.get_template(template).render({**PAGE_DEFAULTS, **context})
+    return web.Response(status=status, text=text, content_type="text/html", charset="utf-8", headers=HEADERS)
 
 
 @web.middleware

@@ -1,7 +1,10 @@
 """Installing the Pipedrive app (OAuth) and Pipedrive's uninstall call.
 
 ``GET    /oauth/pipedrive/install``              -> 302 to Pipedrive's authorize page
-``GET    /oauth/pipedrive/callback?code&state``  -> tokens stored, webhook registered, an HTML page
+``GET    /oauth/pipedrive/callback?code&state``  -> tokens stored, webhook registered, an HTML page; or, for a
+                                                 salesperson signing in to a deal's link (Pipedrive allows one
+                                                 callback URL per app), back to the link
+                                                 (pdx_gateway.deal_actions.identity)
 ``DELETE /oauth/pipedrive/callback``             Pipedrive's uninstall, HTTP Basic client_id:client_secret::
 
     {"client_id": "b4e1...", "company_id": 7001, "user_id": 12001, "timestamp": "2026-11-27T10:00:00Z"}
@@ -16,13 +19,14 @@ from aiohttp import web
 
 from pdx_common.json_body import parse_json
 from pdx_gateway.app_ui.entry import HOME, session_for_installer, set_session_cookie
+from pdx_gateway.deal_actions import identity
 from pdx_gateway.entrypoints import pages
 from pdx_gateway.entrypoints.basic_auth import basic_credentials
 from pdx_gateway.entrypoints.linking import connector_for, redirect_bound, same_browser, unbind
 from pdx_gateway.erase import ERASURES
 from pdx_gateway.errors import BadRequest, Unauthorized
 from pdx_gateway.installs import install_pipedrive, uninstall_pipedrive
-from pdx_gateway.keys import APP_SESSIONS
+from pdx_gateway.keys import APP_SESSIONS, DB
 
 routes = web.RouteTableDef()
 
@@ -37,6 +41,8 @@ async def install(request: web.Request) -> web.Response:
 @routes.get("/oauth/pipedrive/callback")
 async def callback(request: web.Request) -> web.Response:
     c = connector_for(request, "pipedrive")
+    if identity.is_sign_in(request):  # this browser began a deal sign-in with this very state
+        return await identity.finish(request, c)
     # The state is spent here, before anything else: a replayed or forged callback changes nothing.
     state = request.query.get("state", "")
     if not same_browser(request, "pipedrive", state) or await c.states.consume("pipedrive", state) is None:
@@ -71,6 +77,7 @@ async def uninstall(request: web.Request) -> web.Response:
     company_id = _company_id(await request.read())
     erase_after = await uninstall_pipedrive(c, company_id, request.app[ERASURES])
     await request.app[APP_SESSIONS].end_company(company_id)  # nobody of the company stays in its settings
+    await identity.MongoDealLogins(request.app[DB]).end_company(company_id)  # nor signed in to its deals' links
     return web.json_response({"status": "uninstalled", "company_id": company_id,
                               "erase_after": erase_after.isoformat()})
 
