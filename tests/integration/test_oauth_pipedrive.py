@@ -235,8 +235,8 @@ async def test_an_expired_state_is_refused(oauth_stack):
     assert await stored(s.db) == {"connections": 0, "companies": 0, "company_settings": 0}
 
 
-async def uninstall(s: OAuthStack, client: tuple[str, str]) -> int:
-    body = {"client_id": PD_CLIENT[0], "company_id": int(s.company_id), "user_id": 12001,
+async def uninstall(s: OAuthStack, client: tuple[str, str], user_id: int = 12001) -> int:
+    body = {"client_id": PD_CLIENT[0], "company_id": int(s.company_id), "user_id": user_id,
             "timestamp": "2026-11-27T10:00:00Z"}
     headers = {"Authorization": aiohttp.encode_basic_auth(*client)}
     async with s.browser.delete(f"{s.gateway_url}/oauth/pipedrive/callback", json=body, headers=headers) as resp:
@@ -263,6 +263,21 @@ async def test_uninstall_with_the_client_credentials_forgets_the_company(oauth_s
     assert await stored(s.db) == {"connections": 0, "companies": 0, "company_settings": 0}
     assert not s.xero.auth.client_connections("sandbox-xero-client")  # the Xero grant was revoked
     assert [r.path for r in s.xero.requests].count("/connect/revocation") == 1
+
+
+async def test_another_user_removing_the_app_for_themselves_leaves_the_companys_installation(oauth_stack):
+    """Pipedrive apps are installed per user: a salesperson who signed in to a deal's link and then removes the app
+    ends only their own sign-ins; the company stays installed with its installer's tokens."""
+    s = oauth_stack
+    await s.install()
+    before = await stored(s.db)
+    assert (await s.db.connections.find_one({"_id": f"pipedrive:{s.company_id}"}))["installer_user_id"] == "12001"
+
+    assert await uninstall(s, PD_CLIENT, user_id=12002) == 200
+    assert await stored(s.db) == before
+
+    assert await uninstall(s, PD_CLIENT, user_id=12001) == 200  # the installer's: the company's installation ends
+    assert await stored(s.db) == {"connections": 0, "companies": 0, "company_settings": 0}
 
 
 @pytest.mark.parametrize("client", [("sandbox-pd-client", "wrong"), ("someone", "sandbox-pd-secret")])

@@ -72,6 +72,7 @@ ERASED: dict[str, Filter] = {
     "oauth_states": by_company,  # a Xero connect in progress
     "app_sessions": by_company,  # the settings app's sessions (user names)
     "sync_log_replays": by_company,  # when an admin replayed a deal from the sync log
+    "deal_logins": by_company,  # sign-ins to deal links (company and user ids)
     "deal_action_requests": by_company,  # a salesperson's Replay or Create from the deal (user ids)
     "jobs": by_company,  # backfills and bulk replays (deal ids, titles of deals that would fail)
     "deal_status": by_company,  # crm-card: each trigger's last outcome

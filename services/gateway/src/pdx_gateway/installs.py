@@ -36,7 +36,10 @@ async def install_pipedrive(c: Connector, code: str, erasures: MongoErasures) ->
         except ErasureRunning:
             raise Unavailable("The app's earlier data for your company is being erased right now. Install the app "
                               "again in a few minutes.") from None
-        await c.store.save_tokens("pipedrive", company_id, tokens, company_domain=domain, broken_reason=None)
+        # Whose tokens these are: Pipedrive apps are installed per user, and only this user's uninstall ends the
+        # company's installation (another user who signed in to a deal link may remove the app for themselves).
+        await c.store.save_tokens("pipedrive", company_id, tokens, company_domain=domain, broken_reason=None,
+                                  installer_user_id=str(me["id"]) if me.get("id") is not None else None)
         await replace_webhook(c, c.pipedrive_api(company_id))
         created = await c.company_settings.create_default(company_id)
         log.info("pipedrive installed", company_domain=domain, settings_created=created, erasure_cancelled=cancelled)

@@ -79,6 +79,10 @@ class MongoDealLogins:
     async def end_company(self, company_id: str) -> None:
         await self._col.delete_many({"company_id": company_id})
 
+    async def end_user(self, company_id: str, user_id: str) -> None:
+        ids = [user_id, int(user_id)] if user_id.isdigit() else [user_id]
+        await self._col.delete_many({"company_id": company_id, "user_id": {"$in": ids}})
+
 
 async def signed_in(request: web.Request, company_id: str) -> DealLogin | None:
     """This browser's sign-in, if it is for ``company_id`` (a sign-in for another company counts for nothing)."""

@@ -15,6 +15,7 @@
 
 import hmac
 
+import structlog
 from aiohttp import web
 
 from pdx_common.json_body import parse_json
@@ -28,6 +29,7 @@ from pdx_gateway.errors import BadRequest, Unauthorized
 from pdx_gateway.installs import install_pipedrive, uninstall_pipedrive
 from pdx_gateway.keys import APP_SESSIONS, DB
 
+log = structlog.get_logger()
 routes = web.RouteTableDef()
 
 
@@ -74,12 +76,28 @@ async def uninstall(request: web.Request) -> web.Response:
     password_ok = hmac.compare_digest(password.encode(), secret.encode())
     if not (user_ok and password_ok):
         raise Unauthorized("wrong client credentials")
-    company_id = _company_id(await request.read())
+    raw = await request.read()
+    company_id, user_id = _company_id(raw), _user_id(raw)
+    installed = await c.store.get("pipedrive", company_id)
+    installer = (installed or {}).get("installer_user_id")
+    if user_id is not None and installer is not None and user_id != installer:
+        # Another user of the company removed the app for themselves (they had signed in to a deal's link): the
+        # company's installation, made with the installer's tokens, stays; only that user's sign-ins end.
+        await identity.MongoDealLogins(request.app[DB]).end_user(company_id, user_id)
+        log.info("pipedrive user uninstalled; the company's installation stays", user_id=user_id)
+        return web.json_response({"status": "user_uninstalled", "company_id": company_id, "user_id": user_id})
     erase_after = await uninstall_pipedrive(c, company_id, request.app[ERASURES])
     await request.app[APP_SESSIONS].end_company(company_id)  # nobody of the company stays in its settings
     await identity.MongoDealLogins(request.app[DB]).end_company(company_id)  # nor signed in to its deals' links
     return web.json_response({"status": "uninstalled", "company_id": company_id,
                               "erase_after": erase_after.isoformat()})
+
+
+def _user_id(raw: bytes) -> str | None:
+    body = parse_json(raw)
+    user_id = body.get("user_id") if isinstance(body, dict) else None
+    return None if isinstance(user_id, bool) or not isinstance(user_id, int | str) or not str(user_id).strip() \
+        else str(user_id).strip()
 
 
 def _company_id(raw: bytes) -> str:
