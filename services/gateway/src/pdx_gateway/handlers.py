@@ -55,7 +55,8 @@ async def _claim(seen: SeenEvents, event: DealChanged, owner: str, busy_wait: fl
 
 
 async def replay_deal(company_id: str, deal_id: str, publisher: Publisher, stage_events: StageEvents, *,
-                      regenerate: bool = False, request_id: str | None = None) -> DealChanged:
+                      regenerate: bool = False, request_id: str | None = None,
+                      user_id: str | None = None) -> DealChanged:
     """Re-run what failed for the deal, with the deal as it is in Pipedrive now; with ``regenerate`` (a person's
     Replay from the deal) also regenerate each draft the deal's triggers made, in place while it is still a draft.
 
@@ -81,6 +82,8 @@ async def replay_deal(company_id: str, deal_id: str, publisher: Publisher, stage
         raise NotFound(f"no stage move of deal {deal_id} is known, so there is nothing to replay",
                        fix="Move the deal into its trigger stage in Pipedrive instead.")
     replay = _replay_event(company_id, deal_id, last, triggers, request_id or new_id())
+    if user_id is not None:  # who pressed Replay on the deal (the logs say so)
+        replay = replay.model_copy(update={"pipedrive_user_id": user_id})
     await publisher.publish(replay, topics.DEAL_EVENTS, topics.deal_key(company_id, deal_id))
     log.info("deal replayed", replay_of=replay.replay_of, triggers=triggers, event_id=replay.event_id,
              regenerate=regenerate)

@@ -137,7 +137,7 @@ class DealActions:
             return Outcome(False, words.started(action))
         try:
             await replay_deal(company_id, deal_id, self._config[PUBLISHER], self._config[STAGE_EVENTS],
-                              regenerate=True, request_id=request_id)
+                              regenerate=True, request_id=request_id, user_id=user_id)
         except (NothingToReplay, NotFound) as exc:  # settled between the check and now
             fix = exc.details.get("fix")
             return Outcome(True, f"{exc.message[:1].upper()}{exc.message[1:]}.", fix if isinstance(fix, str) else None)
