@@ -424,7 +424,9 @@ class JobRunner:
         if changes and not await self.jobs.update(job_id, self.owner, changes, state="running"):
             return True
         free = self.options.window - outstanding
-        while free > 0 and cursor < len(items):
+        # A bulk replay publishes a deal's items together (one replay names all its failed triggers): the group
+        # goes only when it fits in the window, so the window holds; one larger than the window goes alone.
+        while cursor < len(items) and free > 0 and (_group_end(job, cursor) - cursor <= free or outstanding == 0):
             published = await self._publish_next(job, cursor, now)
             if published is None:
                 return True  # lease lost or job stopped
@@ -448,10 +450,7 @@ class JobRunner:
             ok = await self.jobs.update(job_id, self.owner, {f"items.{cursor}.outcome": "already_drafted",
                                                              "cursor": cursor + 1}, state="running")
             return (cursor + 1, 0) if ok else None
-        end = cursor + 1
-        if job["kind"] == "replay_failed":
-            while end < len(items) and items[end]["deal_id"] == item["deal_id"]:
-                end += 1
+        end = _group_end(job, cursor)
         # The publish time is stored first: an outcome may come back before the publish call returns.
         published_at = {i: items[i].get("published_at") or now for i in range(cursor, end)}
         if not await self.jobs.update(job_id, self.owner, {f"items.{i}.published_at": at
@@ -483,6 +482,15 @@ class JobRunner:
                             replay_triggers=(item["trigger_id"],), request="backfill")
         await self.publisher.publish(event, topics.DEAL_EVENTS, topics.deal_key(company_id, deal_id))
         return None
+
+
+def _group_end(job: dict[str, Any], cursor: int) -> int:
+    """Past the items published together with the one at ``cursor``: a bulk replay's items of the same deal."""
+    items, end = job["items"], cursor + 1
+    if job["kind"] == "replay_failed":
+        while end < len(items) and items[end]["deal_id"] == items[cursor]["deal_id"]:
+            end += 1
+    return end
 
 
 def _outcome(item: dict[str, Any], status: dict[str, Any] | None, now: datetime, timeout: timedelta) -> str | None:
