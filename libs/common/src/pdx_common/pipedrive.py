@@ -22,7 +22,9 @@ class PipedriveClient:
         self._session, self._tokens, self.company_id = session, tokens, company_id
         self._base_url, self._timeout = base_url, aiohttp.ClientTimeout(total=timeout)
 
-    async def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None) -> Any:
+    async def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
+                      whole: bool = False) -> Any:
+        """The answer's ``data`` (``whole``: the whole answer, e.g. for its ``additional_data``)."""
         refreshed = force = False
         for _ in range(MAX_THROTTLE_WAITS):
             token = await self._tokens.token(self.company_id, force_refresh=force)
@@ -53,8 +55,24 @@ class PipedriveClient:
                 if resp.headers.get("x-ratelimit-remaining") == "0":
                     # The burst window is spent: wait it out now rather than earn a 429 (repeated 429s risk a 403).
                     await asyncio.sleep(_retry_after(resp.headers))
-                return body.get("data") if isinstance(body, dict) else body
+                return body.get("data") if isinstance(body, dict) and not whole else body
         raise ApiError("pipedrive", 429, "still throttled after waiting", path)
+
+    async def listed(self, path: str, params: dict[str, Any], page_size: int = 500) -> list[dict[str, Any]]:
+        """Every item of a v2 list, following ``additional_data.next_cursor``::
+
+            await client.listed("/api/v2/deals", {"pipeline_id": 1, "stage_id": 5, "status": "open"})
+        """
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            query = {**params, "limit": page_size, **({"cursor": cursor} if cursor else {})}
+            body = await self.request("GET", path, params=query, whole=True)
+            body = body if isinstance(body, dict) else {}
+            found += [item for item in body.get("data") or [] if isinstance(item, dict)]
+            cursor = (body.get("additional_data") or {}).get("next_cursor")
+            if not cursor:
+                return found
 
     async def deal(self, deal_id: str) -> dict[str, Any]:
         return await self.request("GET", f"/api/v2/deals/{deal_id}")

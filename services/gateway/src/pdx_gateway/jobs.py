@@ -37,7 +37,8 @@ from pdx_common import topics
 from pdx_common.company_settings import CompanySettings
 from pdx_common.connections import TokenProvider
 from pdx_common.contracts import DealChanged, new_id
-from pdx_common.http import ApiError, ConnectionMissing, parsed_body
+from pdx_common.http import ApiError, ConnectionMissing
+from pdx_common.pipedrive import PipedriveClient
 from pdx_gateway.adapters.jobs import MongoJobs, utc
 from pdx_gateway.adapters.settings_repo import MongoSettingsStore
 from pdx_gateway.errors import NotFound, NothingToReplay
@@ -240,38 +241,11 @@ class PipedriveDealSource:
         self._session, self._tokens, self._company_id, self._base_url = session, tokens, company_id, base_url
 
     async def deals(self, *, pipeline_id: int, stage_id: int | None, status: str) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"pipeline_id": pipeline_id, "status": status, "limit": PAGE}
+        params: dict[str, Any] = {"pipeline_id": pipeline_id, "status": status}
         if stage_id is not None:
             params["stage_id"] = stage_id
-        found: list[dict[str, Any]] = []
-        cursor: str | None = None
-        while True:
-            body = await self._get("/api/v2/deals", {**params, **({"cursor": cursor} if cursor else {})})
-            found += [d for d in body.get("data") or [] if isinstance(d, dict)]
-            cursor = (body.get("additional_data") or {}).get("next_cursor")
-            if not cursor:
-                return found
-
-    async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        """One page with its ``additional_data`` (the shared client answers ``data`` only); waits out a 429."""
-        force = False
-        for _ in range(8):
-            token = await self._tokens.token(self._company_id, force_refresh=force)
-            base = (self._base_url or token.api_domain or "").rstrip("/")
-            async with self._session.get(f"{base}{path}", params=params,
-                                         headers={"Authorization": f"Bearer {token.token}"},
-                                         timeout=aiohttp.ClientTimeout(total=30)) as resp:
-                body = parsed_body(await resp.read())
-                if resp.status == 429:
-                    await asyncio.sleep(_wait(resp.headers))
-                    continue
-                if resp.status == 401 and not force:
-                    force = True
-                    continue
-                if resp.status >= 400 or not isinstance(body, dict):
-                    raise ApiError("pipedrive", resp.status if resp.status >= 400 else 502, body, path)
-                return body
-        raise ApiError("pipedrive", 429, "still throttled after waiting", path)
+        client = PipedriveClient(self._session, self._tokens, self._company_id, self._base_url, timeout=30)
+        return await client.listed("/api/v2/deals", params, page_size=PAGE)
 
     async def preview(self, deal_id: str, settings: CompanySettings, action: str, today: date) -> Any:
         from pdx_mapper.adapters.pipedrive import PipedriveDealReader
@@ -279,15 +253,6 @@ class PipedriveDealSource:
 
         reader = PipedriveDealReader(self._session, self._tokens, self._base_url)
         return await preview_draft(reader, self._company_id, deal_id, settings, action, today)
-
-
-def _wait(headers: Any) -> float:
-    for name in ("Retry-After", "x-ratelimit-reset"):
-        try:
-            return max(0.05, min(float(headers[name]), 60.0))
-        except (KeyError, ValueError):
-            continue
-    return 1.0
 
 
 # --- the runner ---------------------------------------------------------------------------------------------------
