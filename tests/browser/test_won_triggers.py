@@ -1,6 +1,7 @@
 """An admin adds a "When a deal is marked won" trigger from Pipedrive's host page: the pipeline picked by name, the
-sentence saying what it does as the choices change, the on-demand choices beside it; a second one for the same
-pipeline is refused beside its field; removed again at the end (the stack is shared with the other browser tests)."""
+sentence saying what it does as the choices change, the on-demand choices beside it; one that would make a second
+invoice beside a stage trigger's is refused beside its document, as is a second one for the same pipeline beside its
+pipeline; removed again at the end (the stack is shared with the other browser tests)."""
 
 import re
 
@@ -25,16 +26,24 @@ async def test_an_admin_adds_a_won_trigger_and_sees_what_it_does(stack, page: Pa
     await expect(app.get_by_label("Salespeople may create a draft invoice from a deal")).to_be_checked()
     await expect(app.get_by_label("Allow more than one per deal")).not_to_be_checked()
     await app.get_by_role("button", name="Save triggers").click()
+    # Sales already makes an invoice when a deal enters Won: a deal moved there and marked won would get two.
+    await expect(app.locator("#f-won_triggers-0-action-error")).to_contain_text("would get two invoices")
+    await expect(app.get_by_role("alert")).to_contain_text("Nothing was saved")
+    await screenshot(page, "won-trigger-two-invoices")
+
+    kept = app.get_by_role("group", name="Won trigger 1")  # kept as typed, to be corrected
+    await kept.get_by_label("Pipeline").select_option(label="Renewals")
+    await app.get_by_role("button", name="Save triggers").click()
     await expect(app.get_by_role("status")).to_have_text("✓ Saved.")
 
     saved = app.get_by_role("group", name="Won trigger 1")
     await expect(saved.locator("[data-won-sentence]")).to_have_text(
-        f"Deals marked won in Sales become a DRAFT invoice {where}")
+        f"Deals marked won in Renewals become a DRAFT invoice {where}")
     await screenshot(page, "won-trigger")
 
     try:
         again = app.get_by_role("group", name="Add a won trigger")
-        await again.get_by_label("Pipeline").select_option(label="Sales")
+        await again.get_by_label("Pipeline").select_option(label="Renewals")
         await app.get_by_role("button", name="Save triggers").click()
         error = app.locator("#f-won_triggers-1-pipeline_id-error")
         await expect(error).to_contain_text("already has a \"deal marked won\" trigger above")
