@@ -145,10 +145,9 @@ class Rig:
         return runner
 
     async def stop(self, runner: JobRunner) -> None:
-        index = self.runners.index(runner)
-        self.tasks[index].cancel()
-        await asyncio.gather(self.tasks[index], return_exceptions=True)
+        """As a gateway stops: its jobs let their leases go, its scan ends."""
         await runner.stop()
+        await self.tasks[self.runners.index(runner)]
 
     async def state(self, job_id: str, *states: str) -> dict[str, Any] | None:
         job = await self.jobs.by_id(job_id)
@@ -169,10 +168,9 @@ async def rig(mongo_db, kafka):
         if answering.done():
             answering.result()
     finally:
-        for task in [*running.tasks, answering]:
-            task.cancel()
         for runner in running.runners:
             await runner.stop()
+        answering.cancel()
         await asyncio.gather(*running.tasks, answering, return_exceptions=True)
 
 

@@ -99,8 +99,6 @@ class Stack:
             self.urls["gateway"] = self._address("gateway", opts.gateway_port)
             if "metering" in opts.services:
                 self.urls["metering"] = self._address("metering")
-            if "crm-card" in opts.services:  # the Pipedrive sandbox's deal page calls the panel
-                self.urls["crm-card"] = self._address("crm-card")
             self._start_sandboxes()
             await self.start_service("gateway")
             await self._install()
@@ -113,6 +111,10 @@ class Stack:
                                           {"url": f"{self.urls['crm-card']}/webhooks/xero"})
                 if not hook.get("intent_to_receive"):
                     raise RuntimeError(f"the crm-card failed Xero's intent-to-receive handshake: {hook}")
+                # As the JSON panel is registered in Pipedrive's Developer Hub: the sandbox's deal page calls it.
+                await sandbox_post(self.urls["pipedrive"], "/_sandbox/app",
+                                   {"panel_url": f"{self.urls['crm-card']}/panel",
+                                    "panel_jwt_secret": self.panel_secret})
             self._write_state()
             if opts.restart_on_exit:
                 self._supervisor = threading.Thread(target=self._supervise, name="stack-supervisor", daemon=True)
@@ -183,15 +185,13 @@ class Stack:
         xero.url = self.urls["xero"] = wait_for_line(xero, r"listening on (http://\S+)").group(1)
 
     def _extensions(self) -> list[str]:
-        """The app's extensions as registered in Pipedrive's Developer Hub: the deal's JSON modals (the gateway's
-        deal actions) and the JSON panel (the crm-card), so the sandbox's deal page shows them."""
+        """The deal's JSON modals (the gateway's deal actions) as registered in Pipedrive's Developer Hub, so the
+        sandbox's deal page shows them; the JSON panel is registered once the crm-card runs (``start``): its address
+        is chosen when it starts, never earlier, so no other program can take the port meanwhile."""
         gateway = self.urls["gateway"]
-        args = ["--modal", f"Replay={gateway}/deal/modal/replay",
+        return ["--modal", f"Replay={gateway}/deal/modal/replay",
                 "--modal", f"Create draft invoice={gateway}/deal/modal/create-invoice",
                 "--modal", f"Create draft quote={gateway}/deal/modal/create-quote"]
-        if "crm-card" in self.urls:
-            args += ["--panel-url", f"{self.urls['crm-card']}/panel", "--panel-jwt-secret", self.panel_secret]
-        return args
 
     def _spawn(self, name: str, args: list[str], log_dir: Path, env: dict[str, str] | None = None) -> Child:
         child = spawn(name, args, log_dir, env)

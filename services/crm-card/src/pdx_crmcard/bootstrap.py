@@ -230,13 +230,22 @@ async def _ensure_indexes(db) -> None:
         await adapter.ensure_indexes()
 
 
+STOP_GRACE_SECONDS = 10.0
+
+
 def _loops(settings: CardSettings, res: Resources, hooks: xero_webhooks.WebhookDeps):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         assert hooks.wakeup is not None
-        tasks = [_task(res.inbox_worker.run_forever(hooks.wakeup, settings.webhook_poll_seconds), "inbox"),
-                 _task(res.quote_refresher.run_forever(), "quote refresh")]
+        stopping = asyncio.Event()
+        tasks = [_task(res.inbox_worker.run_forever(hooks.wakeup, settings.webhook_poll_seconds, stopping), "inbox"),
+                 _task(res.quote_refresher.run_forever(stopping), "quote refresh")]
         yield
-        for task in tasks:
+        # Each loop finishes its round and sees the stop; only a round still busy after the grace (a slow Xero) is
+        # cancelled: a store operation cancelled while it opens a connection leaves that socket unclosed.
+        stopping.set()
+        hooks.wakeup.set()
+        _, busy = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+        for task in busy:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):

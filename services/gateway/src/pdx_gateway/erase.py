@@ -18,6 +18,7 @@ A reinstall before ``due_at`` cancels the schedule: the company came back and fi
 """
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -195,17 +196,21 @@ def purge_context(every_seconds: float) -> Callable[[web.Application], AsyncIter
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         app[ERASURES] = erasures = MongoErasures(app[DB])
         await erasures.ensure_indexes()
-        task = asyncio.create_task(_purge_forever(erasures, every_seconds))
+        stopping = asyncio.Event()
+        task = asyncio.create_task(_purge_forever(erasures, every_seconds, stopping))
         yield
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        # The round in flight finishes (never cancelled: a store operation cancelled while it opens a connection
+        # leaves that socket unclosed), then the loop sees the stop.
+        stopping.set()
+        await task
     return ctx
 
 
-async def _purge_forever(erasures: MongoErasures, every_seconds: float) -> None:
-    while True:
+async def _purge_forever(erasures: MongoErasures, every_seconds: float, stopping: asyncio.Event) -> None:
+    while not stopping.is_set():
         try:
             await purge_due(erasures)
         except Exception:  # noqa: BLE001 - the store may be away; the claim lapses and the next round erases
             log.exception("erasure purge failed; the next round tries again", every_seconds=every_seconds)
-        await asyncio.sleep(every_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), every_seconds)

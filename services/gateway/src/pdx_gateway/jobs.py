@@ -258,7 +258,10 @@ class PipedriveDealSource:
 # --- the runner ---------------------------------------------------------------------------------------------------
 
 class JobRunner:
-    """Takes checking and running jobs under a lease and moves them on; one per gateway process."""
+    """Takes checking and running jobs under a lease and moves them on; one per gateway process.
+
+    It stops by finishing what it is doing (``stop``), never by cancelling a store operation in flight: a cancelled
+    operation that is opening a new connection to the store leaves that socket unclosed."""
 
     def __init__(self, jobs: MongoJobs, settings: MongoSettingsStore, publisher: Publisher,
                  stage_events: StageEvents, sources: Sources, options: RunnerOptions | None = None,
@@ -268,20 +271,25 @@ class JobRunner:
         self.owner = owner or new_id()
         self._tasks: dict[str, asyncio.Task] = {}
         self._lease = timedelta(seconds=self.options.lease_seconds)
+        self._stopping = asyncio.Event()
 
     async def run_forever(self) -> None:
-        while True:
+        """Scans for free jobs until ``stop``."""
+        while not self._stopping.is_set():
             try:
                 await self.take_jobs()
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("job runner scan failed")
-            await asyncio.sleep(self.options.scan_seconds)
+            await self._pause(self.options.scan_seconds)
+
+    async def _pause(self, seconds: float) -> None:
+        """Waits ``seconds``, or less when the runner is stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def take_jobs(self) -> None:
         """Every job free to take, each in a task of its own."""
-        while True:
+        while not self._stopping.is_set():
             job = await self.jobs.claim(self.owner, self._lease, _now(), set(self._tasks))
             if job is None:
                 return
@@ -289,9 +297,15 @@ class JobRunner:
             self._tasks[job["_id"]] = task
             task.add_done_callback(lambda _t, job_id=job["_id"]: self._tasks.pop(job_id, None))
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Its jobs stop at their next step and let their leases go (another gateway takes them over); a job still
+        busy after ``grace`` seconds (a long check) is cancelled."""
+        self._stopping.set()
         tasks = list(self._tasks.values())
-        for task in tasks:
+        if not tasks:
+            return
+        _, busy = await asyncio.wait(tasks, timeout=grace)
+        for task in busy:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -325,13 +339,13 @@ class JobRunner:
         job_id = job["_id"]
         if job["state"] == "dry_run":
             await self._check(job)
-        while True:
+        while not self._stopping.is_set():
             job = await self.jobs.renew(job_id, self.owner, self._lease, _now())
             if job is None or job["state"] != "running":
                 return
             if await self.step(job):
                 return
-            await asyncio.sleep(self.options.step_seconds)
+            await self._pause(self.options.step_seconds)
 
     async def _check(self, job: dict[str, Any]) -> None:
         company_id = job["company_id"]
@@ -492,7 +506,5 @@ async def runner_context(app: web.Application) -> AsyncIterator[None]:
                        app.get(RUNNER_OPTIONS))
     task = asyncio.create_task(runner.run_forever(), name="job-runner")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
     await runner.stop()
+    await task  # its scan in flight ends, then it sees the stop

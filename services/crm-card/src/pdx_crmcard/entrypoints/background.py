@@ -27,8 +27,12 @@ class InboxWorker:
         self._inbox, self._connections, self._sync, self._docs = inbox, connections, sync, docs
         self._attempts, self._first_delay = attempts, first_delay
 
-    async def run_forever(self, wakeup: asyncio.Event, poll_seconds: float) -> None:
-        while True:
+    async def run_forever(self, wakeup: asyncio.Event, poll_seconds: float,
+                          stopping: asyncio.Event | None = None) -> None:
+        """Drains the inbox whenever woken (or every ``poll_seconds``) until ``stopping`` is set (set ``wakeup``
+        too, to stop at once): the round in flight finishes, never cancelled mid store operation."""
+        stopping = stopping or asyncio.Event()
+        while not stopping.is_set():
             wakeup.clear()  # before draining, so an event stored meanwhile wakes the next round
             await _logged(self.drain(), "webhook inbox")
             with contextlib.suppress(TimeoutError):
@@ -108,10 +112,12 @@ class QuoteRefresher:
         self._connections, self._docs, self._sync, self._marks = connections, docs, sync, marks
         self._every, self._calls = every, calls
 
-    async def run_forever(self) -> None:
-        while True:
+    async def run_forever(self, stopping: asyncio.Event | None = None) -> None:
+        stopping = stopping or asyncio.Event()
+        while not stopping.is_set():
             await _logged(self.round(), "quote refresh")
-            await asyncio.sleep(min(self._every.total_seconds(), 300.0))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), min(self._every.total_seconds(), 300.0))
 
     async def round(self) -> int:
         refreshed = 0
