@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from pdx_gateway.adapters.settings_repo import MongoSettingsStore
 from pdx_gateway.jobs import JobRunner, RunnerOptions, create_backfill, create_replay_failed, progress
 from pdx_mapper.domain.mapping import MappingProblem
 from pdx_mapper.preview import DraftPreview
+from tests.e2e.helpers import eventually as wait_until
 from tests.integration.conftest import API_TOKEN
 from tests.integration.test_app_log_usage import AppStack, app_stack
 from tests.kafka_helpers import deal_event_marker, read_to_markers
@@ -37,15 +39,8 @@ SETTINGS = CompanySettings.model_validate({
     "won_triggers": [{"pipeline_id": 2, "action": "quote"}]})
 
 
-async def eventually(probe, *, timeout: float = 30.0, every: float = 0.05) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    last = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(every)
-    raise AssertionError(f"not within {timeout}s; last: {last!r}")
+# The suite's condition wait, polled more often: these rigs answer in milliseconds.
+eventually = partial(wait_until, timeout=30.0, every=0.05)
 
 
 @dataclass

@@ -20,7 +20,16 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Trigger(Strict):
+class _Switchable:
+    """What a trigger makes now: its action, or "none" while it is switched off (``enabled`` false). No fields of
+    its own (the models declare ``action`` and ``enabled``), so every model keeps its fields in their order."""
+
+    @property
+    def makes(self) -> DocumentAction:
+        return self.action if self.enabled else "none"  # type: ignore[attr-defined]
+
+
+class Trigger(_Switchable, Strict):
     """When a deal ENTERS ``stage_id`` of ``pipeline_id``, make ``action``; a trigger that is not ``enabled`` makes
     nothing, exactly like action "none", and keeps its id (switching it back on does not make a second draft)."""
 
@@ -30,17 +39,12 @@ class Trigger(Strict):
     enabled: bool = True
 
     @property
-    def makes(self) -> DocumentAction:
-        """What entering the stage makes now: its action, or "none" while the trigger is switched off."""
-        return self.action if self.enabled else "none"
-
-    @property
     def id(self) -> str:
         # The stage alone names the trigger: editing its action must not let a deal get a second draft there.
         return f"p{self.pipeline_id}-s{self.stage_id}"
 
 
-class WonTrigger(Strict):
+class WonTrigger(_Switchable, Strict):
     """When a deal of ``pipeline_id`` is marked won (Pipedrive's Won button sets ``status`` to "won"; the stage stays
     where it was), make ``action``. Beside the stage triggers: a deal can fire both, each at most once."""
 
@@ -49,23 +53,15 @@ class WonTrigger(Strict):
     enabled: bool = True
 
     @property
-    def makes(self) -> DocumentAction:
-        return self.action if self.enabled else "none"
-
-    @property
     def id(self) -> str:
         return f"p{self.pipeline_id}-won"
 
 
-class OnDemandTrigger(Strict):
+class OnDemandTrigger(_Switchable, Strict):
     """A person's "Create draft invoice" or "Create draft quote" on a deal, whatever its stage (not stored)."""
 
     action: Literal["invoice", "quote"]
     enabled: bool = True
-
-    @property
-    def makes(self) -> DocumentAction:
-        return self.action if self.enabled else "none"
 
     @property
     def id(self) -> str:
