@@ -25,6 +25,7 @@ from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
 from pdx_common.contracts import DocumentCreated
 from pdx_common.crypto import TokenCipher
 from pdx_common.xero import XeroClient
+from pdx_common.xero_links import MongoXeroLinks
 from pdx_crmcard.bootstrap import CARD, Resources, create_app, result_handler
 from pdx_crmcard.domain.panel_limits import problems
 from pdx_crmcard.settings import CardSettings
@@ -34,7 +35,6 @@ from pdx_sandbox.pipedrive import create_app as create_pipedrive
 from pdx_sandbox.pipedrive.state import PipedriveState
 from pdx_sandbox.xero import NZ_TENANT_ID, XeroState
 from pdx_sandbox.xero import create_app as create_xero
-from pdx_writer.adapters.links import MongoXeroLinks
 
 API = "/api.xro/2.0"
 WEBHOOK_KEY = "sandbox-xero-webhook-key"

@@ -28,12 +28,12 @@ from pdx_common.parking import MongoParkedCommands
 from pdx_common.service import KafkaPublisher
 from pdx_common.settings import ServiceSettings
 from pdx_common.xero import XeroClient
+from pdx_common.xero_links import MongoXeroLinks
 from pdx_devstack.seed import XERO_CLIENT, connect_xero
 from pdx_sandbox.clock import SandboxClock
 from pdx_sandbox.xero import NZ_TENANT_ID, XERO_STATE, XeroState, create_app
 from pdx_sandbox.xero.state import RecordedRequest
 from pdx_writer.adapters.ledger import MongoLedger
-from pdx_writer.adapters.links import MongoXeroLinks
 from pdx_writer.handlers import DocumentWriter
 from pdx_writer.resolve import OrganisationFacts, Resolver
 from tests.kafka_helpers import read_until

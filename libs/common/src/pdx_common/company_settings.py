@@ -83,6 +83,52 @@ AnyTrigger = Trigger | WonTrigger | OnDemandTrigger
 class CustomerRules(Strict):
     contact_from: Literal["organization_then_person", "person"] = "organization_then_person"
     create_missing: bool = True
+    # The Pipedrive field (an organisation's or person's custom field, by key or name) whose value is the Xero
+    # contact's tax number (VAT/GST/ABN); None: no tax number is sent.
+    tax_number_field: str | None = Field(default=None, max_length=100)
+
+
+class RecordSync(Strict):
+    """Master-data sync, Pipedrive -> Xero. ``update_xero``: when a person, organisation or product already linked to
+    a Xero contact or item changes in Pipedrive, the mapped fields are updated in Xero (bursts coalesced).
+    ``create_on_add``: customers and products are created in Xero as soon as they appear in Pipedrive, not only when
+    a first draft needs them. Deleting or archiving in Pipedrive archives nothing in Xero."""
+
+    update_xero: bool = True
+    create_on_add: bool = False
+
+
+class DealFieldRef(Strict):
+    """A Pipedrive deal custom field: its 40-character key and its type (``varchar``, ``double``, ``monetary``...)."""
+
+    key: str = Field(min_length=1, max_length=64)
+    field_type: str = Field(default="varchar", max_length=32)
+
+
+class PaidStage(Strict):
+    """When an invoice made for a deal of ``pipeline_id`` is paid in full, move the deal to ``stage_id``."""
+
+    pipeline_id: int = Field(gt=0)
+    stage_id: int = Field(gt=0)
+
+
+class DealFields(Strict):
+    """Numbers back on the deal (opt-in: nothing is written until a field or a paid stage is chosen). When Xero
+    reports a change to a draft we created, the chosen deal fields get its status, amount due, number and link in
+    one Pipedrive call per change."""
+
+    status: DealFieldRef | None = None
+    amount_due: DealFieldRef | None = None
+    number: DealFieldRef | None = None
+    link: DealFieldRef | None = None
+    paid_stages: tuple[PaidStage, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.status or self.amount_due or self.number or self.link or self.paid_stages)
+
+    def paid_stage_for(self, pipeline_id: int | None) -> int | None:
+        return next((p.stage_id for p in self.paid_stages if p.pipeline_id == pipeline_id), None)
 
 
 class ProductRules(Strict):
@@ -188,6 +234,8 @@ class CompanySettings(Strict):
     products: ProductRules = ProductRules()
     money: MoneyRules = MoneyRules()
     fields: FieldMappings = FieldMappings()
+    sync: RecordSync = RecordSync()
+    deal_fields: DealFields = DealFields()
 
     @field_validator("timezone")
     @classmethod
@@ -218,6 +266,16 @@ class CompanySettings(Strict):
             if twin is not None:
                 raise ValueError(f"pipeline {won.pipeline_id} makes a DRAFT {won.makes} both when a deal enters stage "
                                  f"{twin.stage_id} and when it is marked won")
+        paid_pipelines: set[int] = set()
+        for paid in self.deal_fields.paid_stages:
+            if paid.pipeline_id in paid_pipelines:
+                raise ValueError(f"pipeline {paid.pipeline_id} has two \"when paid, move to\" stages")
+            paid_pipelines.add(paid.pipeline_id)
+            # Our own move into that stage must never make a draft: a paid stage cannot be a trigger stage.
+            trigger = self.trigger_for(paid.pipeline_id, paid.stage_id)
+            if trigger is not None and trigger.makes != "none":
+                raise ValueError(f"stage {paid.stage_id} of pipeline {paid.pipeline_id} makes a DRAFT "
+                                 f"{trigger.makes}, so it cannot also be where paid deals are moved")
         return self
 
     def won_trigger_for(self, pipeline_id: int | None) -> WonTrigger | None:

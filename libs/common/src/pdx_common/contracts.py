@@ -69,8 +69,25 @@ class DealChanged(Message):
         return self.id if self.replay_of else self.event_id
 
 
+class PostalAddress(BaseModel):
+    """A structured address, from Pipedrive's address components (street number and route, locality,
+    admin_area_level_1, postal_code, country); ``line1`` alone when Pipedrive has only the formatted text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+
 class Contact(BaseModel):
-    """Who the Xero contact is and how to find it. ``contact_number`` holds the Pipedrive id (e.g. ``pd-org-12``)."""
+    """Who the Xero contact is and how to find it. ``contact_number`` is our natural key for the Pipedrive record
+    (``pd-org-12``, ``pd-person-7``); the ContactNumber sent to Xero adds the company (see
+    ``pdx_common.contact_matching.xero_contact_number``) so companies sharing one Xero organisation never collide.
+    Consumers ignore unknown keys here (no ``extra="forbid"``), so fields can be added."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -80,9 +97,12 @@ class Contact(BaseModel):
     phone: str | None = None
     first_name: str | None = None
     last_name: str | None = None
-    address: str | None = None
+    address: str | None = None  # the one-line address (older commands); ``postal`` is preferred when set
     source: Literal["organization", "person"]
     source_id: str
+    postal: PostalAddress | None = None
+    tax_number: str | None = None
+    person_id: str | None = None  # an organisation's contact person, whose email and phone it carries
 
 
 class NewItem(BaseModel):
@@ -137,16 +157,18 @@ class DocumentCommand(Message):
     # A person's Replay: when the trigger's draft exists and is still a DRAFT in Xero, update it in place (same
     # document and number, lines replaced, contact updated) instead of skipping; never a second document.
     regenerate: bool = False
+    pipeline_id: int | None = None  # the deal's pipeline when the command was made (the paid stage is per pipeline)
 
     @model_serializer(mode="wrap")
     def _as_before_when_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A command without a branding theme (or not regenerating) is written exactly as before those fields
-        existed, so a writer of the previous release still reads it during an upgrade (messages forbid unknown
-        keys)."""
+        """A command without a branding theme (or not regenerating, or without a pipeline) is written exactly as
+        before those fields existed, so a writer of the previous release still reads it during an upgrade (messages
+        forbid unknown keys)."""
         data = handler(self)
         if isinstance(data, dict):
-            if data.get("branding_theme_id") is None:
-                data.pop("branding_theme_id", None)
+            for name in ("branding_theme_id", "pipeline_id"):
+                if data.get(name) is None:
+                    data.pop(name, None)
             if data.get("regenerate") is False:
                 data.pop("regenerate", None)
         return data
@@ -191,6 +213,14 @@ class DocumentWritten(Message):
     issue_date: date | None = None
     due_date: date | None = None
     warnings: tuple[str, ...] = ()
+    pipeline_id: int | None = None  # the deal's pipeline when the draft was made, when known
+
+    @model_serializer(mode="wrap")
+    def _as_before_without_pipeline(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("pipeline_id") is None:
+            data.pop("pipeline_id", None)
+        return data
 
 
 class DocumentCreated(DocumentWritten):
@@ -253,3 +283,80 @@ class DeadLettered(Message):
     payload: dict[str, Any]
     error: str
     attempts: int
+
+
+class RecordChanged(BaseModel):
+    """A Pipedrive person, organisation or product webhook (v2), accepted by the gateway (topic ``RECORD_EVENTS``,
+    keyed by company). Thin on purpose: the mapper reads the record as Pipedrive has it when it syncs, so arrival
+    order means nothing. ``event_id`` is Pipedrive's ``meta.id``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["RecordChanged"] = "RecordChanged"
+    id: str = Field(default_factory=new_id)
+    occurred_at: datetime = Field(default_factory=utcnow)
+    schema_version: int = SCHEMA_VERSION
+    company_id: str = Field(min_length=1)
+    entity: Literal["person", "organization", "product"]
+    entity_id: str = Field(min_length=1)
+    action: Literal["create", "change", "delete"]
+    event_id: str
+    event_timestamp: datetime | None = None
+    change_source: str | None = None
+    pipedrive_user_id: str | None = None
+
+
+ContactField = Literal["Name", "FirstName", "LastName", "EmailAddress", "Phones", "Addresses", "TaxNumber"]
+
+
+class ContactSync(BaseModel):
+    """One Pipedrive customer as a Xero contact should now look. ``fields`` are the Xero fields this record gives
+    (an organisation: Name, Addresses, TaxNumber; a person: all of them); the others are left as they are in Xero.
+    ``create``: make the contact when none is linked (the company's "create as soon as they appear")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    contact: Contact
+    fields: tuple[ContactField, ...]
+    create: bool = False
+
+
+class ItemSync(BaseModel):
+    """One Pipedrive product as a Xero item should now look: ``item`` (code, name, description, tax type, account)
+    and the product's prices by currency (the writer uses the organisation's base currency's; none: the price is
+    left as it is in Xero). ``create``: make the item when none is linked."""
+
+    model_config = ConfigDict(frozen=True)
+
+    item: NewItem
+    prices: dict[str, Decimal] = Field(default_factory=dict)
+    create: bool = False
+    product_id: str | None = None
+
+
+class SyncRecords(BaseModel):
+    """Master-data sync for one company (topic ``XERO_COMMANDS``, keyed by company like the drafts, so the writer
+    shares the organisation's budget fairly between them): up to 50 contacts and 50 items, coalesced by the mapper.
+    ``deleted``: records Pipedrive deleted meanwhile (nothing is archived in Xero; the writer only notes it)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["SyncRecords"] = "SyncRecords"
+    id: str = Field(default_factory=new_id)
+    occurred_at: datetime = Field(default_factory=utcnow)
+    schema_version: int = SCHEMA_VERSION
+    company_id: str = Field(min_length=1)
+    contacts: tuple[ContactSync, ...] = Field(default=(), max_length=50)
+    items: tuple[ItemSync, ...] = Field(default=(), max_length=50)
+
+    @property
+    def ledger_key(self) -> str:
+        return f"{self.company_id}:sync:{self.id}"
+
+    @property
+    def deal_id(self) -> str:
+        return ""
+
+
+RECORD_CHANGED = TypeAdapter(RecordChanged)
+SYNC_RECORDS = TypeAdapter(SyncRecords)

@@ -97,9 +97,19 @@ class PipedriveClient:
         body = {"subject": subject[:255], "type": type_, "deal_id": int(deal_id), "done": done, "note": note}
         return await self.request("POST", "/api/v2/activities", json=body)
 
-    async def register_webhook(self, subscription_url: str, user: str, password: str) -> dict[str, Any]:
-        body = {"subscription_url": subscription_url, "event_action": "*", "event_object": "deal",
-                "name": "Xero drafts", "version": "2.0", "http_auth_user": user, "http_auth_password": password}
+    async def update_deal(self, deal_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PATCH /api/v2/deals/{id} (updateDeal, 5 tokens): only the fields sent change, e.g.
+        ``{"custom_fields": {"<40-char key>": "Paid"}, "stage_id": 9}``."""
+        return await self.request("PATCH", f"/api/v2/deals/{deal_id}", json=body)
+
+    async def register_webhook(self, subscription_url: str, user: str, password: str,
+                               event_object: str = "deal") -> dict[str, Any]:
+        """One webhook (v2) for every action on ``event_object``: deal, person, organization or product."""
+        names = {"deal": "Xero drafts", "person": "Xero contacts (people)",
+                 "organization": "Xero contacts (organisations)", "product": "Xero items"}
+        body = {"subscription_url": subscription_url, "event_action": "*", "event_object": event_object,
+                "name": names.get(event_object, "Xero sync"), "version": "2.0", "http_auth_user": user,
+                "http_auth_password": password}
         return await self.request("POST", "/api/v1/webhooks", json=body)
 
 

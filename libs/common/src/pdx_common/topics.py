@@ -8,8 +8,9 @@ DEAL_EVENTS = "pdx.deal-events"  # DealChanged, from the gateway
 XERO_COMMANDS = "pdx.xero-commands"  # CreateInvoice | CreateQuote, from the mapper
 DOCUMENT_RESULTS = "pdx.document-results"  # DocumentCreated | DocumentFailed | DocumentSkipped
 DEAD_LETTER = "pdx.dead-letter"  # messages that failed every automatic retry, with the reason
+RECORD_EVENTS = "pdx.record-events"  # RecordChanged (persons, organisations, products), from the gateway
 
-ALL = (DEAL_EVENTS, XERO_COMMANDS, DOCUMENT_RESULTS, DEAD_LETTER)
+ALL = (DEAL_EVENTS, XERO_COMMANDS, DOCUMENT_RESULTS, DEAD_LETTER, RECORD_EVENTS)
 DEFAULT_PARTITIONS = 6
 
 

@@ -13,8 +13,8 @@ from pdx_common.parking import MongoParkedCommands
 from pdx_common.ratelimit import ScaledClock, XeroRateLimiter
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
 from pdx_common.xero import XeroClient
+from pdx_common.xero_links import MongoXeroLinks
 from pdx_writer.adapters.ledger import MongoLedger
-from pdx_writer.adapters.links import MongoXeroLinks
 from pdx_writer.entrypoints.commands import subscribe_commands
 from pdx_writer.handlers import Command, DocumentWriter
 from pdx_writer.resolve import OrganisationFacts, Resolver

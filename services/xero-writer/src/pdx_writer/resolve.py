@@ -9,7 +9,7 @@ from typing import Any
 
 from pdx_common.contracts import Contact, LineItem
 from pdx_common.xero import XeroClient
-from pdx_writer.adapters.links import MongoXeroLinks
+from pdx_common.xero_links import MongoXeroLinks
 from pdx_writer.adapters.xero_splitting import Outcome, Refusal, find_split, request_key, send_split
 from pdx_writer.domain.documents import contact_payload
 from pdx_writer.domain.explain import (

@@ -1,5 +1,5 @@
 """Which Xero contact stands for a Pipedrive organisation or person: the xero-writer's ``xero_links`` collection,
-read only (``_id`` = ``<company>:<tenant>:contact:<pd-org-12>``, see pdx_writer.adapters.links)."""
+read only (``_id`` = ``<company>:<tenant>:contact:<pd-org-12>``, see pdx_common.xero_links)."""
 
 from pymongo.asynchronous.database import AsyncDatabase
 
