@@ -19,7 +19,7 @@ WITHOUT = {name for name in os.environ.get("PDX_E2E_WITHOUT", "").split(",") if 
 def stack() -> Iterator[Stack]:
     data_dir = Path(tempfile.mkdtemp(prefix="pdx-e2e-"))
     running = Stack(StackOptions(data_dir=data_dir, pipedrive_retry_delays="0.5,1,2", retry_first_delay=0.2,
-                                 pipedrive_burst_limit=2000,
+                                 pipedrive_burst_limit=2000, record_sync_delay=2.0,
                                  services=tuple(s for s in SERVICES if s not in WITHOUT)))
     asyncio.run(running.start())
     try:

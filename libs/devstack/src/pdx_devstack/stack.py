@@ -57,6 +57,9 @@ class StackOptions:
     retry_first_delay: float = 0.5
     restart_on_exit: bool = False  # restart a service that exits, as Kubernetes restarts a container
     restart_delay: float = 1.0  # first restart delay; doubles while a service keeps crashing, up to 30 s
+    # How long the mapper gathers a Pipedrive record's edits before syncing it to Xero (None: the service's default,
+    # a minute); the tests use a few seconds.
+    record_sync_delay: float | None = None
 
 
 @dataclass
@@ -226,6 +229,8 @@ class Stack:
         if name in ("mapper", "crm-card"):
             env.update(PIPEDRIVE_TOKEN_URL=f"{self.urls['pipedrive']}/oauth/token",
                        PIPEDRIVE_CLIENT_ID=PD_CLIENT[0], PIPEDRIVE_CLIENT_SECRET=PD_CLIENT[1])
+        if name == "mapper" and self.options.record_sync_delay is not None:
+            env["RECORD_SYNC_DELAY_SECONDS"] = str(self.options.record_sync_delay)
         if name == "crm-card":
             xero = self.urls["xero"]
             env.update(XERO_API_URL=f"{xero}/api.xro/2.0", XERO_TOKEN_URL=f"{xero}/connect/token",
