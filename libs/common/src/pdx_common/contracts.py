@@ -305,6 +305,11 @@ class RecordChanged(BaseModel):
     change_source: str | None = None
     pipedrive_user_id: str | None = None
 
+    @property
+    def deal_id(self) -> str:
+        """What the consumers' logs and dead letters name in place of a deal: ``organization-12``."""
+        return f"{self.entity}-{self.entity_id}"
+
 
 ContactField = Literal["Name", "FirstName", "LastName", "EmailAddress", "Phones", "Addresses", "TaxNumber"]
 
@@ -355,7 +360,8 @@ class SyncRecords(BaseModel):
 
     @property
     def deal_id(self) -> str:
-        return ""
+        """What the consumers' logs and dead letters name in place of a deal."""
+        return "sync"
 
 
 RECORD_CHANGED = TypeAdapter(RecordChanged)
