@@ -35,8 +35,8 @@ def producer_told_the_deal(dead: DeadLettered) -> bool:
 
 
 def key_for(topic: str, company_id: str, deal_id: str) -> bytes:
-    """The key the topic's producer uses: commands per company (the writer's queues), the rest per deal."""
-    if topic == topics.XERO_COMMANDS:
+    """The key the topic's producer uses: commands and record events per company, the rest per deal."""
+    if topic in (topics.XERO_COMMANDS, topics.RECORD_EVENTS):
         return topics.company_key(company_id)
     return topics.deal_key(company_id, deal_id)
 
