@@ -2,6 +2,7 @@
 
     ./dev bench                      # 1,000 deals of one organisation, then the same with a quiet second one
     ./dev bench --deals 300 --clock-speed 30
+    ./dev bench --deals 0            # only the master-data sync table (see pdx_devstack.bench_sync)
 
 Scenario 1: one organisation (A) gets a backlog of N deals at once. Reported: Xero calls per document, the drain
 time in Xero minutes, the 429s Xero answered. Scenario 2: the same backlog while a second organisation (B) sends one
@@ -35,6 +36,7 @@ from pdx_common.kafka import make_broker
 from pdx_common.mongo import connect_mongo
 from pdx_common.service import KafkaPublisher
 from pdx_common.settings import ServiceSettings
+from pdx_devstack import bench_sync
 from pdx_devstack.infra import Infra, free_port, start_infra
 from pdx_devstack.processes import Child, spawn, stop_children, wait_for_line, wait_ready
 from pdx_devstack.seed import XERO_CLIENT, connect_xero
@@ -240,12 +242,16 @@ async def main_async(args: argparse.Namespace) -> None:
     bench = Bench(data_dir, args.clock_speed)
     try:
         await bench.start()
-        rows = [await run_scenario(bench, "backlog", args.deals, quiet=False),
-                await run_scenario(bench, "backlog+quiet", args.deals, quiet=True)]
-        print(table(rows, args.clock_speed), flush=True)
+        if args.deals:
+            rows = [await run_scenario(bench, "backlog", args.deals, quiet=False),
+                    await run_scenario(bench, "backlog+quiet", args.deals, quiet=True)]
+            print(table(rows, args.clock_speed), flush=True)
     finally:
         bench.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+    if args.sync_edits:
+        print("", flush=True)
+        print(await bench_sync.run(args.sync_records, args.sync_edits, args.sync_delay, args.sync_trickle), flush=True)
 
 
 def main() -> None:
@@ -253,6 +259,10 @@ def main() -> None:
                                      formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--deals", type=int, default=1000)
     parser.add_argument("--clock-speed", type=float, default=60.0, help="Xero seconds per real second")
+    parser.add_argument("--sync-records", type=int, default=10, help="master-data sync: organisations and products")
+    parser.add_argument("--sync-edits", type=int, default=100, help="master-data sync: edits at once (0: skip)")
+    parser.add_argument("--sync-trickle", type=int, default=20, help="master-data sync: edits one at a time")
+    parser.add_argument("--sync-delay", type=float, default=2.0, help="seconds the mapper gathers a record's edits")
     asyncio.run(main_async(parser.parse_args()))
 
 
