@@ -1,6 +1,6 @@
-"""API v2 routes under ``/api/v2``: deals, deal products and discounts, persons, organisations, products, stages,
-pipelines, deal/person/organization fields, activities. Shapes follow pipedrive-openapi-v2.yaml: ints for ids,
-custom field values under ``custom_fields[<40-hex key>]``.
+"""API v2 routes under ``/api/v2``: deals, deal products and discounts, persons, organisations and products (read,
+create, change, delete: ``records``), stages, pipelines, deal/person/organization fields, activities. Shapes follow
+pipedrive-openapi-v2.yaml: ints for ids, custom field values under ``custom_fields[<40-hex key>]``.
 """
 
 import copy
@@ -96,6 +96,46 @@ def getter(kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     return handler
 
 
+def record_getter(entity: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``GET /api/v2/persons/{id}`` (organizations, products): 404 once deleted."""
+    async def handler(request: web.Request) -> web.Response:
+        return ok(copy.deepcopy(state_of(request).live(entity, path_id(request))))
+
+    return handler
+
+
+def record_creator(entity: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``POST /api/v2/organizations {"name": "Kowhai Ltd", "address": {"street_number": "5", "route": "Lambton
+    Quay", "locality": "Wellington", "postal_code": "6011", "country": "New Zealand"}}`` (persons: ``name, emails,
+    phones, org_id, postal_address``; products: ``name, code, description, unit, tax, prices``); fires ``create``."""
+    async def handler(request: web.Request) -> web.Response:
+        record = state_of(request).create_record(entity, await json_body(request))
+        return ok(copy.deepcopy(record), status=201 if entity == "product" else 200)  # as the spec answers each
+
+    return handler
+
+
+def record_updater(entity: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``PATCH /api/v2/products/301 {"prices": [{"currency": "NZD", "price": 200}]}``: only the fields sent change;
+    fires ``change`` (change_source api) when something did."""
+    async def handler(request: web.Request) -> web.Response:
+        state, record_id = state_of(request), path_id(request)
+        state.live(entity, record_id)
+        return ok(copy.deepcopy(state.update_record(entity, record_id, await json_body(request))))
+
+    return handler
+
+
+def record_deleter(entity: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``DELETE /api/v2/products/301`` -> ``{"success": true, "data": {"id": 301}}``; fires ``delete``."""
+    async def handler(request: web.Request) -> web.Response:
+        record_id = path_id(request)
+        state_of(request).delete_record(entity, record_id)
+        return ok({"id": record_id})
+
+    return handler
+
+
 async def list_stages(request: web.Request) -> web.Response:
     pipeline_id = query_int(request, "pipeline_id")
     stages = [s for _, s in sorted(state_of(request).stages.items())
@@ -177,10 +217,12 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/v2/deals/{id}/products", add_deal_product)
     r.add_get("/api/v2/deals/{id}/discounts", deal_discounts)
     r.add_get("/api/v2/persons/search", search.persons)
-    r.add_get("/api/v2/persons/{id}", getter("persons"))
-    r.add_get("/api/v2/organizations/{id}", getter("organizations"))
     r.add_get("/api/v2/products/search", search.products)
-    r.add_get("/api/v2/products/{id}", getter("products"))
+    for entity, path in (("person", "persons"), ("organization", "organizations"), ("product", "products")):
+        r.add_post(f"/api/v2/{path}", record_creator(entity))
+        r.add_get(f"/api/v2/{path}/{{id}}", record_getter(entity))
+        r.add_patch(f"/api/v2/{path}/{{id}}", record_updater(entity))
+        r.add_delete(f"/api/v2/{path}/{{id}}", record_deleter(entity))
     r.add_get("/api/v2/stages", list_stages)
     r.add_get("/api/v2/stages/{id}", getter("stages"))
     r.add_get("/api/v2/pipelines", list_pipelines)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from pdx_sandbox.pipedrive import api_v1, api_v2, control, deal_page, host, oauth
+from pdx_sandbox.pipedrive import api_v1, api_v2, control, deal_page, host, oauth, record_control
 from pdx_sandbox.pipedrive.http import PIPEDRIVE_STATE
 from pdx_sandbox.pipedrive.middleware import sandbox_middleware
 from pdx_sandbox.pipedrive.state import PipedriveState
@@ -34,6 +34,7 @@ def create_app(state: PipedriveState | None = None) -> web.Application:
     api_v2.add_routes(app)
     api_v1.add_routes(app)
     control.add_routes(app)
+    record_control.add_routes(app)
     host.add_routes(app)
     deal_page.add_routes(app)
     app.cleanup_ctx.append(webhook_delivery)

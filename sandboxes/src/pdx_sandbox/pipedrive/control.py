@@ -3,6 +3,8 @@
 ``POST /_sandbox/deals/1/move {"stage": "Won"}`` (or ``{"stage_id": 5}``) moves deal 1 as a user would and fires the
 webhook with ``change_source: "app"``; the answer is the deal plus ``additional_data: {old_stage_id, old_stage,
 new_stage}``.
+
+Persons, organisations and products as a user edits them, and the tokens spent: ``record_control``.
 """
 
 import copy
@@ -205,7 +207,8 @@ async def add_field(request: web.Request) -> web.Response:
 
 def _custom_edit(entity: str) -> Any:
     async def handler(request: web.Request) -> web.Response:
-        """``PATCH /_sandbox/persons/201 {"custom_fields": {"<key>": "C-1"}}`` (or /organizations/101)."""
+        """``PATCH /_sandbox/persons/201 {"custom_fields": {"<key>": "C-1"}}`` (or /organizations/101): a quiet set-up
+        edit of custom fields, no webhook (``POST /_sandbox/persons/201`` is a user's edit, with one)."""
         state, body = state_of(request), await json_body(request)
         values = body.get("custom_fields")
         if not isinstance(values, dict):

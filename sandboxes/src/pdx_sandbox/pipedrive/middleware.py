@@ -30,6 +30,10 @@ COSTS: dict[tuple[str, str], int] = {
     ("GET", "/api/v1/users/me"): 2, ("GET", "/api/v1/users/{id}"): 2, ("GET", "/api/v1/users"): 2,
     ("POST", "/api/v1/dealFields"): 10, ("GET", "/api/v1/personFields"): 20, ("GET", "/api/v1/organizationFields"): 20,
     ("GET", "/api/v2/personFields"): 10, ("GET", "/api/v2/organizationFields"): 10, ("GET", "/api/v2/products"): 10,
+    ("POST", "/api/v2/persons"): 5, ("PATCH", "/api/v2/persons/{id}"): 5, ("DELETE", "/api/v2/persons/{id}"): 3,
+    ("POST", "/api/v2/organizations"): 5, ("PATCH", "/api/v2/organizations/{id}"): 5,
+    ("DELETE", "/api/v2/organizations/{id}"): 3,
+    ("POST", "/api/v2/products"): 5, ("PATCH", "/api/v2/products/{id}"): 5, ("DELETE", "/api/v2/products/{id}"): 3,
 }
 DEFAULT_COST = 5
 
@@ -83,8 +87,9 @@ async def api_call(request: web.Request, handler: Handler, state: PipedriveState
         response.headers["Retry-After"] = limits["x-ratelimit-reset"]
     else:
         response = await guarded(request, handler)
-        cost = COSTS.get((request.method, _route_path(request)), DEFAULT_COST)
-        state.tokens_spent += cost
+        route = _route_path(request)
+        cost = COSTS.get((request.method, route), DEFAULT_COST)
+        state.spend(f"{request.method} {route}", cost)
         response.headers["x-token-cost"] = str(cost)
     response.headers.update(limits)
     return response

@@ -64,6 +64,8 @@ async def persons(request: web.Request) -> web.Response:
     org_filter = query_int(request, "organization_id")
     scored = []
     for person in state.persons.values():
+        if person["is_deleted"]:
+            continue
         score = _score(term, _person_values(person, fields), exact)
         if score is None or (org_filter is not None and person["org_id"] != org_filter):
             continue
@@ -82,6 +84,8 @@ async def products(request: web.Request) -> web.Response:
     term, fields, exact = _criteria(request, PRODUCT_FIELDS)
     scored = []
     for product in state.products.values():
+        if product["is_deleted"]:
+            continue
         values = ([product["name"]] if "name" in fields else []) + ([product["code"]] if "code" in fields else [])
         if "custom_fields" in fields:
             values += list(product["custom_fields"].values())

@@ -63,7 +63,7 @@ def _address(street_number: str, route: str, locality: str, postal_code: str, ar
     value = f"{street_number} {route}, {locality} {postal_code}, {country}"
     return {"value": value, "country": country, "admin_area_level_1": area, "admin_area_level_2": None,
             "locality": locality, "sublocality": None, "route": route, "street_number": street_number,
-            "subpremise": None, "postal_code": postal_code}
+            "subpremise": None, "postal_code": postal_code, "formatted_address": value}
 
 
 ORGANIZATIONS = [

@@ -10,7 +10,8 @@ from pdx_sandbox.clock import SandboxClock
 from pdx_sandbox.faults import Faults
 from pdx_sandbox.persist import StateFile
 from pdx_sandbox.pipedrive import seed as demo
-from pdx_sandbox.pipedrive.store import CrmStore, Invalid, NotFound
+from pdx_sandbox.pipedrive.records import MasterData
+from pdx_sandbox.pipedrive.store import Invalid, NotFound
 
 if TYPE_CHECKING:
     from pdx_sandbox.pipedrive.webhooks import WebhookDispatcher
@@ -21,18 +22,20 @@ REFRESH_TOKEN_TTL = 60 * 86400.0
 # the request and delivery logs, the events' retry schedules, rate windows, injected faults.
 PERSISTED = ("pipelines", "stages", "organizations", "persons", "products", "deal_fields", "deals", "deal_products",
              "deal_discounts", "activities", "notes", "_attachment_ids", "codes", "access_tokens", "refresh_tokens",
-             "token_users", "webhooks", "tokens_spent", "users", "person_fields", "organization_fields",
-             "app_settings_url", "jwt_secret", "panel_url", "panel_jwt_secret", "modals", "modal_jwt_secret")
+             "token_users", "webhooks", "tokens_spent", "tokens_by_route", "users", "person_fields",
+             "organization_fields", "app_settings_url", "jwt_secret", "panel_url", "panel_jwt_secret", "modals",
+             "modal_jwt_secret")
 # Seeded records a file written by an earlier version may lack; a restore adds them (ids and keys never clash).
 SEEDED_ADDITIONS = ("users", "deal_fields", "person_fields", "organization_fields")
 CODE_TTL = 300.0
 SCOPES = "base deals:full contacts:full products:read activities:full admin"
 
 
-class PipedriveState(CrmStore):
+class PipedriveState(MasterData):
     """One Pipedrive company. ``base_url`` is filled from the first request unless set by hand.
 
-    Tests read ``requests`` (every API and OAuth call), ``deliveries`` (every webhook attempt) and ``tokens_spent``.
+    Tests read ``requests`` (every API and OAuth call), ``deliveries`` (every webhook attempt) and ``tokens_spent``
+    (``tokens_by_route``: the same per ``"PATCH /api/v2/persons/{id}"``).
     ``duplicate_deliveries=n`` sends each webhook event n times (attempt 1..n) as if the earlier answers were lost.
     """
 
@@ -58,6 +61,7 @@ class PipedriveState(CrmStore):
         self.deliveries: list[dict[str, Any]] = []
         self.events: dict[str, dict[str, Any]] = {}
         self.tokens_spent = 0
+        self.tokens_by_route: dict[str, int] = {}
         self.dispatcher: WebhookDispatcher | None = None
         self.faults = Faults()
         self.state_file: StateFile | None = None
@@ -195,8 +199,44 @@ class PipedriveState(CrmStore):
         return item
 
     def emit(self, action: str, deal_id: int, previous: dict | None, source: str) -> None:
+        self.emit_record("deal", action, deal_id, previous, source)
+
+    # --- persons, organisations, products with events -------------------------------------------------------------
+    def create_record(self, entity: str, fields: dict[str, Any], *, source: str = "api") -> dict:
+        """A new person, organisation or product from v2 fields (``records``); fires ``create``."""
+        record = self.insert_record(entity, fields)
+        self.emit_record(entity, "create", record["id"], None, source)
+        return record
+
+    def update_record(self, entity: str, record_id: int, changes: dict[str, Any], *, source: str = "api") -> dict:
+        """Apply v2 PATCH fields; fires ``change`` with only the changed fields in ``previous`` (none: no event)."""
+        previous = self.change_record(entity, record_id, changes)
+        if previous:
+            self.emit_record(entity, "change", record_id, previous, source)
+        return self.live(entity, record_id)
+
+    def delete_record(self, entity: str, record_id: int, *, source: str = "api") -> None:
+        """Mark it deleted; fires ``delete`` with ``data`` null and the record as it was in ``previous``."""
+        before = self.remove_record(entity, record_id)
+        self.emit_record(entity, "delete", record_id, before, source)
+
+    def emit_record(self, entity: str, action: str, record_id: int, previous: dict | None, source: str) -> None:
         if self.dispatcher is not None:
-            self.dispatcher.deal_event(action, deal_id, previous, source)
+            self.dispatcher.event(entity, action, record_id, previous, source)
+
+    def spend(self, route: str, cost: int) -> None:
+        """Count a call's ``x-token-cost`` against the company's daily budget."""
+        self.tokens_spent += cost
+        self.tokens_by_route[route] = self.tokens_by_route.get(route, 0) + cost
+
+    def reset_tokens(self) -> dict[str, Any]:
+        spent = self.token_summary()
+        self.tokens_spent, self.tokens_by_route = 0, {}
+        return spent
+
+    def token_summary(self) -> dict[str, Any]:
+        return {"company_id": self.company_id, "spent": self.tokens_spent,
+                "by_route": dict(sorted(self.tokens_by_route.items()))}
 
     async def redeliver(self, event_id: str, times: int = 1) -> list[dict[str, Any]]:
         """Send a recorded event again ``times`` times, attempt counting on, as if the answers had been lost."""

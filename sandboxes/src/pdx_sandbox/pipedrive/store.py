@@ -216,6 +216,9 @@ class CrmStore:
             chosen = value if isinstance(value, list) else [value]
             if value is not None and options and not all(v in options for v in chosen):
                 raise Invalid(f"{fields[key]['name']}: {value!r} is not one of the option ids {sorted(options)}")
+            if fields[key]["field_type"] == "monetary" and not _monetary(value):
+                name = fields[key]["name"]
+                raise Invalid(f'{name}: a monetary value is {{"value": 12.5, "currency": "NZD"}} or null')
         return values
 
     def set_custom(self, entity: str, record_id: int, values: dict[str, Any]) -> dict:
@@ -282,6 +285,14 @@ class CrmStore:
             else:
                 value -= discount["amount"]
         self.deals[deal_id]["value"] = round(value, 2)
+
+
+def _monetary(value: Any) -> bool:
+    if value is None:
+        return True
+    amount, currency = (value.get("value"), value.get("currency")) if isinstance(value, dict) else (None, None)
+    return (isinstance(amount, int | float) and not isinstance(amount, bool) and isinstance(currency, str)
+            and len(currency) == 3 and set(value) <= {"value", "currency"})
 
 
 def _diff(before: dict, after: dict) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Webhooks v2 delivery: one event per matching webhook, POSTed with HTTP Basic auth, retried like Pipedrive.
+"""Webhooks v2 delivery (entity deal, person, organization, product): one event per matching webhook, POSTed with
+HTTP Basic auth, retried like Pipedrive.
 
 A non-2xx answer or a timeout is retried after ``retry_delays`` (sandbox seconds: 3, 30, 150 by default), keeping
 ``meta.id`` and counting ``meta.attempt`` up to 4. Example body of a stage move::
@@ -9,6 +10,10 @@ A non-2xx answer or a timeout is retried after ``retry_delays`` (sandbox seconds
               "host": "demo.pipedrive.com"},
      "data": {"id": 1, "title": "...", "stage_id": 5, "custom_fields": {"<key>": {"type": "varchar", "value": "PO-1"}}},
      "previous": {"stage_id": 4, "stage_change_time": null}}
+
+A product's price edited through the API: ``meta`` ``{"action": "change", "entity": "product", "entity_id": "301",
+"change_source": "api", ...}``, ``data`` the whole product as ``GET /api/v2/products/301`` answers it, ``previous``
+``{"prices": [<the old prices>]}``. A delete: ``data`` null, ``previous`` the record as it was.
 """
 
 import asyncio
@@ -18,6 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from pdx_sandbox.pipedrive.records import KINDS
+from pdx_sandbox.pipedrive.store import FIELD_ENTITIES
+
 if TYPE_CHECKING:
     from pdx_sandbox.pipedrive.state import PipedriveState
 
@@ -25,16 +33,31 @@ MAX_ATTEMPTS = 4
 V1_ACTIONS = {"added": "create", "updated": "change", "deleted": "delete", "merged": "change"}
 
 
-def wrap_custom_fields(state: "PipedriveState", values: dict[str, Any]) -> dict[str, Any]:
-    """Webhooks v2 send custom fields as ``{type, value}``, unlike the API's bare values."""
-    return {key: None if value is None else {"type": state.deal_fields[key]["field_type"], "value": value}
-            for key, value in values.items()}
+def wrap_custom_fields(state: "PipedriveState", values: dict[str, Any], entity: str = "deal") -> dict[str, Any]:
+    """Webhooks v2 send custom fields as ``{type, value}``, unlike the API's bare values; an object value (monetary
+    ``{value, currency}``, address components) is spread beside its type: ``{"type": "monetary", "value": 12,
+    "currency": "NZD"}``."""
+    defined = state.fields_of(entity) if entity in FIELD_ENTITIES else {}
+    return {key: _wrapped((defined.get(key) or {}).get("field_type"), value) for key, value in values.items()}
+
+
+def _wrapped(field_type: str | None, value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, dict) and "value" in value:
+        return {"type": field_type, **value}
+    return {"type": field_type, "value": value}
+
+
+def webhook_record(state: "PipedriveState", entity: str, record: dict[str, Any]) -> dict[str, Any]:
+    """``data``: the record as API v2 answers it, custom fields wrapped."""
+    data = copy.deepcopy(record)
+    data["custom_fields"] = wrap_custom_fields(state, data.get("custom_fields") or {}, entity)
+    return data
 
 
 def webhook_deal(state: "PipedriveState", deal: dict[str, Any]) -> dict[str, Any]:
-    data = copy.deepcopy(deal)
-    data["custom_fields"] = wrap_custom_fields(state, data["custom_fields"])
-    return data
+    return webhook_record(state, "deal", deal)
 
 
 def matches(webhook: dict[str, Any], action: str, entity: str) -> bool:
@@ -50,25 +73,30 @@ class WebhookDispatcher:
         self._tasks: set[asyncio.Task] = set()
 
     def deal_event(self, action: str, deal_id: int, previous: dict | None, source: str) -> list[str]:
+        return self.event("deal", action, deal_id, previous, source)
+
+    def event(self, entity: str, action: str, entity_id: int, previous: dict | None, source: str) -> list[str]:
+        """Record and send one event per webhook whose event_object is ``entity`` (or ``*``) and whose action
+        matches. ``data`` is the record now (null on delete), ``previous`` the changed fields' old values (null on
+        create; the record as it was on delete)."""
         state = self.state
-        deal = state.deals.get(deal_id)
-        data = webhook_deal(state, deal) if deal is not None and action != "delete" else None
+        record = getattr(state, KINDS.get(entity, "deals")).get(entity_id)
+        data = webhook_record(state, entity, record) if record is not None and action != "delete" else None
         if previous and "custom_fields" in previous:
-            previous = {**previous, "custom_fields": wrap_custom_fields(state, previous["custom_fields"])}
-        event_ids = []
-        for webhook in list(state.webhooks.values()):
-            if matches(webhook, action, "deal"):
-                event_ids.append(self._record(webhook, action, deal_id, data, previous, source))
+            previous = {**previous, "custom_fields": wrap_custom_fields(state, previous["custom_fields"] or {},
+                                                                        entity)}
+        event_ids = [self._record(webhook, entity, action, entity_id, data, previous, source)
+                     for webhook in list(state.webhooks.values()) if matches(webhook, action, entity)]
         for event_id in event_ids:
             self._spawn(self._deliver(event_id))
         return event_ids
 
-    def _record(self, webhook: dict, action: str, deal_id: int, data: dict | None, previous: dict | None,
-                source: str) -> str:
+    def _record(self, webhook: dict, entity: str, action: str, entity_id: int, data: dict | None,
+                previous: dict | None, source: str) -> str:
         state = self.state
         event_id = str(uuid.uuid4())
         timestamp = state.clock.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        meta = {"action": action, "entity": "deal", "entity_id": str(deal_id), "id": event_id,
+        meta = {"action": action, "entity": entity, "entity_id": str(entity_id), "id": event_id,
                 "company_id": str(state.company_id), "user_id": str(webhook.get("user_id") or state.user_id),
                 "timestamp": timestamp, "version": "2.0", "webhook_id": str(webhook["id"]), "type": "general",
                 "change_source": source, "attempt": 0, "is_bulk_edit": False,
