@@ -1,7 +1,7 @@
 """The mapper's composition root."""
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from aiohttp import web
@@ -9,18 +9,31 @@ from aiohttp import web
 from pdx_common import topics
 from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
 from pdx_common.consumer import subscribe
-from pdx_common.contracts import DeadLettered, DealChanged, DocumentFailed
+from pdx_common.contracts import DeadLettered, DealChanged, DocumentFailed, RecordChanged
 from pdx_common.crypto import TokenCipher
 from pdx_common.kafka import make_broker
 from pdx_common.mongo import connect_mongo, ping
 from pdx_common.reliability import RetryPolicy
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
 from pdx_mapper.adapters.mongo import MongoSettingsRepository
-from pdx_mapper.adapters.pipedrive import PipedriveDealReader
+from pdx_mapper.adapters.pipedrive import PipedriveDealReader, PipedriveRecordReader
+from pdx_mapper.adapters.record_changes import MongoRecordChanges
+from pdx_mapper.entrypoints.record_sync_loop import loop_context
 from pdx_mapper.handlers import handle_deal_changed
+from pdx_mapper.record_sync import RecordSync, SyncOptions
 from pdx_mapper.settings import MapperSettings
 
 GROUP = "pdx-mapper"
+RECORDS_GROUP = "pdx-mapper-records"
+
+
+class RecordEvent(RecordChanged):
+    """``RecordChanged`` as the shared consumer handles it: it binds and dead-letters by ``deal_id``, which a record
+    event has not; the record stands in for it ("organization-101")."""
+
+    @property
+    def deal_id(self) -> str:
+        return f"{self.entity}-{self.entity_id}"
 
 
 class Resources:
@@ -29,6 +42,7 @@ class Resources:
     db = None
     settings_repo: MongoSettingsRepository
     reader: PipedriveDealReader
+    record_sync: RecordSync
 
 
 def create_app(settings: MapperSettings) -> web.Application:
@@ -51,11 +65,19 @@ def create_app(settings: MapperSettings) -> web.Application:
                 "reference.", retryable=True),
             topics.DOCUMENT_RESULTS, topics.deal_key(event.company_id, event.deal_id))
 
+    policy = RetryPolicy(settings.retry_attempts, settings.retry_first_delay)
     subscribe(broker, settings, topic=topics.DEAL_EVENTS, group_id=GROUP, contract=DealChanged, handle=handle,
-              publisher=publisher, policy=RetryPolicy(settings.retry_attempts, settings.retry_first_delay),
-              on_dead_letter=dead_lettered)
-    app.cleanup_ctx.append(_resources(settings, res))
+              publisher=publisher, policy=policy, on_dead_letter=dead_lettered)
+
+    async def noted(event: RecordEvent) -> None:
+        await res.record_sync.note(event)
+
+    subscribe(broker, settings, topic=topics.RECORD_EVENTS, group_id=RECORDS_GROUP, contract=RecordEvent,
+              handle=noted, publisher=publisher, policy=policy)
+    app.cleanup_ctx.append(_resources(settings, res, publisher))
     app.cleanup_ctx.append(broker_context(broker))
+    # After the broker: the loop starts once it can publish, and stops (finishing its round) before it stops.
+    app.cleanup_ctx.append(loop_context(lambda: res.record_sync, settings.record_sync_poll_seconds))
 
     async def mongo() -> None:
         await ping(res.db)
@@ -64,7 +86,7 @@ def create_app(settings: MapperSettings) -> web.Application:
     return app
 
 
-def _resources(settings: MapperSettings, res: Resources):
+def _resources(settings: MapperSettings, res: Resources, publisher: KafkaPublisher):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         client = connect_mongo(settings.mongo_url)
         res.db = client[settings.mongo_db]
@@ -73,8 +95,13 @@ def _resources(settings: MapperSettings, res: Resources):
         oauth = OAuthClient(settings.pipedrive_token_url, settings.pipedrive_client_id,
                             settings.pipedrive_client_secret.get_secret_value())
         res.settings_repo = MongoSettingsRepository(res.db)
-        res.reader = PipedriveDealReader(session, TokenProvider("pipedrive", store, oauth, session),
-                                         settings.pipedrive_api_url)
+        tokens = TokenProvider("pipedrive", store, oauth, session)
+        res.reader = PipedriveDealReader(session, tokens, settings.pipedrive_api_url)
+        changes = MongoRecordChanges(res.db)
+        await changes.ensure_indexes()
+        res.record_sync = RecordSync(
+            changes, res.settings_repo, PipedriveRecordReader(session, tokens, settings.pipedrive_api_url), publisher,
+            SyncOptions(delay=timedelta(seconds=settings.record_sync_delay_seconds)))
         yield
         await session.close()
         await client.close()

@@ -1,4 +1,4 @@
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from pdx_common.settings import ServiceSettings
@@ -16,3 +16,7 @@ class MapperSettings(ServiceSettings):
     pipedrive_api_url: str | None = None  # None: each company's api_domain from its OAuth token
     retry_attempts: int = 5
     retry_first_delay: float = 0.5
+    # Master-data sync: a record is synced this long after its first change (later changes within it join that sync,
+    # never postpone it), and the loop looks for due records this often.
+    record_sync_delay_seconds: float = Field(default=60.0, ge=0)
+    record_sync_poll_seconds: float = Field(default=1.0, gt=0)

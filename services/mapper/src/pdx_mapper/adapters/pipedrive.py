@@ -1,4 +1,5 @@
-"""Reads everything a deal's draft needs from Pipedrive, in as few calls as the API allows."""
+"""Reads from Pipedrive: everything a deal's draft needs, in as few calls as the API allows; and one person,
+organisation or product at a time for the master-data sync."""
 
 import asyncio
 from typing import Any
@@ -6,6 +7,7 @@ from typing import Any
 import aiohttp
 
 from pdx_common.connections import TokenProvider
+from pdx_common.http import ApiError
 from pdx_common.pipedrive import PipedriveClient
 from pdx_mapper.domain.mapping import DealSnapshot
 
@@ -55,3 +57,36 @@ async def _fields(client: PipedriveClient, path: str, record: dict[str, Any] | N
     if not any(value not in (None, "", [], {}) for value in ((record or {}).get("custom_fields") or {}).values()):
         return []
     return await client.request("GET", path, params={"limit": 500}) or []
+
+
+PATHS = {"person": "persons", "organization": "organizations", "product": "products"}
+FIELD_PATHS = {"person": "/api/v2/personFields", "organization": "/api/v2/organizationFields"}
+
+
+class PipedriveRecordReader:
+    """Reads one person, organisation or product as Pipedrive has it now (v2 GET, 1 token each), for the sync."""
+
+    def __init__(self, session: aiohttp.ClientSession, tokens: TokenProvider, base_url: str | None) -> None:
+        self._session, self._tokens, self._base_url = session, tokens, base_url
+
+    def _client(self, company_id: str) -> PipedriveClient:
+        return PipedriveClient(self._session, self._tokens, company_id, self._base_url)
+
+    async def record(self, company_id: str, entity: str, entity_id: str) -> dict[str, Any] | None:
+        """The record, or None when Pipedrive has deleted it (404, or still kept with ``is_deleted``)."""
+        try:
+            record = await self._client(company_id).request("GET", f"/api/v2/{PATHS[entity]}/{entity_id}")
+        except ApiError as error:
+            if error.status in (404, 410):
+                return None
+            raise
+        if not isinstance(record, dict) or record.get("is_deleted"):
+            return None
+        return record
+
+    async def fields(self, company_id: str, entity: str) -> list[dict[str, Any]]:
+        """The custom field definitions of persons or organisations (names, option labels): one page of 500."""
+        path = FIELD_PATHS.get(entity)
+        if path is None:
+            return []
+        return await self._client(company_id).request("GET", path, params={"limit": 500}) or []

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from pdx_common.company_settings import AnyTrigger, CompanySettings
 from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, DealChanged, LineItem, NewItem
+from pdx_mapper.domain import records
 from pdx_mapper.domain.templates import custom_field, render
 
 CENT = Decimal("0.01")
@@ -100,7 +101,7 @@ def build_command(snapshot: DealSnapshot, settings: CompanySettings, trigger: An
         currency_code=currency, line_amount_types=amount_types, date=today,
         reference=_text(render(settings.fields.reference, snapshot), 255), deal_title=str(deal.get("title") or ""),
         deal_value=_deal_value(deal), branding_theme_id=settings.fields.branding_theme_id,
-        deal_url=deal_url(snapshot.company_domain, event.deal_id))
+        deal_url=deal_url(snapshot.company_domain, event.deal_id), pipeline_id=_pipeline(deal))
     if trigger.action == "quote":
         fields = settings.fields
         return CreateQuote(**common, expiry_date=today + timedelta(days=fields.quote_expiry_days),
@@ -108,6 +109,11 @@ def build_command(snapshot: DealSnapshot, settings: CompanySettings, trigger: An
                            summary=_text(render(fields.quote_summary, snapshot), 3000),
                            terms=_text(render(fields.quote_terms, snapshot), 4000))
     return CreateInvoice(**common, due_date=today + timedelta(days=_due_days(snapshot, settings)))
+
+
+def _pipeline(deal: dict[str, Any]) -> int | None:
+    pipeline = _id_text(deal.get("pipeline_id"))
+    return int(pipeline) if pipeline is not None and int(pipeline) > 0 else None
 
 
 def _text(value: str | None, limit: int) -> str | None:
@@ -146,16 +152,13 @@ def _contact(snapshot: DealSnapshot, settings: CompanySettings) -> Contact:
     person, org = snapshot.person, snapshot.org
     use_org = settings.customer.contact_from == "organization_then_person" and org
     if use_org:
-        return Contact(name=_required_name(org), contact_number=f"pd-org-{org['id']}", source="organization",
-                       source_id=str(org["id"]), email=_primary(person, "emails"), phone=_primary(person, "phones"),
-                       address=_address(org.get("address")))
+        _required_name(org)
+        tax = records.tax_number(org, snapshot.org_fields, settings)
+        return _within_contact_limits(records.org_contact(org, tax=tax, person=person), "organisation")
     if person:
-        first, _, last = str(person.get("name") or "").strip().partition(" ")
-        return Contact(name=_required_name(person), contact_number=f"pd-person-{person['id']}", source="person",
-                       source_id=str(person["id"]), email=_primary(person, "emails"),
-                       phone=_primary(person, "phones"), first_name=person.get("first_name") or first or None,
-                       last_name=person.get("last_name") or last or None,
-                       address=_address(person.get("postal_address")))
+        _required_name(person)
+        tax = records.tax_number(person, snapshot.person_fields, settings)
+        return _within_contact_limits(records.person_contact(person, tax=tax), "person")
     if settings.customer.contact_from == "person":
         raise MappingProblem("no_customer", "The deal has no customer: it is linked to no person (the app's "
                              "settings address drafts to the deal's contact person, not its organisation).",
@@ -167,23 +170,26 @@ def _contact(snapshot: DealSnapshot, settings: CompanySettings) -> Contact:
 
 
 def _required_name(entity: dict[str, Any]) -> str:
-    name = str(entity.get("name") or "").strip()
+    name = records.name_of(entity)
     if not name:
         raise MappingProblem("customer_without_name", f"The customer (id {entity.get('id')}) has no name.",
                              "Give the person or organisation a name in Pipedrive, then replay the deal.")
-    return name[:255]
+    return name
 
 
-def _primary(person: dict[str, Any] | None, key: str) -> str | None:
-    values = (person or {}).get(key) or []
-    chosen = next((v for v in values if v.get("primary")), values[0] if values else None)
-    return (chosen or {}).get("value") or None
-
-
-def _address(address: Any) -> str | None:
-    if isinstance(address, dict):
-        return address.get("value") or address.get("formatted_address") or None
-    return address or None
+def _within_contact_limits(contact: Contact, kind: str) -> Contact:
+    """Xero refuses a contact with a value over its limit: the draft fails here, naming the value, rather than
+    sending a value Xero would cut or refuse. The email and phone of an organisation are its contact person's."""
+    over = records.too_long(contact)
+    if not over:
+        return contact
+    first = over[0]
+    whose = f"{contact.name[:60]}'s contact person" if kind == "organisation" and first.words in (
+        "email address", "phone number") else contact.name[:60]
+    raise MappingProblem(
+        "customer_value_too_long", f"The {first.words} of {whose} is {first.length} characters long; Xero accepts "
+        f"at most {first.limit}.", f"Shorten the {first.words} of {whose} in Pipedrive to {first.limit} characters "
+        "or fewer, then replay the deal.")
 
 
 def _lines(snapshot: DealSnapshot, settings: CompanySettings, currency: str) -> tuple[list[LineItem], str]:
@@ -249,9 +255,8 @@ def _product_line(deal_product: dict[str, Any], settings: CompanySettings, amoun
                 unmatched=rules.unmatched, default_item_code=rules.default_item_code)
     line.update(_discount(deal_product, currency))
     if code and rules.unmatched == "create_item":
-        line["create_item"] = NewItem(code=code[:30], name=name[:50], description=product.get("description"),
-                                      unit_price=line["unit_amount"],
-                                      account_code=account, tax_type=line["tax_type"])
+        line["create_item"] = NewItem(**records.item_text({**product, "code": code}, name),
+                                      unit_price=line["unit_amount"], account_code=account, tax_type=line["tax_type"])
     return LineItem(**line)
 
 

@@ -50,8 +50,14 @@ def custom_field(snapshot: Any, name_or_key: str, record: str = "deal") -> Any:
     """A custom field's value on the deal, its person or its organisation (``record`` "deal", "person", "org"), by
     the field's name (as shown in Pipedrive) or its 40-character key; an option by its label."""
     source, fields = RECORDS[record]
-    custom = (getattr(snapshot, source, None) or {}).get("custom_fields") or {}
-    f = _field(getattr(snapshot, fields, None) or [], name_or_key)
+    return field_value(getattr(snapshot, source, None), getattr(snapshot, fields, None), name_or_key)
+
+
+def field_value(record: dict[str, Any] | None, fields: list[dict[str, Any]] | None, name_or_key: str) -> Any:
+    """A custom field's value on one record (a deal, person, organisation or product as read from Pipedrive), by the
+    field's name or key in ``fields`` (its v2 field definitions; a key alone needs none); an option by its label."""
+    custom = (record or {}).get("custom_fields") or {}
+    f = _field(fields or [], name_or_key)
     key = f.get("field_code") or f.get("key") or name_or_key
     return plain(custom.get(key), f.get("options"))
 
@@ -66,7 +72,8 @@ def _value(snapshot: Any, entity: str, attr: str, rest: str | None) -> Any:
     return plain(source.get(attr))
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A value as it reads in a text field: nothing for None or an object, 1200.0 as "1200"."""
     if value is None or isinstance(value, dict):
         return ""
     if isinstance(value, float):
@@ -87,4 +94,4 @@ def _float_text(value: float) -> str:
 def render(template: str | None, snapshot: Any) -> str | None:
     if template is None:
         return None
-    return PLACEHOLDER.sub(lambda match: _text(_value(snapshot, *match.groups())), template).strip()
+    return PLACEHOLDER.sub(lambda match: as_text(_value(snapshot, *match.groups())), template).strip()

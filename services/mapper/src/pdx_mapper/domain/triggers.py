@@ -50,10 +50,23 @@ def may_fire(event: DealChanged) -> bool:
     return entered_stage(event) is not None or marked_won(event) is not None
 
 
+def moved_when_paid(event: DealChanged, settings: CompanySettings) -> bool:
+    """Whether the event is our own move of a paid deal: an API change (``change_source`` "api", as our PATCH of a
+    deal is) INTO the stage the company moves paid deals of that pipeline to (``deal_fields.paid_stages``). It fires
+    nothing, beside the settings' rule that a paid stage is never a trigger stage: numbers written back onto a deal
+    must never make a draft."""
+    entered = entered_stage(event)
+    if entered is None or event.change_source != "api":
+        return False
+    pipeline, stage = entered
+    paid = settings.deal_fields.paid_stage_for(pipeline)
+    return paid is not None and paid == stage
+
+
 def fired_trigger(event: DealChanged, settings: CompanySettings) -> Trigger | None:
     """The stage trigger the event fired (its stage makes something), or None."""
     entered = entered_stage(event)
-    if entered is None:
+    if entered is None or moved_when_paid(event, settings):
         return None
     trigger = settings.trigger_for(*entered)
     return trigger if trigger and trigger.makes != "none" else None  # "none" or switched off
@@ -77,6 +90,8 @@ def fired_triggers(event: DealChanged, settings: CompanySettings) -> list[tuple[
 
         p1-s5@2026-11-27T09:00:00Z    p1-won@2026-11-27T09:00:00Z
     """
+    if moved_when_paid(event, settings):
+        return []
     fired: list[tuple[AnyTrigger, str]] = []
     stage = fired_trigger(event, settings)
     if stage is not None:
