@@ -12,7 +12,6 @@ import structlog
 from aiohttp import web
 
 from pdx_common import topics
-from pdx_common.company_settings import stored_settings
 from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
 from pdx_common.consumer import subscribe
 from pdx_common.contracts import RESULT, DeadLettered, DocumentCreated, DocumentUpdated
@@ -26,14 +25,18 @@ from pdx_common.ratelimit import ScaledClock, XeroRateLimiter
 from pdx_common.reliability import RetryPolicy, describe, is_transient
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
 from pdx_common.xero import XeroClient
+from pdx_common.xero_links import MongoXeroLinks
 from pdx_crmcard.adapters.activity_log import MongoActivityLog
+from pdx_crmcard.adapters.company_settings import MongoCompanySettings
+from pdx_crmcard.adapters.deal_field_writes import MongoDealFieldWrites
 from pdx_crmcard.adapters.deal_status import MongoDealStatus
 from pdx_crmcard.adapters.documents import MongoXeroDocuments
+from pdx_crmcard.adapters.pipedrive_records import PipedriveRecords
 from pdx_crmcard.adapters.refresh_marks import MongoRefreshMarks
 from pdx_crmcard.adapters.webhook_inbox import MongoWebhookInbox
 from pdx_crmcard.adapters.xero_connections import MongoXeroConnections
-from pdx_crmcard.adapters.xero_links import MongoContactLinks
-from pdx_crmcard.domain.documents import customer_numbers
+from pdx_crmcard.customer_search import CustomerSearch
+from pdx_crmcard.deal_numbers import DealNumbers
 from pdx_crmcard.entrypoints import panel_http, xero_webhooks
 from pdx_crmcard.entrypoints.background import InboxWorker, QuoteRefresher
 from pdx_crmcard.handlers import Result, record_result
@@ -60,15 +63,13 @@ class Resources:
     inbox_worker: InboxWorker
     quote_refresher: QuoteRefresher
     links: DealLinks
+    records: PipedriveRecords
 
     def pipedrive(self, company_id: str) -> PipedriveClient:
         return PipedriveClient(self.session, self.tokens, company_id, self.pipedrive_api_url)
 
     async def write_activity(self, company_id: str, deal_id: str, subject: str, note: str) -> object:
         return (await self.pipedrive(company_id).add_activity(deal_id, subject, note) or {}).get("id")
-
-    async def deal_customer(self, company_id: str, deal_id: str) -> list[str]:
-        return customer_numbers(await self.pipedrive(company_id).deal(deal_id) or {})
 
 
 CARD: web.AppKey[Resources] = web.AppKey("crm_card", Resources)
@@ -81,6 +82,7 @@ def create_app(settings: CardSettings, *, consume_results: bool = True, backgrou
     res = app[CARD] = Resources()
     res.pipedrive_api_url = settings.pipedrive_api_url
     res.links = deal_links(settings)
+    res.records = PipedriveRecords(res.pipedrive)
     panel = panel_http.PanelDeps(settings.jwt_secret)
     hooks = xero_webhooks.WebhookDeps(settings.xero_webhook_key.get_secret_value()
                                       if settings.xero_webhook_key else None, wakeup=asyncio.Event())
@@ -194,11 +196,14 @@ def _read_side(settings: CardSettings, res: Resources, store: ConnectionStore, p
                hooks: xero_webhooks.WebhookDeps) -> None:
     db = res.db
     docs, marks, connections = MongoXeroDocuments(db), MongoRefreshMarks(db), MongoXeroConnections(db)
-    res.sync = DocumentSync(docs, res.activity_log, res.write_activity, _xero_for(settings, res, store), marks,
-                            app_url=settings.xero_app_url, cooldown=settings.update_cooldown)
-    panel.reader = PanelReader(docs, MongoContactLinks(db), connections, res.deal_customer, res.sync,
+    company_settings, links, xero_for = MongoCompanySettings(db), MongoXeroLinks(db), _xero_for(settings, res, store)
+    numbers = DealNumbers(company_settings.of, docs, MongoDealFieldWrites(db), res.records.update_deal)
+    res.sync = DocumentSync(docs, res.activity_log, res.write_activity, xero_for, marks,
+                            app_url=settings.xero_app_url, cooldown=settings.update_cooldown, numbers=numbers)
+    panel.reader = PanelReader(docs, links, connections, res.records.deal_customer, res.sync,
                                settings_url=settings.panel_settings_url, xero_app_url=settings.xero_app_url,
-                               timezone_of=_timezone_reader(db), failures=res.deal_status.failures,
+                               search=CustomerSearch(res.records, xero_for, links),
+                               timezone_of=company_settings.timezone, failures=res.deal_status.failures,
                                replay_link=res.links.replay)
     hooks.inbox = res.inbox = MongoWebhookInbox(db)
     res.inbox_worker = InboxWorker(hooks.inbox, connections, res.sync, docs=docs, attempts=settings.webhook_attempts,
@@ -226,7 +231,7 @@ def _xero_for(settings: CardSettings, res: Resources, store: ConnectionStore):
 
 async def _ensure_indexes(db) -> None:
     for adapter in (MongoXeroDocuments(db), MongoWebhookInbox(db), MongoXeroConnections(db), MongoDealStatus(db),
-                    MongoDeadLetters(db)):
+                    MongoDeadLetters(db), MongoDealFieldWrites(db)):
         await adapter.ensure_indexes()
 
 
@@ -263,9 +268,3 @@ def _crashed(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("background loop stopped", loop=task.get_name(), error=repr(task.exception()))
 
-
-def _timezone_reader(db):
-    async def timezone_of(company_id: str) -> str:
-        doc = await db.company_settings.find_one({"_id": company_id}) or {}
-        return stored_settings(doc).timezone if doc else "UTC"
-    return timezone_of

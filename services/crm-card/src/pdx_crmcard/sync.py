@@ -1,6 +1,7 @@
 """Keeping the read model current from Xero, and telling the deal when a draft we created moves on in Xero
 (approved, paid, part paid, voided; a quote accepted, declined or invoiced): one activity per document per state,
-however often Xero reports it, whichever path (webhook, Update, quote refresh, DocumentCreated) sees it first."""
+however often Xero reports it, whichever path (webhook, Update, quote refresh, DocumentCreated) sees it first; and,
+for a company that chose deal fields, Xero's numbers written on the deal once per change (``deal_numbers``)."""
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -13,6 +14,7 @@ from pdx_common.xero import XeroClient
 from pdx_crmcard.adapters.activity_log import MongoActivityLog
 from pdx_crmcard.adapters.documents import MongoXeroDocuments
 from pdx_crmcard.adapters.refresh_marks import MongoRefreshMarks
+from pdx_crmcard.deal_numbers import DealNumbers
 from pdx_crmcard.domain import activities, documents
 from pdx_crmcard.handlers import ActivityWriter
 
@@ -24,18 +26,21 @@ XeroFor = Callable[[str], Awaitable[XeroClient]]
 
 class DocumentSync:
     def __init__(self, docs: MongoXeroDocuments, activity_log: MongoActivityLog, write: ActivityWriter,
-                 xero_for: XeroFor, marks: MongoRefreshMarks, *, app_url: str, cooldown: timedelta) -> None:
+                 xero_for: XeroFor, marks: MongoRefreshMarks, *, app_url: str, cooldown: timedelta,
+                 numbers: DealNumbers | None = None) -> None:
         self._docs, self._log, self._write, self._xero_for = docs, activity_log, write, xero_for
-        self._marks, self._app_url, self._cooldown = marks, app_url, cooldown
+        self._marks, self._app_url, self._cooldown, self._numbers = marks, app_url, cooldown, numbers
 
     async def record_created(self, event: DocumentCreated) -> None:
         """Our draft joins the read model; if Xero already reported it further along, the deal hears of it now."""
         stored = await self._docs.record_created(*documents.from_created(event))
         await self.tell_deal(stored)
+        await self.tell_numbers(stored)
 
     async def record_updated(self, event: DocumentUpdated) -> None:
-        """A Replay updated our draft in place: the panel shows its new total, customer and dates."""
-        await self._docs.record_updated(*documents.from_updated(event))
+        """A Replay updated our draft in place: the panel shows its new total, customer and dates (and so may the
+        deal's fields)."""
+        await self.tell_numbers(await self._docs.record_updated(*documents.from_updated(event)))
 
     async def ingest(self, company_id: str, tenant_id: str, kind: str, element: dict[str, Any]) -> dict | None:
         if not documents.receivable(kind, element):
@@ -44,7 +49,12 @@ class DocumentSync:
                                                            tenant_id=tenant_id, app_url=self._app_url))
         if stored is not None:
             await self.tell_deal(stored)
+            await self.tell_numbers(stored)
         return stored
+
+    async def tell_numbers(self, doc: dict[str, Any]) -> None:
+        if self._numbers is not None:
+            await self._numbers.tell(doc)
 
     async def tell_deal(self, doc: dict[str, Any]) -> None:
         news = documents.status_news(doc)

@@ -1,5 +1,7 @@
 """The panel's read side: whose documents a deal, person or organisation panel shows, answered from the read model
-(no Xero call on a plain view), and the Update that first refreshes that customer from Xero."""
+(no Xero call on a plain view), and the Update that first refreshes that customer from Xero (on a person's or
+organisation's card not linked yet, first looks for its Xero contact: ``customer_search``). Every panel of a
+connected company names the Xero organisation it reads from."""
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -9,11 +11,13 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from pdx_common.contact_matching import Ambiguous, Matched
 from pdx_common.http import ApiError, ConnectionMissing
+from pdx_common.xero_links import MongoXeroLinks
 from pdx_crmcard.adapters.documents import MongoXeroDocuments
 from pdx_crmcard.adapters.xero_connections import MongoXeroConnections, XeroConnection
-from pdx_crmcard.adapters.xero_links import MongoContactLinks
-from pdx_crmcard.domain import panel
+from pdx_crmcard.customer_search import CustomerSearch
+from pdx_crmcard.domain import customers, panel
 from pdx_crmcard.sync import DocumentSync
 
 log = structlog.get_logger()
@@ -26,23 +30,38 @@ ReplayLink = Callable[[str, str], str | None]  # (company, deal) -> a signed Rep
 async def _no_failures(company_id: str, deal_id: str) -> list[dict[str, Any]]:
     return []
 NOUN = {"deal": "this deal's customer", "person": "this person", "organization": "this organisation"}
+_FOUND_BY = {"number": "it carries this record's number", "legacy_number": "it carries this record's number",
+             "name": "found by its name", "email": "found by its email"}
 
 
 @dataclass
 class Target:
     contact_ids: list[str] = field(default_factory=list)
     deal_docs: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What one panel request is about."""
+
+    company_id: str
+    tenant_id: str
+    resource: Resource
+    object_id: str
+    settings_url: str
+    organisation: str | None
 
 
 class PanelReader:
-    def __init__(self, docs: MongoXeroDocuments, links: MongoContactLinks, connections: MongoXeroConnections,
+    def __init__(self, docs: MongoXeroDocuments, links: MongoXeroLinks, connections: MongoXeroConnections,
                  deal_customer: DealCustomer, sync: DocumentSync, *,
-                 settings_url: Callable[[str], str], xero_app_url: str,
+                 settings_url: Callable[[str], str], xero_app_url: str, search: CustomerSearch | None = None,
                  timezone_of: Callable[[str], Awaitable[str]] | None = None, failures: Failures = _no_failures,
                  replay_link: ReplayLink = lambda company_id, deal_id: None) -> None:
         self._docs, self._links, self._connections = docs, links, connections
         self._failures, self._replay_link = failures, replay_link
-        self._timezone_of = timezone_of
+        self._timezone_of, self._search = timezone_of, search
         self._deal_customer, self._sync = deal_customer, sync
         self._settings_url, self._app_url = settings_url, xero_app_url.rstrip("/")
 
@@ -52,35 +71,59 @@ class PanelReader:
         settings_url = self._settings_url(company_id)
         if connection.state != "ok":
             return panel.with_failures(_not_connected(connection, settings_url), failures)
-        tenant_id = connection.tenant_id or ""
-        target = await self._target(company_id, tenant_id, resource, object_id)
+        shown = Shown(company_id, connection.tenant_id or "", resource, object_id, settings_url,
+                      connection.tenant_name)
+        target = await self._target(company_id, shown.tenant_id, resource, object_id)
+        if not target.contact_ids and not target.deal_docs and update and resource != "deal":
+            target, refused = await self._look_in_xero(shown)
+            if refused is not None:
+                return refused
         if not target.contact_ids and not target.deal_docs:
             return panel.with_failures(panel.message(
                 "not-in-xero", f"Not in Xero yet: {NOUN[resource]}",
-                "No Xero contact is linked yet; the first draft made from a deal creates it.", settings_url), failures)
+                "No Xero contact is linked yet; the first draft made from a deal creates it.", settings_url,
+                organisation=shown.organisation), failures)
         if update:
             for contact_id in target.contact_ids:
-                await self._sync.refresh_customer(company_id, tenant_id, contact_id)
-            target = await self._target(company_id, tenant_id, resource, object_id)
-        return await self._render(company_id, tenant_id, resource, object_id, target, settings_url, failures)
+                await self._sync.refresh_customer(company_id, shown.tenant_id, contact_id)
+            notes = target.notes
+            target = await self._target(company_id, shown.tenant_id, resource, object_id)
+            target.notes = notes
+        return await self._render(shown, target, failures)
+
+    async def _look_in_xero(self, shown: Shown) -> tuple[Target, dict | None]:
+        """A person or organisation not linked yet: its Xero contact, found by the safe rules and linked; or the
+        panel that says Xero has several that could be it (never a guess)."""
+        if self._search is None:
+            return Target(), None
+        name, match = await self._search.find(shown.company_id, shown.tenant_id, shown.resource, shown.object_id)
+        if isinstance(match, Matched):
+            note = f"Linked to the Xero contact '{match.name}' ({_FOUND_BY.get(match.how, 'found in Xero')})."
+            return Target([match.contact_id], notes=[note]), None
+        if isinstance(match, Ambiguous):
+            return Target(), panel.message(
+                "which-contact", f"Which Xero contact is {NOUN[shown.resource]}?", customers.ambiguous_note(
+                    name, match), shown.settings_url, organisation=shown.organisation)
+        return Target(), None
 
     async def _failed(self, company_id: str, deal_id: str) -> list[dict[str, Any]]:
         """The deal's failed triggers as panel objects, each with a Replay link for this deal."""
         return [panel.failure_object(record, self._replay_link(company_id, deal_id))
                 for record in await self._failures(company_id, deal_id)]
 
-    async def _render(self, company_id: str, tenant_id: str, resource: Resource, object_id: str, target: Target,
-                      settings_url: str, failures: list[dict[str, Any]]) -> dict:
+    async def _render(self, shown: Shown, target: Target, failures: list[dict[str, Any]]) -> dict:
+        company_id, tenant_id = shown.company_id, shown.tenant_id
         docs = {d["_id"]: d for d in [*target.deal_docs,
                                       *await self._docs.for_contacts(company_id, tenant_id, target.contact_ids)]}
         names = [d["contact_name"] for d in docs.values() if d.get("contact_name")]
         contact_url = (f"{self._app_url}/Contacts/View/{target.contact_ids[0]}"
                        if len(target.contact_ids) == 1 else None)
         checked = await self._docs.last_checked(company_id, tenant_id, target.contact_ids)
-        view = panel.PanelView(title=names[0] if names else NOUN[resource], documents=list(docs.values()),
-                               today=await self._today(company_id), settings_url=settings_url, contact_url=contact_url,
-                               deal_id=object_id if resource == "deal" else None, refreshed_at=checked,
-                               failures=failures)
+        view = panel.PanelView(title=names[0] if names else NOUN[shown.resource], documents=list(docs.values()),
+                               today=await self._today(company_id), settings_url=shown.settings_url,
+                               contact_url=contact_url, deal_id=shown.object_id if shown.resource == "deal" else None,
+                               refreshed_at=checked, notes=target.notes, failures=failures,
+                               organisation=shown.organisation)
         return panel.render(view)
 
     async def _today(self, company_id: str) -> date:
@@ -90,7 +133,7 @@ class PanelReader:
 
     async def _target(self, company_id: str, tenant_id: str, resource: Resource, object_id: str) -> Target:
         if resource != "deal":
-            number = f"pd-{'org' if resource == 'organization' else 'person'}-{object_id}"
+            number = customers.number_of(resource, object_id)
             contact_id = await self._contact(company_id, tenant_id, number)
             return Target([contact_id] if contact_id else [])
         deal_docs = await self._docs.for_deal(company_id, tenant_id, object_id)
@@ -100,7 +143,7 @@ class PanelReader:
         return Target(contact_ids, deal_docs)
 
     async def _contact(self, company_id: str, tenant_id: str, number: str) -> str | None:
-        return (await self._links.contact_id(company_id, tenant_id, number)
+        return (await self._links.get(company_id, tenant_id, "contact", number)
                 or await self._docs.contact_for_number(company_id, tenant_id, number))
 
     async def _deal_contacts(self, company_id: str, tenant_id: str, deal_id: str) -> list[str]:

@@ -13,6 +13,7 @@ class XeroConnection:
     state: Literal["missing", "broken", "ok"]
     tenant_id: str | None = None
     reason: str | None = None
+    tenant_name: str | None = None  # the organisation's name in Xero ("Demo Company (NZ)"), saved at connect
 
 
 class MongoXeroConnections:
@@ -27,8 +28,9 @@ class MongoXeroConnections:
         if doc is None or not doc.get("tenant_id"):
             return XeroConnection(company_id, "missing")
         if doc.get("status") != "ok":
-            return XeroConnection(company_id, "broken", doc["tenant_id"], doc.get("broken_reason"))
-        return XeroConnection(company_id, "ok", doc["tenant_id"])
+            return XeroConnection(company_id, "broken", doc["tenant_id"], doc.get("broken_reason"),
+                                  doc.get("tenant_name"))
+        return XeroConnection(company_id, "ok", doc["tenant_id"], tenant_name=doc.get("tenant_name"))
 
     async def companies_for_tenant(self, tenant_id: str) -> list[str]:
         """Every company whose working connection is to this organisation (one organisation may serve several)."""

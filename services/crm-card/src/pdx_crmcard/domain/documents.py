@@ -8,6 +8,7 @@ A read-model document::
      "status": "AUTHORISED", "date": "2026-11-27", "due_date": "2026-12-17", "total": "2415.00",
      "amount_due": "2415.00", "amount_paid": "0.00", "currency": "NZD", "contact_id": "...",
      "contact_name": "Kowhai Design Ltd", "url": "https://go.xero.com/...", "deal_id": "42" (ours only),
+     "trigger_id": "p1-s5", "pipeline_id": 1 (ours only, when known),
      "xero_updated": datetime (Xero's UpdatedDateUTC, orders concurrent writes)}
 """
 
@@ -87,8 +88,11 @@ def from_xero(kind: str, element: dict[str, Any], *, company_id: str, tenant_id:
 
 def from_created(event: DocumentWritten) -> tuple[dict[str, Any], dict[str, Any]]:
     """What a DocumentCreated tells: (fields that are ours for good, fields Xero may since have changed)."""
-    ours = {"company_id": event.company_id, "tenant_id": event.tenant_id, "kind": event.kind,
-            "xero_id": event.xero_id, "deal_id": event.deal_id, "contact_number": event.contact_number}
+    ours: dict[str, Any] = {"company_id": event.company_id, "tenant_id": event.tenant_id, "kind": event.kind,
+                            "xero_id": event.xero_id, "deal_id": event.deal_id,
+                            "contact_number": event.contact_number, "trigger_id": event.trigger_id}
+    if event.pipeline_id is not None:
+        ours["pipeline_id"] = event.pipeline_id  # where a paid invoice moves the deal (deal_numbers)
     first = {"number": event.number, "status": event.status,
              "date": event.issue_date.isoformat() if event.issue_date else None,
              "due_date": event.due_date.isoformat() if event.due_date else None, "total": money(event.total),

@@ -2,7 +2,7 @@
 
 Answer (``FIELDS`` is the data structure registered in Developer Hub; every object uses a subset of it)::
 
-    {"data": [{"id": "summary", "header": "Xero: Kowhai Design Ltd",
+    {"data": [{"id": "summary", "header": "Xero: Kowhai Design Ltd", "xero_organisation": "Demo Company (NZ)",
                "outstanding": {"code": "NZD", "value": 2415.0}, "overdue_total": {"code": "NZD", "value": 0.0}, ...},
               {"id": "<InvoiceID>", "header": "Invoice INV-0042", "status": {"color": "blue", "label": "Awaiting
                payment"}, "date": "2026-11-27", "due_date": "2026-12-17", "total": {...}, "amount_due": {...},
@@ -33,6 +33,7 @@ FIELDS = {  # name: Pipedrive field type
     "outstanding": "currency", "overdue_total": "currency", "open_invoices": "numerical", "open_quotes": "numerical",
     "note": "text", "updated_at": "date-time",
     "fix": "text", "replay": "link",  # a failed trigger's object (failure_object)
+    "xero_organisation": "text",  # which Xero organisation the panel reads from (the summary, a message)
 }
 MAX_FAILURES = 3  # failed triggers shown on a deal (an invoice and a quote trigger, a Won trigger)
 TEXT_LIMIT = 255  # Pipedrive truncates a text field after this many characters
@@ -55,6 +56,7 @@ class PanelView:
     refreshed_at: datetime | None = None
     notes: list[str] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)  # failure_object()s, shown first
+    organisation: str | None = None  # the Xero organisation's name
 
 
 def failure_object(failure: dict[str, Any], replay_url: str | None) -> dict[str, Any]:
@@ -100,7 +102,7 @@ def render(view: PanelView) -> dict[str, Any]:
         return with_failures(message(
             "nothing", f"Nothing in Xero yet for {view.title}",
             "No invoices or quotes. Drafts made from deals appear here; Update checks Xero now.",
-            view.settings_url), failures)
+            view.settings_url, organisation=view.organisation), failures)
     newest_first = sorted(shown, key=lambda d: d.get("date") or "", reverse=True)
     ordered = sorted(newest_first, key=lambda d: view.deal_id is None or d.get("deal_id") != view.deal_id)
     kept = ordered[: MAX_OBJECTS - 1 - len(failures)]
@@ -122,12 +124,14 @@ def summary(view: PanelView, shown: list[dict[str, Any]], notes: list[str]) -> d
     others = [f"{code} {amount:,.2f}" for code, amount in owed.items() if code != main and amount]
     if others:
         notes = [f"Also outstanding: {', '.join(others)}.", *notes]
-    obj: dict[str, Any] = {
-        "id": "summary", "header": f"Xero: {view.title}",
+    obj: dict[str, Any] = {"id": "summary", "header": f"Xero: {view.title}"}
+    if view.organisation:
+        obj["xero_organisation"] = view.organisation
+    obj.update({
         "outstanding": _currency(main, owed.get(main, Decimal(0))),
         "overdue_total": _currency(main, late.get(main, Decimal(0))),
         "open_invoices": sum(1 for d in invoices if Decimal(d.get("amount_due") or 0) > 0),
-        "open_quotes": sum(1 for d in shown if d["kind"] == "quote" and d.get("status") in documents.OPEN_QUOTES)}
+        "open_quotes": sum(1 for d in shown if d["kind"] == "quote" and d.get("status") in documents.OPEN_QUOTES)})
     if notes:
         obj["note"] = " ".join(notes)
     if view.refreshed_at:
@@ -185,9 +189,14 @@ def _currency(code: str | None, value: Decimal) -> dict[str, Any]:
     return {"code": code or "USD", "value": float(value)}
 
 
-def message(object_id: str, header: str, text: str, settings_url: str) -> dict[str, Any]:
-    """A plain message in the panel (not connected, not in Xero yet, nothing there)."""
-    return {"data": [{"id": object_id, "header": header, "note": text}], "settings": {"url": settings_url}}
+def message(object_id: str, header: str, text: str, settings_url: str, *,
+            organisation: str | None = None) -> dict[str, Any]:
+    """A plain message in the panel (not connected, not in Xero yet, nothing there, which contact?), naming the Xero
+    organisation it looked in when there is one."""
+    obj = {"id": object_id, "header": header, "note": text}
+    if organisation:
+        obj["xero_organisation"] = organisation
+    return {"data": [obj], "settings": {"url": settings_url}}
 
 
 def error(title: str, subtitle: str, action: dict[str, str] | None = None) -> dict[str, Any]:

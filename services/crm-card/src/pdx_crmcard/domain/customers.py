@@ -1,0 +1,57 @@
+"""A person's or organisation's card looking for its Xero contact: the Pipedrive record as the ``Contact`` the safe
+matching rules take (``pdx_common.contact_matching``), the one Xero search they ask, and the panel's words when Xero
+has several contacts that could be the customer. Pure.
+
+    contact_of("organization", {"id": 101, "name": "Kiwi Widgets Ltd"})
+    ->  Contact(name="Kiwi Widgets Ltd", contact_number="pd-org-101", source="organization", source_id="101")
+    search([("ContactNumber", "pd7001-org-101"), ("Name", "Kiwi Widgets Ltd")])
+    ->  'ContactNumber=="pd7001-org-101" OR Name=="Kiwi Widgets Ltd"'
+"""
+
+from typing import Any, Literal
+
+from pdx_common.contact_matching import Ambiguous
+from pdx_common.contracts import Contact
+from pdx_common.xero import where_equals
+
+Record = Literal["person", "organization"]
+
+
+def number_of(resource: Record, record_id: str) -> str:
+    return f"pd-{'org' if resource == 'organization' else 'person'}-{record_id}"
+
+
+def contact_of(resource: Record, record: dict[str, Any]) -> Contact | None:
+    """None for a record without an id or a name (nothing to match it by). An organisation is matched by its name
+    and number only: its email would be its contact person's (the rules never match an organisation by that)."""
+    name = " ".join(str(record.get("name") or "").split())
+    if not record.get("id") or not name:
+        return None
+    record_id = str(record["id"])
+    if resource == "organization":
+        return Contact(name=name[:255], contact_number=number_of(resource, record_id), source="organization",
+                       source_id=record_id)
+    return Contact(name=name[:255], contact_number=number_of(resource, record_id), source="person",
+                   source_id=record_id, email=_primary(record.get("emails")),
+                   first_name=record.get("first_name") or None, last_name=record.get("last_name") or None)
+
+
+def _primary(values: Any) -> str | None:
+    values = [v for v in values or [] if isinstance(v, dict) and v.get("value")]
+    chosen = next((v for v in values if v.get("primary")), values[0] if values else None)
+    return str(chosen["value"]) if chosen else None
+
+
+def search(lookups: list[tuple[str, str]]) -> str:
+    """One ``where`` for every lookup, OR-ed: one Xero call however many ways the customer may be found."""
+    return " OR ".join(where_equals(field, value) for field, value in lookups)
+
+
+def ambiguous_note(name: str, found: Ambiguous, limit: int = 255) -> str:
+    """What the panel says when two or more Xero contacts could be the customer (Pipedrive shows 255 characters)."""
+    then = " Link the right one in the app settings (Customers & products), then press Update."
+    said = f"Xero has {len(found.candidates)} contacts that could be '{name}': {found.names()}."
+    room = limit - len(then)
+    if len(said) > room:
+        said = said[: room - 2].rstrip(" ,(") + "…."
+    return said + then

@@ -1,0 +1,105 @@
+"""Xero's numbers on the deal, the pure part: the words, the amount by field type, which document the deal shows,
+its pipeline, the one PATCH body, and a claim key that is the same for the same values."""
+
+import pytest
+
+from pdx_common.company_settings import DealFieldRef, DealFields, PaidStage
+from pdx_crmcard.domain import deal_numbers
+from pdx_crmcard.domain.deal_numbers import claim_key, headline, pipeline_of, status_words, values
+
+STATUS, DUE, NUMBER, LINK = ("a" * 40, "b" * 40, "c" * 40, "d" * 40)
+ALL = DealFields(status=DealFieldRef(key=STATUS), amount_due=DealFieldRef(key=DUE, field_type="monetary"),
+                 number=DealFieldRef(key=NUMBER), link=DealFieldRef(key=LINK),
+                 paid_stages=(PaidStage(pipeline_id=1, stage_id=5), PaidStage(pipeline_id=2, stage_id=8)))
+
+
+def doc(**fields) -> dict:
+    base = {"kind": "invoice", "xero_id": "inv-1", "number": "INV-0042", "status": "AUTHORISED",
+            "date": "2026-11-27", "total": "1725.00", "amount_due": "1725.00", "amount_paid": "0.00",
+            "currency": "NZD", "url": "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID=inv-1",
+            "deal_id": "42", "trigger_id": "p1-s4"}
+    return {**base, **fields}
+
+
+@pytest.mark.parametrize(("kind", "status", "words"), [
+    ("invoice", "DRAFT", "Draft"), ("invoice", "SUBMITTED", "Awaiting approval"),
+    ("invoice", "AUTHORISED", "Awaiting payment"), ("invoice", "PAID", "Paid"), ("invoice", "VOIDED", "Voided"),
+    ("invoice", "DELETED", "Deleted"), ("quote", "DRAFT", "Draft"), ("quote", "SENT", "Sent"),
+    ("quote", "ACCEPTED", "Accepted"), ("quote", "DECLINED", "Declined"), ("quote", "INVOICED", "Invoiced"),
+    ("quote", "DELETED", "Deleted"),
+])
+def test_the_status_in_words(kind, status, words) -> None:
+    assert status_words(doc(kind=kind, status=status)) == words
+
+
+@pytest.mark.parametrize(("field_type", "written"), [
+    ("double", 1000.5), ("monetary", {"value": 1000.5, "currency": "NZD"}), ("varchar", "NZD 1,000.50"),
+    ("text", "NZD 1,000.50"),
+])
+def test_the_amount_due_takes_the_fields_type(field_type, written) -> None:
+    assert deal_numbers.amount(DealFieldRef(key=DUE, field_type=field_type), "1000.50", "NZD") == written
+
+
+def test_an_unpaid_invoice_fills_the_four_fields_and_moves_nothing() -> None:
+    assert values(doc(), ALL) == {"custom_fields": {
+        STATUS: "Awaiting payment", DUE: {"value": 1725.0, "currency": "NZD"}, NUMBER: "INV-0042",
+        LINK: "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID=inv-1"}}
+
+
+def test_a_paid_invoice_moves_the_deal_to_its_pipelines_paid_stage() -> None:
+    paid = values(doc(status="PAID", amount_due="0.00", amount_paid="1725.00"), ALL)
+    assert paid["stage_id"] == 5 and paid["custom_fields"][STATUS] == "Paid"
+    assert paid["custom_fields"][DUE] == {"value": 0.0, "currency": "NZD"}
+    assert values(doc(status="PAID", trigger_id="p2-won"), ALL)["stage_id"] == 8
+    assert values(doc(status="PAID", pipeline_id=2, trigger_id="manual-invoice"), ALL)["stage_id"] == 8
+
+
+@pytest.mark.parametrize("fields", [
+    {"status": "PAID", "trigger_id": "manual-invoice"},  # on demand: the pipeline is unknown
+    {"status": "PAID", "trigger_id": "p3-s1"},  # a pipeline without a paid stage
+    {"status": "AUTHORISED", "amount_paid": "10.00", "amount_due": "1715.00"},  # part paid
+    {"kind": "quote", "status": "ACCEPTED", "amount_due": None},
+])
+def test_no_stage_move_unless_an_invoice_is_paid_in_a_pipeline_with_a_paid_stage(fields) -> None:
+    assert "stage_id" not in values(doc(**fields), ALL)
+
+
+def test_only_the_chosen_fields_are_written_and_nothing_when_none_applies() -> None:
+    just_stage = DealFields(paid_stages=(PaidStage(pipeline_id=1, stage_id=5),))
+    assert values(doc(), just_stage) == {}
+    assert values(doc(status="PAID"), just_stage) == {"stage_id": 5}
+    number_only = DealFields(number=DealFieldRef(key=NUMBER))
+    assert values(doc(), number_only) == {"custom_fields": {NUMBER: "INV-0042"}}
+    assert values(doc(number=None), number_only) == {}
+
+
+def test_a_quote_has_no_amount_due() -> None:
+    written = values(doc(kind="quote", status="SENT", amount_due=None, number="QU-0007"), ALL)["custom_fields"]
+    assert written == {STATUS: "Sent", NUMBER: "QU-0007", LINK: doc()["url"]}
+
+
+def test_the_deal_shows_its_newest_standing_invoice_before_any_quote() -> None:
+    quote = doc(kind="quote", xero_id="q", status="INVOICED", date="2026-11-30")
+    voided = doc(xero_id="v", status="VOIDED", date="2026-11-29")
+    standing = doc(xero_id="s", status="AUTHORISED", date="2026-11-01")
+    newer = doc(xero_id="n", status="DRAFT", date="2026-11-02")
+    assert headline([quote, voided, standing])["xero_id"] == "s"
+    assert headline([quote, voided, standing, newer])["xero_id"] == "n"
+    assert headline([quote, voided])["xero_id"] == "v"
+    assert headline([quote])["xero_id"] == "q" and headline([]) is None
+
+
+@pytest.mark.parametrize(("fields", "pipeline"), [
+    ({"pipeline_id": 3}, 3), ({"trigger_id": "p12-s40"}, 12), ({"trigger_id": "p2-won@1"}, 2),
+    ({"trigger_id": "manual-invoice"}, None), ({"trigger_id": None}, None),
+])
+def test_the_pipeline_comes_from_the_result_else_the_trigger(fields, pipeline) -> None:
+    assert pipeline_of({**doc(), **fields}) == pipeline
+
+
+def test_the_claim_key_names_the_document_and_changes_with_the_values_only() -> None:
+    first = claim_key("7001", "inv-1", values(doc(), ALL))
+    assert first.startswith("deal-fields:7001:inv-1:")
+    assert first == claim_key("7001", "inv-1", dict(reversed(list(values(doc(), ALL).items()))))
+    assert first != claim_key("7001", "inv-1", values(doc(status="PAID"), ALL))
+    assert first != claim_key("7002", "inv-1", values(doc(), ALL))
