@@ -143,12 +143,18 @@ async def test_install_stores_encrypted_tokens_and_registers_a_webhook_the_gatew
     assert s.store().decrypt(doc, "access_token") in s.pd.access_tokens
     assert s.store().decrypt(doc, "refresh_token") in s.pd.refresh_tokens
 
-    [hook] = s.pd.webhooks.values()
-    assert hook["subscription_url"] == f"{s.gateway_url}/webhooks/pipedrive/{s.company_id}"
-    assert (hook["event_object"], hook["event_action"], hook["version"]) == ("deal", "*", "2.0")
+    hooks = {h["event_object"]: h for h in s.pd.webhooks.values()}
+    assert sorted(hooks) == ["deal", "organization", "person", "product"] and len(s.pd.webhooks) == 4
+    hook = hooks["deal"]
+    for one in hooks.values():  # one set of credentials for the four
+        assert one["subscription_url"] == f"{s.gateway_url}/webhooks/pipedrive/{s.company_id}"
+        assert (one["event_action"], one["version"]) == ("*", "2.0")
+        assert (one["http_auth_user"], one["http_auth_password"]) == (hook["http_auth_user"],
+                                                                      hook["http_auth_password"])
     assert len(hook["http_auth_password"]) >= 43  # 32 random bytes, urlsafe base64
     company = await s.db.companies.find_one({"_id": s.company_id})
     assert company["webhook_id"] == hook["id"] and hook["http_auth_password"] not in raw(company)
+    assert company["webhook_ids"] == {entity: h["id"] for entity, h in hooks.items()}
     settings = await s.db.company_settings.find_one({"_id": s.company_id})
     assert settings["triggers"] == []
 
@@ -163,13 +169,15 @@ async def test_install_stores_encrypted_tokens_and_registers_a_webhook_the_gatew
 async def test_reinstall_replaces_the_webhook_and_its_credentials(oauth_stack):
     s = oauth_stack
     await s.install()
-    [old] = [dict(h) for h in s.pd.webhooks.values()]
+    olds = [dict(h) for h in s.pd.webhooks.values()]
+    old = next(h for h in olds if h["event_object"] == "deal")
     await s.install()
 
-    [new] = s.pd.webhooks.values()
+    assert len(s.pd.webhooks) == 4 and len({h["http_auth_user"] for h in s.pd.webhooks.values()}) == 1
+    new = next(h for h in s.pd.webhooks.values() if h["event_object"] == "deal")
     assert new["http_auth_password"] != old["http_auth_password"] and new["http_auth_user"] != old["http_auth_user"]
     deleted = [r for r in s.pd.requests if r["method"] == "DELETE"]
-    assert [r["path"] for r in deleted] == [f"/api/v1/webhooks/{old['id']}"]
+    assert sorted(r["path"] for r in deleted) == sorted(f"/api/v1/webhooks/{h['id']}" for h in olds)
     body = {"meta": {"id": "e1", "action": "change", "entity": "deal", "entity_id": "1", "company_id": s.company_id,
                      "version": "2.0"}, "data": {"id": 1}, "previous": {"title": "x"}}
     url = f"{s.gateway_url}/webhooks/pipedrive/{s.company_id}"
@@ -203,7 +211,7 @@ async def test_a_replayed_callback_is_refused_and_changes_nothing(oauth_stack):
     assert status == 400
     assert await s.db.connections.find_one({"_id": f"pipedrive:{s.company_id}"}) == before
     assert len([r for r in s.pd.requests if r["path"] == "/oauth/token"]) == token_calls
-    assert len(s.pd.webhooks) == 1
+    assert len(s.pd.webhooks) == 4
 
 
 async def test_a_callback_finished_in_another_browser_is_refused_and_spends_nothing(oauth_stack):
@@ -258,9 +266,12 @@ async def test_uninstall_with_the_client_credentials_forgets_the_company(oauth_s
     await connect_xero_directly(s)
     assert s.xero.auth.client_connections("sandbox-xero-client")
 
+    assert len(s.pd.webhooks) == 4
+
     assert await uninstall(s, PD_CLIENT) == 200
 
     assert await stored(s.db) == {"connections": 0, "companies": 0, "company_settings": 0}
+    assert not s.pd.webhooks  # deleted while the tokens still worked
     assert not s.xero.auth.client_connections("sandbox-xero-client")  # the Xero grant was revoked
     assert [r.path for r in s.xero.requests].count("/connect/revocation") == 1
 

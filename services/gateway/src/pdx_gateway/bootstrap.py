@@ -9,7 +9,7 @@ from pdx_common.kafka import make_broker
 from pdx_common.mongo import connect_mongo, ping
 from pdx_common.parking import MongoParkedCommands
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
-from pdx_gateway import erase, jobs
+from pdx_gateway import erase, jobs, record_webhooks
 from pdx_gateway.adapters.connections import MongoConnections
 from pdx_gateway.adapters.deal_events import MongoDealEvents
 from pdx_gateway.adapters.mongo import MongoSeenEvents, MongoWebhookCredentials
@@ -49,6 +49,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.cleanup_ctx.append(_oauth_context(settings))
     app.cleanup_ctx.append(erase.purge_context(settings.erase_check_seconds))
     app.cleanup_ctx.append(jobs.runner_context)
+    app.cleanup_ctx.append(record_webhooks.add_missing_context)  # after the OAuth context: it needs the connector
     app.add_routes(webhooks.routes)
     app.add_routes(oauth_pipedrive.routes)
     app.add_routes(oauth_xero.routes)

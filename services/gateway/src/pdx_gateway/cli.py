@@ -13,6 +13,10 @@
     dead-letters    --company 7001 [--state waiting|redriven]   the company's dead letters
     dead-letter     --company 7001 --id 9f0c...                 one, with its error and payload
     redrive         --company 7001 --id 9f0c... | --all         send one (or every waiting one) again
+    webhooks        --company 7001 [--show]   register the company's missing Pipedrive webhooks (idempotent)
+    links           --company 7001 [--kind contact|item]         Pipedrive customers/products linked to Xero
+    link            --company 7001 --customer pd-org-12 --xero-contact <ContactID>   an admin's link
+    unlink          --company 7001 --customer pd-org-12          forget it (the next sync matches afresh)
 
 The API address and token come from --url/--token or PDX_API_URL/PDX_API_TOKEN (``./dev admin`` sets both).
 """
@@ -24,6 +28,7 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -62,6 +67,8 @@ async def run(args: argparse.Namespace) -> tuple[int, Any]:
         return await _call(args, "POST" if args.command == "erase" else "GET", f"/{args.command}")
     if args.command in ("dead-letters", "dead-letter", "redrive"):
         return await _dead_letters(args)
+    if args.command in ("webhooks", "links", "link", "unlink"):
+        return await _master_data(args)
     return await _call(args, "GET", f"/deals/{args.deal}/status")
 
 
@@ -101,6 +108,17 @@ async def _dead_letters(args: argparse.Namespace) -> tuple[int, Any]:
     return await _call(args, "POST", "/dead-letters/redrive" if args.all else f"/dead-letters/{args.id}/redrive")
 
 
+async def _master_data(args: argparse.Namespace) -> tuple[int, Any]:
+    if args.command == "webhooks":
+        return await _call(args, "GET" if args.show else "POST", "/webhooks")
+    if args.command == "links":
+        return await _call(args, "GET", f"/links?kind={args.kind}")
+    path = f"/links/contact/{quote(args.customer, safe='')}"
+    if args.command == "link":
+        return await _call(args, "PUT", path, {"xero_contact_id": args.xero_contact})
+    return await _call(args, "DELETE", path)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pdx-admin", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--url", default=os.environ.get("PDX_API_URL", "http://127.0.0.1:8080"))
@@ -123,6 +141,7 @@ def parser() -> argparse.ArgumentParser:
     erase.add_argument("--yes", action="store_true", required=True, help="confirm: nothing can bring it back")
     sub.add_parser("erasure", help="a company's scheduled or done erasure").add_argument("--company", required=True)
     _dead_letter_parsers(sub)
+    _master_data_parsers(sub)
     return p
 
 
@@ -152,6 +171,21 @@ def _dead_letter_parsers(sub: Any) -> None:
     which.add_argument("--id", help="one dead letter")
     which.add_argument("--all", action="store_true", help="every waiting dead letter of the company")
     for target in (listing, one, again):
+        target.add_argument("--company", required=True)
+
+
+def _master_data_parsers(sub: Any) -> None:
+    hooks = sub.add_parser("webhooks", help="register the company's missing Pipedrive webhooks (deal, person, "
+                                            "organization, product); also re-registers ones Pipedrive lost")
+    hooks.add_argument("--show", action="store_true", help="only show the webhooks the gateway knows")
+    links = sub.add_parser("links", help="Pipedrive customers or products linked to Xero, with their last sync")
+    links.add_argument("--kind", choices=["contact", "item"], default="contact")
+    link = sub.add_parser("link", help="link a Pipedrive customer to the right Xero contact (an admin's link)")
+    link.add_argument("--xero-contact", required=True, help="the Xero ContactID")
+    unlink = sub.add_parser("unlink", help="forget a customer's link")
+    for target in (link, unlink):
+        target.add_argument("--customer", required=True, help="pd-org-<id> or pd-person-<id>")
+    for target in (hooks, links, link, unlink):
         target.add_argument("--company", required=True)
 
 

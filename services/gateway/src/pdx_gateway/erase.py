@@ -3,11 +3,12 @@ grace period (``PDX_GATEWAY_ERASE_AFTER_DAYS``, 30 by default) is over, or at on
 
 Every service writes to the one database, so the list of what a company leaves behind lives here, in one place
 (``ERASED``): deal payloads, the documents read model and its links, the activities log, the settings and their
-history, parked commands, dead letters, connections and webhook credentials. The ledger keeps, per (company, deal,
-trigger), only which Xero draft was made (so a late redelivery still cannot make a second one); its copy of the
-draft (contact, amounts, dates) goes. ``metered_drafts`` stays: billing records (company, organisation and draft
-ids, month, kind, number; no names, no amounts), kept for invoicing and accounting. ``sequences`` holds counters
-only (the dead letters' insertion order), nothing of any company.
+history, parked commands, dead letters, connections and webhook credentials, and what keeping customers and
+products in sync leaves (pending record changes, each record's last sync, the deal fields written back). The ledger
+keeps, per (company, deal, trigger), only which Xero draft was made (so a late redelivery still cannot make a second
+one); its copy of the draft (contact, amounts, dates) goes. ``metered_drafts`` stays: billing records (company,
+organisation and draft ids, month, kind, number; no names, no amounts), kept for invoicing and accounting.
+``sequences`` holds counters only (the dead letters' insertion order), nothing of any company.
 
 An erasure document (collection ``erasures``, ``_id`` = company id) records what was asked and what was done::
 
@@ -58,6 +59,11 @@ def by_mark(company_id: str) -> dict[str, Any]:
     return {"_id": {"$regex": f"^[a-z_]+:{re.escape(company_id)}:"}}
 
 
+def by_prefix(prefix: str) -> Filter:
+    """``_id`` = ``<prefix>:<company>:...`` (claims named for what they claim)."""
+    return lambda company_id: {"_id": {"$regex": f"^{re.escape(prefix)}:{re.escape(company_id)}:"}}
+
+
 def either(*filters: Filter) -> Filter:
     return lambda company_id: {"$or": [f(company_id) for f in filters]}
 
@@ -83,6 +89,9 @@ ERASED: dict[str, Filter] = {
     "xero_refresh_marks": by_mark,
     "parked_commands": by_company,  # whole commands (customer, lines) waiting for Xero
     "dead_letters": by_company,  # messages that failed, with their payloads
+    "record_changes": either(by_key_prefix, by_company),  # mapper: persons/orgs/products changed, waiting to sync
+    "record_syncs": either(by_key_prefix, by_company),  # writer: each customer's/product's last sync (names, errors)
+    "deal_field_writes": either(by_prefix("deal-fields"), by_company),  # crm-card: Xero's numbers written on deals
 }
 
 

@@ -2,12 +2,13 @@
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import structlog
 
 from pdx_common import topics
 from pdx_common.contracts import DealChanged, new_id, utcnow
-from pdx_gateway.domain.webhook import PipedriveWebhook, to_deal_changed
+from pdx_gateway.domain.webhook import RECORD_ENTITIES, PipedriveWebhook, to_deal_changed, to_record_changed
 from pdx_gateway.errors import NotFound, NothingToReplay, Unavailable
 from pdx_gateway.ports import Publisher, SeenEvents, StageEvents
 
@@ -24,28 +25,59 @@ async def accept_deal_webhook(hook: PipedriveWebhook, publisher: Publisher, seen
     if hook.meta.entity != "deal":
         return "ignored"
     event = to_deal_changed(hook)
-    owner = new_id()
-    if await _claim(seen, event, owner, busy_wait) == "published":
-        log.info("webhook retry already published", event_id=event.event_id, attempt=event.attempt)
-        return "duplicate"
-    try:
+
+    async def publish() -> None:
         if event.action == "create" or {"stage_id", "status"} & set(event.previous or {}):  # moved, won, reopened
             await stage_events.remember_stage_event(event)
         await publisher.publish(event, topics.DEAL_EVENTS, topics.deal_key(event.company_id, event.deal_id))
-    except BaseException:
-        # Released, so the 5xx this becomes makes Pipedrive's next attempt publish it (if the release fails too, the
-        # lease runs out and the next attempt takes the claim over).
-        await asyncio.shield(seen.release(event.company_id, event.event_id, owner))
-        raise
-    await seen.published(event.company_id, event.event_id, owner)
+
+    if not await _publish_once(seen, event.company_id, event.event_id, event.deal_id, publish, busy_wait):
+        log.info("webhook retry already published", event_id=event.event_id, attempt=event.attempt)
+        return "duplicate"
     log.info("deal event published", event_id=event.event_id, action=event.action)
     return "accepted"
 
 
-async def _claim(seen: SeenEvents, event: DealChanged, owner: str, busy_wait: float) -> str:
+async def accept_record_webhook(hook: PipedriveWebhook, publisher: Publisher, seen: SeenEvents, *,
+                                busy_wait: float = 10.0) -> str:
+    """Publish a person's, organisation's or product's change (``RecordChanged`` on ``RECORD_EVENTS``, keyed by
+    company) once per Pipedrive event id, with the deals' claims. Returns "accepted", "duplicate" or "ignored"."""
+    if hook.meta.entity not in RECORD_ENTITIES:
+        return "ignored"
+    event = to_record_changed(hook)
+
+    async def publish() -> None:
+        await publisher.publish(event, topics.RECORD_EVENTS, topics.company_key(event.company_id))
+
+    if not await _publish_once(seen, event.company_id, event.event_id, event.entity_id, publish, busy_wait):
+        log.info("webhook retry already published", event_id=event.event_id, attempt=hook.meta.attempt)
+        return "duplicate"
+    log.info("record event published", event_id=event.event_id, entity=event.entity, action=event.action)
+    return "accepted"
+
+
+async def _publish_once(seen: SeenEvents, company_id: str, event_id: str, subject_id: str,
+                        publish: Callable[[], Awaitable[None]], busy_wait: float) -> bool:
+    """Run ``publish`` under the event's claim; False when a delivery before this one already published it."""
+    owner = new_id()
+    if await _claim(seen, company_id, event_id, subject_id, owner, busy_wait) == "published":
+        return False
+    try:
+        await publish()
+    except BaseException:
+        # Released, so the 5xx this becomes makes Pipedrive's next attempt publish it (if the release fails too, the
+        # lease runs out and the next attempt takes the claim over).
+        await asyncio.shield(seen.release(company_id, event_id, owner))
+        raise
+    await seen.published(company_id, event_id, owner)
+    return True
+
+
+async def _claim(seen: SeenEvents, company_id: str, event_id: str, subject_id: str, owner: str,
+                 busy_wait: float) -> str:
     deadline = time.monotonic() + busy_wait
     while True:
-        claim = await seen.claim(event.company_id, event.event_id, event.deal_id, owner)
+        claim = await seen.claim(company_id, event_id, subject_id, owner)
         if claim != "busy":
             return claim
         if time.monotonic() >= deadline:

@@ -1,6 +1,5 @@
 """Installing and uninstalling the Pipedrive app for a company."""
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,6 +11,7 @@ from pdx_common.pipedrive import PipedriveClient
 from pdx_gateway.connector import Connector
 from pdx_gateway.erase import ErasureRunning, MongoErasures, schedule_after_uninstall
 from pdx_gateway.errors import Unavailable
+from pdx_gateway.record_webhooks import delete_all_best_effort, delete_webhook, new_credentials, register_all
 
 log = structlog.get_logger()
 
@@ -24,9 +24,9 @@ class Installed:
 
 
 async def install_pipedrive(c: Connector, code: str, erasures: MongoErasures) -> Installed:
-    """Exchange the code, store the tokens encrypted, register the deal webhook with fresh per-company Basic
-    credentials, and store default settings (no triggers) for a company that has none. A company back within the
-    grace period after an uninstall keeps its history: its erasure is cancelled."""
+    """Exchange the code, store the tokens encrypted, register the webhooks (deal, person, organization, product)
+    with fresh per-company Basic credentials, and store default settings (no triggers) for a company that has none.
+    A company back within the grace period after an uninstall keeps its history: its erasure is cancelled."""
     tokens = await c.pipedrive.exchange(code)
     me = await c.pipedrive.me(tokens)
     company_id, domain = str(me["company_id"]), me.get("company_domain")
@@ -40,40 +40,34 @@ async def install_pipedrive(c: Connector, code: str, erasures: MongoErasures) ->
         # company's installation (another user who signed in to a deal link may remove the app for themselves).
         await c.store.save_tokens("pipedrive", company_id, tokens, company_domain=domain, broken_reason=None,
                                   installer_user_id=str(me["id"]) if me.get("id") is not None else None)
-        await replace_webhook(c, c.pipedrive_api(company_id))
+        await replace_webhooks(c, c.pipedrive_api(company_id))
         created = await c.company_settings.create_default(company_id)
         log.info("pipedrive installed", company_domain=domain, settings_created=created, erasure_cancelled=cancelled)
     return Installed(company_id, domain, created)
 
 
-async def replace_webhook(c: Connector, api: PipedriveClient) -> None:
-    """The old webhook (if we know it) goes first, so no event arrives with credentials that no longer work; the new
-    credentials are stored before the webhook exists, so its first event already authenticates."""
+async def replace_webhooks(c: Connector, api: PipedriveClient) -> None:
+    """The company's four webhooks (deal, person, organization, product) with fresh credentials. The old webhooks
+    (if we know them) go first, so no event arrives with credentials that no longer work; the new credentials are
+    stored before the webhooks exist, so their first events already authenticate."""
     company_id = api.company_id
-    old = await c.credentials.webhook_id(company_id)
-    if old is not None:
-        await _delete_webhook(api, old)
-    user, password = f"pdx-{secrets.token_hex(8)}", secrets.token_urlsafe(32)
+    old = [*(await c.credentials.webhook_ids(company_id)).values(), *await c.credentials.retired(company_id)]
+    await c.credentials.retire(company_id, old)  # remembered until deleted: a failure here leaves none behind
+    for webhook_id in old:
+        await delete_webhook(api, webhook_id)
+        await c.credentials.deleted(company_id, webhook_id)
+    user, password = new_credentials()
     await c.credentials.set(company_id, user, password)
-    hook = await api.register_webhook(c.public(f"/webhooks/pipedrive/{company_id}"), user, password)
-    await c.credentials.remember_webhook(company_id, hook["id"])
-    log.info("pipedrive webhook registered", webhook_id=hook["id"], replaced=old)
-
-
-async def _delete_webhook(api: PipedriveClient, webhook_id: int | str) -> None:
-    try:
-        await api.request("DELETE", f"/api/v1/webhooks/{webhook_id}")
-    except ApiError as exc:
-        if exc.status not in (404, 410):
-            raise
-        log.info("old pipedrive webhook already gone", webhook_id=webhook_id)
+    await register_all(c, api, user, password)
+    log.info("pipedrive webhooks replaced", replaced=old)
 
 
 async def uninstall_pipedrive(c: Connector, company_id: str, erasures: MongoErasures) -> datetime:
-    """Forget the company: both connections (the Xero grant revoked when Xero answers), the webhook credentials and
-    the settings; the rest of its personal data is erased after the grace period (returned: when). Pipedrive itself
-    removes the app's webhooks and tokens."""
+    """Forget the company: its Pipedrive webhooks (deleted while its tokens still work, best-effort: Pipedrive
+    removes an app's webhooks itself too), both connections (the Xero grant revoked when Xero answers), the webhook
+    credentials and the settings; the rest of its personal data is erased after the grace period (returned: when)."""
     with structlog.contextvars.bound_contextvars(company_id=company_id):
+        await delete_all_best_effort(c, company_id)
         await _revoke_xero_if_possible(c, company_id)
         await c.connections.delete("xero", company_id)
         await c.connections.delete("pipedrive", company_id)

@@ -1,4 +1,5 @@
-"""Pipedrive webhook v2 payloads, validated, and turned into ``DealChanged``. Pure."""
+"""Pipedrive webhook v2 payloads, validated, and turned into ``DealChanged`` (deals) or ``RecordChanged`` (persons,
+organisations, products). Pure."""
 
 import re
 from datetime import datetime
@@ -6,10 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pdx_common.contracts import DealChanged
+from pdx_common.contracts import DealChanged, RecordChanged
 
 # Pipedrive's ids are positive integers (64-bit); a webhook naming anything else is not Pipedrive's.
 ENTITY_ID = r"^[1-9][0-9]{0,17}$"
+# The master-data objects whose webhooks the gateway accepts beside deals (issue 12: kept in sync with Xero).
+RECORD_ENTITIES = ("person", "organization", "product")
 
 
 class WebhookMeta(BaseModel):
@@ -57,3 +60,11 @@ def to_deal_changed(hook: PipedriveWebhook) -> DealChanged:
     return DealChanged(company_id=meta.company_id, deal_id=meta.entity_id, event_id=meta.id, action=meta.action,
                        change_source=meta.change_source, attempt=meta.attempt, pipedrive_user_id=meta.user_id,
                        event_timestamp=meta.timestamp, data=hook.data, previous=hook.previous)
+
+
+def to_record_changed(hook: PipedriveWebhook) -> RecordChanged:
+    """Thin on purpose: the mapper reads the record as Pipedrive has it when it syncs, so ``data`` is not carried."""
+    meta = hook.meta
+    return RecordChanged(company_id=meta.company_id, entity=meta.entity, entity_id=meta.entity_id, event_id=meta.id,
+                         action=meta.action, event_timestamp=meta.timestamp, change_source=meta.change_source,
+                         pipedrive_user_id=meta.user_id)

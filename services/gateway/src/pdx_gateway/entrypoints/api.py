@@ -12,8 +12,12 @@
 ``POST /api/companies/{company_id}/jobs/{job_id}/start``    run a checked backfill (ready -> running)
 ``POST /api/companies/{company_id}/jobs/{job_id}/cancel``   stop a job; what it published still completes
 ``GET  /api/companies/{company_id}/deals/{deal_id}/status`` each trigger's last outcome for the deal
+``GET  /api/companies/{company_id}/webhooks``               the company's Pipedrive webhooks, as the gateway knows them
+``POST /api/companies/{company_id}/webhooks``               register the missing ones (deal, person, organization,
+                                                            product; also when Pipedrive lost one), delete replaced
+                                                            ones: ``{"registered": true, "webhooks": {...}, ...}``
 
-and the connection routes of ``connections_api``.
+and the routes of ``connections_api`` and ``links_api``.
 """
 
 import json
@@ -23,9 +27,11 @@ from typing import Any
 from aiohttp import web
 
 from pdx_common.auth import bearer_middleware
-from pdx_gateway import jobs, settings_changes
+from pdx_common.http import ConnectionMissing
+from pdx_gateway import jobs, record_webhooks, settings_changes
 from pdx_gateway.adapters.jobs import MongoJobs
-from pdx_gateway.entrypoints import connections_api, dead_letters_api, erase_api
+from pdx_gateway.entrypoints import connections_api, dead_letters_api, erase_api, links_api
+from pdx_gateway.entrypoints.linking import connector_for
 from pdx_gateway.errors import (
     BadRequest,
     Conflict,
@@ -52,6 +58,7 @@ def create_api() -> web.Application:
     api.add_routes(connections_api.routes)
     api.add_routes(erase_api.routes)
     api.add_routes(dead_letters_api.routes)
+    api.add_routes(links_api.routes)
     return api
 
 
@@ -153,6 +160,30 @@ async def deal_status(request: web.Request) -> web.Response:
     rows = await request.config_dict[STAGE_EVENTS].status(request.match_info["company_id"],
                                                           request.match_info["deal_id"])
     return web.json_response(rows, dumps=lambda o: json.dumps(o, default=str))
+
+
+@routes.get("/companies/{company_id}/webhooks")
+async def webhooks(request: web.Request) -> web.Response:
+    company_id, c = request.match_info["company_id"], connector_for(request, "pipedrive")
+    if not await c.credentials.installed(company_id):
+        raise NotFound(f"company {company_id} is not installed")
+    ids = await c.credentials.webhook_ids(company_id)
+    return web.json_response({"company_id": company_id, "webhooks": ids,
+                              "missing": [e for e in record_webhooks.ENTITIES if e not in ids],
+                              "to_delete": await c.credentials.retired(company_id)})
+
+
+@routes.post("/companies/{company_id}/webhooks")
+async def add_webhooks(request: web.Request) -> web.Response:
+    """Idempotent: with all four webhooks known and still in Pipedrive, nothing changes (``registered: false``)."""
+    company_id = request.match_info["company_id"]
+    try:
+        outcome = await record_webhooks.ensure_webhooks(connector_for(request, "pipedrive"), company_id,
+                                                        check_pipedrive=True)
+    except ConnectionMissing as exc:
+        raise Conflict(f"Pipedrive is {exc.reason} for this company, so its webhooks cannot be registered",
+                       fix="The company's admin installs the app again in Pipedrive.") from None
+    return web.json_response({"company_id": company_id, **outcome.as_json()})
 
 
 @routes.post("/companies/{company_id}/backfill")
