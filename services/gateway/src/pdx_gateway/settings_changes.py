@@ -170,6 +170,12 @@ _PLAIN: tuple[tuple[str, str], ...] = (
      r"'\2' is not an account code: 1 to 10 characters, e.g. 200"),
     (r"Value error, fields\.branding_theme_id .* is not a Xero branding theme id.*",
      "choose a branding theme from the list (or the organisation's default)"),
+    (r"Value error, stage (\d+) of pipeline (\d+) makes a DRAFT (invoice|quote), so it cannot also be where paid "
+     r"deals are moved",
+     r"stage \1 of pipeline \2 makes a DRAFT \3 (under Triggers), so paid deals cannot be moved there (under Numbers "
+     r"on the deal): a move there would make a draft; choose another stage for one of them"),
+    (r"Value error, pipeline (\d+) has two \"when paid, move to\" stages",
+     r"pipeline \1 has two stages to move paid deals to; keep one"),
     (r"Value error, (.*)", r"\1"),
     (r"Input should be greater than or equal to (\S+)", r"must be \1 or more"),
     (r"Input should be greater than (\S+)", r"must be more than \1"),

@@ -1,5 +1,6 @@
 """What a company's Pipedrive offers the settings app's pickers: pipelines, stages, fields (custom ones included),
-products. Read on demand through the company's own connection; nothing is kept between requests.
+products. Read on demand through the company's own connection; nothing is kept between requests. One write: the
+deal fields an admin asks the app to create (``create_deal_field``).
 
 ``PipedriveCatalog(connector.pipedrive_api("7001")).stages()`` -> ``[Stage(id=5, name="Won", pipeline_id=1), ...]``
 """
@@ -79,6 +80,14 @@ class PipedriveCatalog:
                 raise
             rows = await self._list(f"/api/v1/{entity}Fields", {"start": 0})
         return [field for field in map(_field, rows) if field is not None]
+
+    async def create_deal_field(self, name: str, field_type: str) -> FieldInfo:
+        """A new deal custom field (``POST /api/v1/dealFields``), e.g. ``("Xero amount due", "monetary")``."""
+        row = await self._api.request("POST", "/api/v1/dealFields", json={"name": name, "field_type": field_type})
+        field = _field({"edit_flag": True, "field_type": field_type, "name": name, **(row or {})})
+        if field is None:
+            raise ApiError("pipedrive", 502, row, "/api/v1/dealFields")
+        return field
 
     async def products(self) -> list[Product]:
         rows = await self._list("/api/v2/products")

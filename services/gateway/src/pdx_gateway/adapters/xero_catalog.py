@@ -1,6 +1,7 @@
 """What the company's connected Xero organisation offers the settings app's pickers: items, tax rates usable on
-sales, active revenue accounts, tracking categories with their options, branding themes, the organisation's name.
-Read on demand through the company's own connection; nothing is kept between requests.
+sales, active revenue accounts, tracking categories with their options, branding themes, the organisation's name,
+and contacts found by name (for an admin linking a customer). Read on demand through the company's own connection;
+nothing is kept between requests.
 
 ``XeroCatalog(XeroClient(connector.session, connector.xero_tokens(), "7001", api_url)).revenue_accounts()``
 -> ``[Account(code="200", name="Sales"), ...]``
@@ -56,6 +57,17 @@ class BrandingTheme:
     name: str
 
 
+@dataclass(frozen=True)
+class Contact:
+    id: str
+    name: str
+    email: str | None
+    number: str | None  # Xero's ContactNumber (ours: "pd7001-org-12")
+
+
+SEARCH_SHOWN = 20  # a search that finds more asks for a longer name
+
+
 class XeroCatalog:
     def __init__(self, api: XeroApi) -> None:
         self._api = api
@@ -67,6 +79,15 @@ class XeroCatalog:
     async def organisation_name(self) -> str:
         organisations = await self._list("/Organisation", "Organisations")
         return str(organisations[0].get("Name") or "") if organisations else ""
+
+    async def search_contacts(self, term: str) -> list[Contact]:
+        """Active contacts whose name, email or number contains ``term`` (``GET /Contacts?searchTerm=``), by name."""
+        body = await self._api.request("GET", "/Contacts", params={"searchTerm": term, "page": "1"})
+        rows = [r for r in body.get("Contacts") or [] if isinstance(r, dict) and r.get("ContactID")
+                and r.get("ContactStatus", "ACTIVE") == "ACTIVE"]
+        contacts = [Contact(str(r["ContactID"]), str(r.get("Name") or r["ContactID"]), r.get("EmailAddress") or None,
+                            r.get("ContactNumber") or None) for r in rows]
+        return sorted(contacts, key=lambda c: c.name.lower())[:SEARCH_SHOWN]
 
     async def items(self) -> list[Item]:
         rows = await self._list("/Items", "Items")

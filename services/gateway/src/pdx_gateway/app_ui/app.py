@@ -7,6 +7,8 @@ from aiohttp import web
 from pdx_gateway.app_ui import (
     backfill,
     connect,
+    customers,
+    deal_fields,
     entry,
     history,
     mappings,
@@ -20,7 +22,7 @@ from pdx_gateway.app_ui.render import setup_templates
 from pdx_gateway.app_ui.security import page_errors, security_headers, session_middleware
 
 STATIC = Path(__file__).parent / "static"
-SECTIONS = (connect, triggers, rules, mappings, preview, sync_log, backfill, usage, history)
+SECTIONS = (connect, triggers, rules, customers, mappings, deal_fields, preview, sync_log, backfill, usage, history)
 
 
 def create_ui() -> web.Application:

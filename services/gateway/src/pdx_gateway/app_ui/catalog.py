@@ -77,15 +77,37 @@ class Choices:
     async def xero_organisation(self) -> str | None:
         """The connected Xero organisation's name, from the stored connection (no call to Xero); None when Xero is
         not connected or its connection is broken."""
+        return (await self.xero_connection())[1]
+
+    async def xero_connection(self) -> tuple[str | None, str | None]:
+        """``(tenant id, organisation name)`` of the organisation the company writes to now, from the stored
+        connection (no call to Xero); ``(None, None)`` when Xero is not connected or its connection is broken."""
         doc = await self._request.config_dict[CONNECTIONS].get("xero", self._company_id)
         if not doc or doc.get("status") != "ok" or not doc.get("tenant_id"):
-            return None
+            return None, None
+        tenant_id = str(doc["tenant_id"])
         if doc.get("tenant_name"):
-            return str(doc["tenant_name"])
+            return tenant_id, str(doc["tenant_name"])
         for tenant in doc.get("tenants") or []:
             if tenant.get("tenantId") == doc["tenant_id"]:
-                return str(tenant.get("tenantName") or "") or None
-        return None
+                return tenant_id, str(tenant.get("tenantName") or "") or None
+        return tenant_id, None
+
+    async def xero_call(self, call: Callable[[XeroCatalog], Awaitable[Any]]) -> Any:
+        """One call to the company's Xero (an admin's search), within the pickers' time limit. Raises
+        ``ConnectionMissing`` without a connection, or what ``UNREACHABLE`` names when Xero cannot answer."""
+        if self._xero_catalog is None:
+            raise ConnectionMissing("xero", self._company_id, "not connected")
+        async with asyncio.timeout(SOURCE_SECONDS):
+            return await call(self._xero_catalog)
+
+    async def pipedrive_call(self, call: Callable[[PipedriveCatalog], Awaitable[Any]]) -> Any:
+        """One call to the company's Pipedrive (an admin's change, e.g. creating deal fields); raises like
+        ``xero_call``."""
+        if self._pipedrive_catalog is None:
+            raise ConnectionMissing("pipedrive", self._company_id, "not connected")
+        async with asyncio.timeout(SOURCE_SECONDS):
+            return await call(self._pipedrive_catalog)
 
 
 async def _load(call: Awaitable[list[Any]], missing: str, unreachable: str) -> Source:

@@ -27,6 +27,10 @@ SHOWN = 100
 LONGEST = 120  # characters of a value shown; the rest is cut with "…"
 
 TRIGGERS, RULES, MAPPINGS = "Triggers", "Customers, products & money", "Field mappings"
+CUSTOMERS, DEAL_FIELDS = "Customers & products", "Numbers on the deal"
+# deal_fields.<setting> -> its label under Numbers on the deal
+DEAL_FIELD_LABELS = {"status": "Status", "amount_due": "Amount due", "number": "Invoice number", "link": "Link"}
+PAID_LABEL = "When the invoice is paid, move the deal to"
 # dotted path -> (section, label), as the sections label their inputs
 LABELS: dict[str, tuple[str, str]] = {
     "timezone": (TRIGGERS, "Time zone"),
@@ -36,6 +40,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "on_demand.more_than_once": (TRIGGERS, "Allow more than one per deal"),
     "customer.contact_from": (RULES, "Xero contact"),
     "customer.create_missing": (RULES, "Create the contact in Xero when it is missing"),
+    "customer.tax_number_field": (CUSTOMERS, "Tax number"),
+    "sync.update_xero": (CUSTOMERS, "Update Xero when a customer or product changes in Pipedrive"),
+    "sync.create_on_add": (CUSTOMERS, "Create customers and products in Xero as soon as they are added"),
     "products.description_from": (RULES, "Line description"),
     "products.unmatched": (RULES, "Products Xero doesn't know"),
     "products.default_item_code": (RULES, "Default item"),
@@ -67,13 +74,13 @@ async def show(request: web.Request) -> web.Response:
     settings = await store.get(company_id)
     entries = await store.history(company_id, SHOWN + 1, documents=True)
     names = await Names.load(request, company_id, entries)
-    zone = _zone(settings.timezone)
+    zone = zone_of(settings.timezone)
     shown = [_entry(entry, entries[i + 1] if i + 1 < len(entries) else None, names, zone)
              for i, entry in enumerate(entries[:SHOWN])]
     return render(request, "history.html", {"entries": shown})
 
 
-def _zone(name: str) -> ZoneInfo:
+def zone_of(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ValueError, KeyError):
@@ -103,6 +110,7 @@ class Names:
         self.themes = table("themes", lambda t: (t.id, t.name))
         self.products = table("products", lambda p: (str(p.id), p.name))
         self.deal_fields = table("deal_fields", lambda f: (f.key, f.name))
+        self.customer_fields = table("customer_fields", lambda f: (f.key, f.name))
 
     @classmethod
     async def load(cls, request: web.Request, company_id: str, entries: list[dict[str, Any]]) -> "Names":
@@ -122,10 +130,22 @@ class Names:
             wanted["themes"] = source.xero("branding themes", lambda x: x.branding_themes())
         if "account_by_product" in paths:
             wanted["products"] = source.pipedrive("products", lambda c: c.products())
-        if "date_field" in paths or "due_days_field" in paths:
+        if "date_field" in paths or "due_days_field" in paths or "deal_fields." in paths:
             wanted["deal_fields"] = source.pipedrive("deal fields", lambda c: c.fields("deal"))
+        if "paid_stages" in paths and "pipelines" not in wanted:
+            wanted["pipelines"] = source.pipedrive("pipelines", lambda c: c.pipelines())
+        if "paid_stages" in paths and "stages" not in wanted:
+            wanted["stages"] = source.pipedrive("stages", lambda c: c.stages())
+        if "tax_number_field" in paths:
+            wanted["customer_fields"] = source.pipedrive("fields", _customer_fields)
         loaded = await asyncio.gather(*wanted.values())
         return cls(dict(zip(wanted, loaded, strict=True)))
+
+    def paid(self, row: dict[str, Any]) -> str:
+        """``Sales: Won`` (a pipeline's paid deals move to that stage)."""
+        pipeline = self.pipelines.get(str(row.get("pipeline_id")), f"pipeline {row.get('pipeline_id')}")
+        stage = self.stages.get(str(row.get("stage_id")), f"stage {row.get('stage_id')}")
+        return f"{pipeline}: {stage}"
 
     def won(self, row: dict[str, Any]) -> str:
         """``Deals marked won in Sales become a DRAFT invoice``."""
@@ -227,6 +247,28 @@ def _row(change: dict[str, Any], names: Names) -> dict[str, Any]:
             "old": cut(value(kind, change.get("old"), names)), "new": cut(value(kind, change.get("new"), names))}
 
 
+async def _customer_fields(catalog: Any) -> list[Any]:
+    orgs, people = await asyncio.gather(catalog.fields("organization"), catalog.fields("person"))
+    return [*orgs, *people]
+
+
+def _deal_fields_path(path: str) -> tuple[str, str, str] | None:
+    """``deal_fields.status.key`` -> ``("Numbers on the deal", "Status", "deal_field")``; paid stages as a whole
+    (``deal_fields.paid_stages``, ``.0``) or one part of one (``.0.stage_id``)."""
+    parts = path.split(".")
+    if parts[:1] != ["deal_fields"] or len(parts) < 2:
+        return None
+    if parts[1] in DEAL_FIELD_LABELS:
+        label = DEAL_FIELD_LABELS[parts[1]]
+        if parts[2:] == ["field_type"]:
+            return DEAL_FIELDS, f"{label} · field type", "text"
+        return DEAL_FIELDS, label, "deal_field"
+    if parts[1] == "paid_stages":
+        leaf = parts[3] if len(parts) > 3 else ""
+        return DEAL_FIELDS, PAID_LABEL, {"stage_id": "stage", "pipeline_id": "pipeline"}.get(leaf, "paid")
+    return None
+
+
 def describe(path: str, names: Names) -> tuple[str, str, str]:
     """``money.account_by_pipeline.2`` -> ``("Customers, products & money", "Account for Renewals", "account")``:
     the section, the field's label, and what kind of value it holds."""
@@ -234,8 +276,11 @@ def describe(path: str, names: Names) -> tuple[str, str, str]:
         section, label = LABELS[path]
         kind = {"money.sales_account_code": "account", "money.default_tax_type": "tax",
                 "fields.branding_theme_id": "theme", "fields.date_field": "date_field",
-                "fields.due_days_field": "deal_field"}.get(path, path)
+                "fields.due_days_field": "deal_field", "customer.tax_number_field": "customer_field"}.get(path, path)
         return section, label, kind
+    deal_fields = _deal_fields_path(path)
+    if deal_fields is not None:
+        return deal_fields
     match = _PATH.fullmatch(path)
     head, key, leaf = (match["head"], match["key"] or match["bracket"], match["leaf"]) if match else (path, None, None)
     if head == "money.tax_types" and key:
@@ -254,8 +299,8 @@ def describe(path: str, names: Names) -> tuple[str, str, str]:
     if head == "won_triggers":
         part = {"pipeline_id": " · Pipeline", "action": " · Document", "enabled": " · Enabled"}.get(leaf or "", "")
         return TRIGGERS, f"When a deal is marked won{part}", "won_pipeline" if leaf == "pipeline_id" else "won"
-    section = {"money": RULES, "customer": RULES, "products": RULES, "fields": MAPPINGS}.get(path.split(".")[0],
-                                                                                        "Settings")
+    section = {"money": RULES, "customer": RULES, "products": RULES, "fields": MAPPINGS, "sync": CUSTOMERS,
+               "deal_fields": DEAL_FIELDS}.get(path.split(".")[0], "Settings")
     return section, path.split(".")[-1].replace("_", " ").capitalize() or "All settings", "text"
 
 
@@ -269,8 +314,19 @@ def value(kind: str, raw: Any, names: Names) -> str:
         return CHOICES[kind].get(raw, raw)
     lookup = {"account": names.accounts, "tax": names.tax_rates, "theme": names.themes,
               "deal_field": names.deal_fields, "date_field": {**dict(STANDARD_DATES), **names.deal_fields}}.get(kind)
+    if kind == "deal_field" and isinstance(raw, dict):
+        raw = raw.get("key")
     if lookup is not None and isinstance(raw, str):
         return lookup.get(raw, raw)
+    if kind == "customer_field" and isinstance(raw, str):
+        return names.customer_fields.get(raw, raw)
+    if kind == "paid" and isinstance(raw, dict | list):
+        return "; ".join(names.paid(row) for row in (raw if isinstance(raw, list) else [raw])
+                         if isinstance(row, dict)) or "(none)"
+    if kind == "stage" and isinstance(raw, int | str):
+        return names.stages.get(str(raw), f"stage {raw}")
+    if kind == "pipeline" and isinstance(raw, int | str):
+        return names.pipelines.get(str(raw), f"pipeline {raw}")
     if kind == "won" and isinstance(raw, dict | list):
         return "; ".join(names.won(row) for row in (raw if isinstance(raw, list) else [raw])
                          if isinstance(row, dict)) or "(none)"

@@ -50,6 +50,8 @@ TWO_TRIGGERS = re.compile(r"stage (\d+) of pipeline (\d+) has two triggers", re.
 TWO_WON = re.compile(r"pipeline (\d+) has two \"deal marked won\" triggers", re.IGNORECASE)
 WON_AND_STAGE = re.compile(r"pipeline (\d+) makes a DRAFT (invoice|quote) both when a deal enters stage (\d+) and "
                            r"when it is marked won", re.IGNORECASE)
+PAID_STAGE = re.compile(r"stage (\d+) of pipeline (\d+) makes a DRAFT (invoice|quote) \(under Triggers\), so paid",
+                        re.IGNORECASE)
 WON_TWICE = ("This pipeline already has a \"deal marked won\" trigger above; a pipeline can have only one. Change "
              "that one, or remove this one.")
 
@@ -234,6 +236,16 @@ def _whole_document_errors(errors: dict[str, str], rows: list[dict[str, Any]],
     """"stage 5 of pipeline 1 has two triggers" concerns the document; show it beside the second such trigger (and
     "pipeline 1 has two "deal marked won" triggers" beside the second won trigger of that pipeline)."""
     whole = errors.get("(settings)")
+    paid = PAID_STAGE.search(whole or "")
+    if paid:
+        rest = {k: v for k, v in errors.items() if k != "(settings)"}
+        for row in reversed(rows):
+            if str(row.get("stage_id")) == paid[1] and str(row.get("pipeline_id")) == paid[2]:
+                return {**rest, f"triggers.{row['index']}.stage_id": (
+                    "Paid deals of this pipeline are moved to this stage (under Numbers on the deal), so a trigger "
+                    "here would make a draft for every paid deal. Choose another stage, or change that setting "
+                    "first.")}
+        return errors
     both = WON_AND_STAGE.search(whole or "")
     if both:
         rest = {k: v for k, v in errors.items() if k != "(settings)"}

@@ -1,0 +1,119 @@
+"""The company's linked customers in one Xero organisation, for Customers & products: which Xero contact stands for
+each Pipedrive organisation or person (collection ``xero_links``, see ``pdx_common.xero_links``) and how its last
+update to Xero went (collection ``record_syncs``, written by the xero-writer: ``{company_id, tenant_id, kind, key,
+name, state, message, fix, xero_id, at}``). Problems (a failed or ambiguous update) come first.
+
+Every read names the company and the organisation: another company's links are never listed or changed.
+
+``await CustomerLinks(db).rows("7001", tenant_id)`` -> ``[CustomerRow(key="pd-org-12", ...), ...]``
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from pdx_common.xero_links import MongoXeroLinks
+
+KEY = re.compile(r"pd-(org|person)-([1-9][0-9]{0,17})")
+PROBLEMS = ("failed", "ambiguous")
+SHOWN = 500
+HOW = {"created": "Created in Xero by the app", "matched": "Found in Xero by the app (same name, email or number)",
+       "manual": "Linked by an admin", "card": "Found from the customer's card in Pipedrive",
+       None: "Linked when a draft was made"}
+STATES = {"updated": "Updated in Xero", "created": "Created in Xero", "unchanged": "Up to date",
+          "failed": "Failed", "ambiguous": "Needs you"}
+AMBIGUOUS_FIX = "Search for the right Xero contact with the link below and choose it; the next update uses it."
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    key: str  # "pd-org-12"
+    what: str  # "Organisation 12"
+    name: str | None  # the customer's name, as the last update or link saw it
+    xero_id: str | None
+    xero_name: str | None
+    linked_how: str | None  # "created", "matched", "manual", "card", "" (before links said how); None: not linked
+    linked_at: datetime | None
+    state: str | None  # the last update's state (see STATES); None: none yet
+    message: str | None
+    fix: str | None
+    synced_at: datetime | None
+
+    @property
+    def problem(self) -> bool:
+        """A failed or ambiguous update the admin has not answered by linking a contact since."""
+        if self.state not in PROBLEMS:
+            return False
+        return not (self.linked_how == "manual" and self.linked_at and self.synced_at
+                    and self.linked_at > self.synced_at)
+
+    @property
+    def how(self) -> str | None:
+        """How it was linked, in words; None: not linked."""
+        return None if self.linked_how is None else HOW.get(self.linked_how or None, HOW[None])
+
+    @property
+    def state_label(self) -> str | None:
+        if self.state in PROBLEMS and not self.problem:
+            return "Linked since"
+        return STATES.get(self.state or "", self.state)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.xero_name or self.what
+
+
+def what(key: str) -> str:
+    match = KEY.fullmatch(key)
+    if not match:
+        return key
+    return f"{'Organisation' if match[1] == 'org' else 'Person'} {match[2]}"
+
+
+class CustomerLinks:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.links = MongoXeroLinks(db)
+        self._syncs = db.record_syncs
+
+    async def rows(self, company_id: str, tenant_id: str) -> list[CustomerRow]:
+        links = {doc["key"]: doc for doc in await self.links.listed(company_id, tenant_id, "contact", limit=SHOWN)
+                 if KEY.fullmatch(str(doc.get("key") or ""))}
+        cursor = self._syncs.find({"company_id": company_id, "tenant_id": tenant_id, "kind": "contact"}).sort(
+            "at", -1).limit(SHOWN)
+        syncs = {str(doc.get("key") or "").lower(): doc async for doc in cursor}
+        rows = [_row(key, links.get(key), syncs.get(key)) for key in {**links, **syncs} if KEY.fullmatch(key)]
+        return sorted(rows, key=_order)
+
+    async def row(self, company_id: str, tenant_id: str, key: str) -> CustomerRow | None:
+        """One customer of this company's list, or None (not a customer of the company in this organisation)."""
+        if not KEY.fullmatch(key):
+            return None
+        link = await self.links.doc(company_id, tenant_id, "contact", key)
+        sync = await self._syncs.find_one({"_id": MongoXeroLinks.key(company_id, tenant_id, "contact", key)})
+        if sync is not None and (sync.get("company_id") != company_id or sync.get("tenant_id") != tenant_id):
+            sync = None
+        if link is None and sync is None:
+            return None
+        return _row(key, link, sync)
+
+
+def _order(row: CustomerRow) -> tuple[bool, float]:
+    """Problems first, newest problem first; then the most recently linked or updated."""
+    at = row.synced_at if row.problem else (row.linked_at or row.synced_at)
+    return not row.problem, -(at.timestamp() if at else 0.0)
+
+
+def _row(key: str, link: dict[str, Any] | None, sync: dict[str, Any] | None) -> CustomerRow:
+    link, sync = link or {}, sync or {}
+    state = sync.get("state")
+    fix = sync.get("fix")
+    if state == "ambiguous":
+        fix = AMBIGUOUS_FIX
+    return CustomerRow(key=key, what=what(key), name=sync.get("name") or None,
+                       xero_id=link.get("xero_id") or None, xero_name=link.get("name") or None,
+                       linked_how=str(link.get("how") or "") if link else None,
+                       linked_at=link.get("at"), state=state, message=sync.get("message") or None,
+                       fix=fix or None, synced_at=sync.get("at"))
