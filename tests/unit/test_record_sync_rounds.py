@@ -1,0 +1,267 @@
+"""The master-data sync's use case with fakes: which due records a round reads, what it publishes, and which
+entries it drops, keeps for later or leaves for the next round. The real store and broker: the integration tests."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pdx_common import topics
+from pdx_common.company_settings import CompanySettings
+from pdx_common.contracts import RecordChanged, SyncRecords
+from pdx_common.http import ApiError, ConnectionMissing
+from pdx_mapper.adapters.record_changes import entry_id
+from pdx_mapper.record_sync import RecordSync, SyncOptions
+
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+DELAY = timedelta(seconds=60)
+KEY = "3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d"  # a custom field's 40-hex key
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class FakeChanges:
+    """``MongoRecordChanges`` in memory (no leases lapse within a test)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict[str, Any]] = {}
+
+    async def note(self, event: RecordChanged, now: datetime, delay: timedelta) -> None:
+        key = entry_id(event.company_id, event.entity, event.entity_id)
+        entry = self.entries.setdefault(key, {"_id": key, "company_id": event.company_id, "entity": event.entity,
+                                              "entity_id": event.entity_id, "due_at": now + delay, "touches": 0,
+                                              "lease_id": None})
+        entry["touches"] += 1
+        if event.action == "create":
+            entry["created"] = True
+        if event.action == "delete":
+            entry["deleted"] = True
+
+    async def due_companies(self, now: datetime) -> list[str]:
+        due = sorted((e for e in self.entries.values() if e["due_at"] <= now and e["lease_id"] is None),
+                     key=lambda e: e["due_at"])
+        return list(dict.fromkeys(e["company_id"] for e in due))
+
+    async def take(self, company_id: str, lease_id: str, now: datetime, lease: timedelta,
+                   per_kind: int) -> list[dict[str, Any]]:
+        taken = []
+        for kinds in (("person", "organization"), ("product",)):
+            due = [e for e in self.entries.values() if e["company_id"] == company_id and e["entity"] in kinds
+                   and e["due_at"] <= now and e["lease_id"] is None][:per_kind]
+            for entry in due:
+                entry["lease_id"] = lease_id
+            taken += [dict(e) for e in due]
+        return taken
+
+    async def finish(self, lease_id: str, entries: list[dict[str, Any]], now: datetime, delay: timedelta) -> int:
+        deleted = [e["_id"] for e in entries if self.entries.get(e["_id"], {}).get("touches") == e["touches"]]
+        for key in deleted:
+            del self.entries[key]
+        await self.release(lease_id, [e["_id"] for e in entries], now + delay)
+        return len(deleted)
+
+    async def release(self, lease_id: str, ids: list[str], due_at: datetime) -> None:
+        for key in ids:
+            if key in self.entries and self.entries[key]["lease_id"] == lease_id:
+                self.entries[key].update(due_at=due_at, lease_id=None)
+
+
+class FakeSettings:
+    def __init__(self, **by_company: CompanySettings) -> None:
+        self.by_company = by_company
+
+    async def get(self, company_id: str) -> CompanySettings:
+        return self.by_company.get(company_id, CompanySettings())
+
+
+class FakeReader:
+    """Pipedrive's records by (company, entity, id); an exception stands for how Pipedrive answered."""
+
+    def __init__(self, records: dict[tuple[str, str, str], Any]) -> None:
+        self.records, self.reads, self.field_reads = records, [], []
+
+    async def record(self, company_id: str, entity: str, entity_id: str) -> dict[str, Any] | None:
+        self.reads.append((company_id, entity, entity_id))
+        found = self.records.get((company_id, entity, entity_id))
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    async def fields(self, company_id: str, entity: str) -> list[dict[str, Any]]:
+        self.field_reads.append((company_id, entity))
+        return [{"field_name": "GST number", "field_code": KEY}]
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, SyncRecords, bytes]] = []
+
+    async def publish(self, message, topic: str, key: bytes) -> None:
+        self.published.append((topic, message, key))
+
+
+def org(org_id: int, name: str = "Kiwi Widgets Ltd", **extra: Any) -> dict[str, Any]:
+    return {"id": org_id, "name": name, "address": None, "custom_fields": {}, **extra}
+
+
+def product(product_id: int, code: str | None = "WIDGET-01") -> dict[str, Any]:
+    return {"id": product_id, "name": "Widget", "code": code, "tax": 15, "prices": [{"currency": "NZD", "price": 25}]}
+
+
+def event(company: str, entity: str, entity_id: int, action: str = "change") -> RecordChanged:
+    return RecordChanged(company_id=company, entity=entity, entity_id=str(entity_id), action=action,
+                         event_id=f"e-{company}-{entity}-{entity_id}-{action}")
+
+
+def rig(records: dict, **settings: CompanySettings) -> tuple[RecordSync, FakeChanges, FakeReader, FakePublisher,
+                                                              Clock]:
+    changes, reader, publisher, clock = FakeChanges(), FakeReader(records), FakePublisher(), Clock()
+    sync = RecordSync(changes, FakeSettings(**settings), reader, publisher, SyncOptions(delay=DELAY), clock)
+    return sync, changes, reader, publisher, clock
+
+
+async def test_fifty_edits_of_one_organisation_are_one_read_and_one_contact_after_the_delay():
+    sync, changes, reader, publisher, clock = rig({("7001", "organization", "101"): org(101)})
+    for _ in range(50):
+        await sync.note(event("7001", "organization", 101))
+    assert await sync.run_round() is False and publisher.published == []  # not due yet
+    clock.now += DELAY
+    await sync.run_round()
+    [(topic, command, key)] = publisher.published
+    assert (topic, key) == (topics.XERO_COMMANDS, topics.company_key("7001"))
+    assert [c.contact.contact_number for c in command.contacts] == ["pd-org-101"] and command.items == ()
+    assert reader.reads == [("7001", "organization", "101")] and changes.entries == {}
+
+
+async def test_later_edits_never_postpone_the_sync():
+    sync, _, _, publisher, clock = rig({("7001", "organization", "101"): org(101)})
+    await sync.note(event("7001", "organization", 101))
+    clock.now += DELAY - timedelta(seconds=1)
+    await sync.note(event("7001", "organization", 101))
+    clock.now += timedelta(seconds=1)
+    await sync.run_round()
+    assert len(publisher.published) == 1
+
+
+async def test_a_company_s_batch_holds_at_most_fifty_contacts_and_fifty_items():
+    records = {("7001", "organization", str(n)): org(n) for n in range(1, 61)}
+    records |= {("7001", "product", str(n)): product(n, f"P-{n}") for n in range(1, 56)}
+    sync, changes, _, publisher, clock = rig(records)
+    for company, entity, entity_id in records:
+        await sync.note(event(company, entity, int(entity_id)))
+    clock.now += DELAY
+    assert await sync.run_round() is True  # a full batch: more may be due at once
+    assert await sync.run_round() is False
+    assert [(len(c.contacts), len(c.items)) for _, c, _ in publisher.published] == [(50, 50), (10, 5)]
+    assert changes.entries == {}
+
+
+async def test_a_deleted_record_is_dropped_unread_and_a_record_gone_from_pipedrive_is_dropped():
+    sync, changes, reader, publisher, clock = rig({("7001", "product", "302"): None,
+                                                    ("7001", "organization", "101"): org(101)})
+    await sync.note(event("7001", "organization", 101))
+    await sync.note(event("7001", "organization", 101, "delete"))
+    await sync.note(event("7001", "product", 302))
+    clock.now += DELAY
+    await sync.run_round()
+    assert reader.reads == [("7001", "product", "302")]
+    assert publisher.published == [] and changes.entries == {}
+
+
+async def test_with_update_xero_off_nothing_is_read_or_published():
+    off = CompanySettings.model_validate({"sync": {"update_xero": False}})
+    sync, changes, reader, publisher, clock = rig({("7001", "organization", "101"): org(101)}, **{"7001": off})
+    await sync.note(event("7001", "organization", 101, "create"))
+    clock.now += DELAY
+    await sync.run_round()
+    assert (reader.reads, publisher.published, changes.entries) == ([], [], {})
+
+
+async def test_with_update_xero_off_and_create_on_add_only_new_records_are_sent_to_be_created():
+    company = CompanySettings.model_validate({"sync": {"update_xero": False, "create_on_add": True}})
+    sync, changes, reader, publisher, clock = rig({("7001", "organization", "101"): org(101),
+                                                    ("7001", "organization", "102"): org(102, "Tui Timber")},
+                                                   **{"7001": company})
+    await sync.note(event("7001", "organization", 101))
+    await sync.note(event("7001", "organization", 102, "create"))
+    await sync.note(event("7001", "organization", 102))
+    clock.now += DELAY
+    await sync.run_round()
+    [(_, command, _)] = publisher.published
+    assert [(c.contact.contact_number, c.create) for c in command.contacts] == [("pd-org-102", True)]
+    assert reader.reads == [("7001", "organization", "102")] and changes.entries == {}
+
+
+async def test_a_record_pipedrive_cannot_answer_for_now_waits_a_delay_and_the_others_go():
+    sync, changes, _, publisher, clock = rig({
+        ("7001", "organization", "101"): ApiError("pipedrive", 503, "busy", "/api/v2/organizations/101"),
+        ("7001", "organization", "102"): org(102, "Tui Timber"),
+        ("7001", "organization", "103"): ApiError("pipedrive", 403, "forbidden", "/api/v2/organizations/103")})
+    for org_id in (101, 102, 103):
+        await sync.note(event("7001", "organization", org_id))
+    clock.now += DELAY
+    await sync.run_round()
+    [(_, command, _)] = publisher.published
+    assert [c.contact.contact_number for c in command.contacts] == ["pd-org-102"]
+    assert list(changes.entries) == ["7001:organization:101"]  # a refusal is dropped, an outage waits
+    assert changes.entries["7001:organization:101"]["due_at"] == clock.now + DELAY
+
+
+async def test_an_edit_while_the_record_syncs_keeps_its_entry_for_another_round():
+    sync, changes, _, publisher, clock = rig({})
+
+    class EditedMeanwhile(FakeReader):
+        async def record(self, company_id, entity, entity_id):
+            await sync.note(event("7001", "organization", 101))  # the webhook of an edit made just now
+            return org(101)
+
+    sync.reader = EditedMeanwhile({})
+    await sync.note(event("7001", "organization", 101))
+    clock.now += DELAY
+    await sync.run_round()
+    assert len(publisher.published) == 1
+    assert changes.entries["7001:organization:101"]["due_at"] == clock.now + DELAY
+
+
+async def test_a_company_without_pipedrive_drops_its_entries_and_other_companies_go_on():
+    sync, changes, _, publisher, clock = rig({
+        ("gone", "organization", "1"): ConnectionMissing("pipedrive", "gone"),
+        ("7001", "product", "302"): product(302)})
+    await sync.note(event("gone", "organization", 1))
+    await sync.note(event("7001", "product", 302))
+    clock.now += DELAY
+    await sync.run_round()
+    assert [(c.company_id, len(c.items)) for _, c, _ in publisher.published] == [("7001", 1)]
+    assert changes.entries == {}
+
+
+async def test_a_product_without_a_code_and_a_nameless_organisation_are_skipped():
+    sync, changes, _, publisher, clock = rig({("7001", "product", "304"): product(304, code=None),
+                                              ("7001", "organization", "105"): org(105, name=" ")})
+    await sync.note(event("7001", "product", 304))
+    await sync.note(event("7001", "organization", 105))
+    clock.now += DELAY
+    await sync.run_round()
+    assert publisher.published == [] and changes.entries == {}
+
+
+async def test_field_definitions_are_read_only_for_a_tax_number_field_named_and_a_record_with_custom_values():
+    by_name = CompanySettings.model_validate({"customer": {"tax_number_field": "GST number"}})
+    records = {("7001", "organization", "101"): org(101, custom_fields={KEY: "123-456"}),
+               ("7001", "person", "201"): {"id": 201, "name": "Aroha Ngata", "custom_fields": {}},
+               ("7002", "organization", "101"): org(101, custom_fields={KEY: "999"})}
+    by_key = CompanySettings.model_validate({"customer": {"tax_number_field": KEY}})
+    sync, _, reader, publisher, clock = rig(records, **{"7001": by_name, "7002": by_key})
+    for company, entity, entity_id in records:
+        await sync.note(event(company, entity, int(entity_id)))
+    clock.now += DELAY
+    await sync.run_round()
+    assert reader.field_reads == [("7001", "organization")]
+    numbers = {(c.company_id, s.contact.contact_number): s.contact.tax_number
+               for _, c, _ in publisher.published for s in c.contacts}
+    assert numbers == {("7001", "pd-org-101"): "123-456", ("7001", "pd-person-201"): None,
+                       ("7002", "pd-org-101"): "999"}
