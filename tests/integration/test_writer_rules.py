@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from pdx_common.contact_matching import xero_contact_number
 from pdx_common.contracts import Contact, LineItem, NewItem
 from tests.integration.writer_harness import HOSTING, KOWHAI, WORKSHOP, WriterRig, open_rig, types
 
@@ -67,20 +68,51 @@ async def test_create_item_rule_creates_the_item_once(rig: WriterRig) -> None:
 
 
 # --- customers --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("seeded", "lookups"), [
-    ({"Name": "Kowhai Design Limited", "ContactNumber": "pd-org-12"}, 1),
-    ({"Name": "Kowhai (accounts)", "EmailAddress": "Accounts@Kowhai.co.nz"}, 2),
-    ({"Name": "Kowhai Design Ltd"}, 3),
+@pytest.mark.parametrize("seeded", [
+    {"Name": "Kowhai Design Limited", "ContactNumber": "OURS"},  # our number for this company: whatever its name
+    {"Name": "Kowhai Design Ltd", "ContactNumber": "pd-org-12"},  # the number of before, with the same name
+    {"Name": "Kowhai Design Ltd"},
 ])
-async def test_existing_contact_is_found(rig: WriterRig, seeded: dict, lookups: int) -> None:
+async def test_existing_contact_is_found_in_one_lookup(rig: WriterRig, seeded: dict) -> None:
+    if seeded.get("ContactNumber") == "OURS":
+        seeded = {**seeded, "ContactNumber": xero_contact_number(rig.company_id, "pd-org-12")}
     contact = await rig.seed_contact(**seeded)
     mark = rig.mark()
     await rig.writer().execute(rig.invoice())
 
     assert len(rig.contacts()) == 1
     assert rig.invoices()[0]["Contact"]["ContactID"] == contact["ContactID"]
-    assert len(rig.calls("GET", "Contacts", mark)) == lookups and rig.calls("PUT", "Contacts", mark) == []
+    assert len(rig.calls("GET", "Contacts", mark)) == 1 and rig.calls("PUT", "Contacts", mark) == []
     assert only(await rig.results(), "DocumentCreated")["contact_name"] == seeded["Name"]
+    link = await rig.db.xero_links.find_one({"company_id": rig.company_id, "key": "pd-org-12"})
+    assert (link["xero_id"], link["how"], link["name"]) == (contact["ContactID"], "matched", seeded["Name"])
+
+
+@pytest.mark.parametrize("seeded", [
+    {"Name": "Kowhai (accounts)", "EmailAddress": "Accounts@Kowhai.co.nz"},  # an org is not its person's email
+    {"Name": "Kowhai Design Limited", "ContactNumber": "pd-org-12"},  # another company's org 12, maybe
+])
+async def test_an_organisation_is_not_taken_by_email_or_an_old_number_under_another_name(
+        rig: WriterRig, seeded: dict) -> None:
+    other = await rig.seed_contact(**seeded)
+    await rig.writer().execute(rig.invoice())
+
+    created = next(c for c in rig.contacts() if c["ContactID"] != other["ContactID"])
+    assert (created["Name"], created["ContactNumber"]) == (KOWHAI.name,
+                                                           xero_contact_number(rig.company_id, "pd-org-12"))
+    assert rig.invoices()[0]["Contact"]["ContactID"] == created["ContactID"]
+    assert only(await rig.results(), "DocumentCreated")["contact_id"] == created["ContactID"]
+
+
+async def test_a_person_is_found_by_email(rig: WriterRig) -> None:
+    seeded = await rig.seed_contact(Name="Tui Brewing (Hemi)", EmailAddress="Ops@TuiBrew.test")
+    await rig.writer().execute(rig.invoice(contact=Contact(
+        name="Hemi Walker", contact_number="pd-person-31", email="ops@tuibrew.test", source="person",
+        source_id="31")))
+
+    assert [c["ContactID"] for c in rig.contacts()] == [seeded["ContactID"]]
+    assert rig.invoices()[0]["Contact"]["ContactID"] == seeded["ContactID"]
+    assert types(await rig.results()) == ["DocumentCreated"]
 
 
 async def test_new_customer_is_created_and_remembered(rig: WriterRig) -> None:
@@ -88,7 +120,8 @@ async def test_new_customer_is_created_and_remembered(rig: WriterRig) -> None:
     writer = rig.writer()
     await writer.execute(rig.invoice("4201"))
 
-    created = next(c for c in rig.contacts() if c["ContactNumber"] == "pd-org-12")
+    created = next(c for c in rig.contacts() if c["ContactNumber"] == xero_contact_number(rig.company_id,
+                                                                                        "pd-org-12"))
     assert (created["Name"], created["EmailAddress"]) == (KOWHAI.name, KOWHAI.email)
     assert [p["PhoneNumber"] for p in created["Phones"]] == [KOWHAI.phone]
     assert [a["AddressLine1"] for a in created["Addresses"]] == [KOWHAI.address]

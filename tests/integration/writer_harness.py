@@ -34,6 +34,7 @@ from pdx_sandbox.clock import SandboxClock
 from pdx_sandbox.xero import NZ_TENANT_ID, XERO_STATE, XeroState, create_app
 from pdx_sandbox.xero.state import RecordedRequest
 from pdx_writer.adapters.ledger import MongoLedger
+from pdx_writer.adapters.record_syncs import MongoRecordSyncs
 from pdx_writer.handlers import DocumentWriter
 from pdx_writer.resolve import OrganisationFacts, Resolver
 from tests.kafka_helpers import read_until
@@ -82,7 +83,8 @@ class WriterRig:
         publisher = SlowPublisher(self.publisher, publish_delay) if publish_delay else self.publisher
         return DocumentWriter(ledger or MongoLedger(self.db, 120.0), Resolver(MongoXeroLinks(self.db)),
                               OrganisationFacts(), self.xero_for, publisher, "https://go.xero.com",
-                              busy_wait=busy_wait, parking=MongoParkedCommands(self.db))
+                              busy_wait=busy_wait, parking=MongoParkedCommands(self.db),
+                              record_syncs=MongoRecordSyncs(self.db))
 
     async def xero_for(self, company_id: str) -> tuple[XeroClient, str]:
         token = await self.tokens.token(company_id)

@@ -15,8 +15,9 @@ from pdx_common.service import KafkaPublisher, add_health_routes, broker_context
 from pdx_common.xero import XeroClient
 from pdx_common.xero_links import MongoXeroLinks
 from pdx_writer.adapters.ledger import MongoLedger
+from pdx_writer.adapters.record_syncs import MongoRecordSyncs
 from pdx_writer.entrypoints.commands import subscribe_commands
-from pdx_writer.handlers import Command, DocumentWriter
+from pdx_writer.handlers import DocumentWriter, Queued
 from pdx_writer.resolve import OrganisationFacts, Resolver
 from pdx_writer.settings import WriterSettings
 
@@ -32,7 +33,7 @@ def create_app(settings: WriterSettings) -> web.Application:
     publisher = KafkaPublisher(broker)
     res = Resources()
 
-    async def execute_batch(commands: list[Command]) -> None:
+    async def execute_batch(commands: list[Queued]) -> None:
         await res.writer.execute_batch(commands)
 
     queues = subscribe_commands(broker, settings, publisher, execute_batch)
@@ -72,7 +73,7 @@ def _resources(settings: WriterSettings, res: Resources, publisher: KafkaPublish
         await parking.ensure_indexes()
         res.writer = DocumentWriter(ledger, Resolver(MongoXeroLinks(db)),
                                     OrganisationFacts(), xero_for, publisher, settings.xero_app_url,
-                                    parking=parking, connection_usable=usable)
+                                    parking=parking, connection_usable=usable, record_syncs=MongoRecordSyncs(db))
         yield
         await session.close()
         await client.close()

@@ -1,4 +1,5 @@
-"""The writer's use case: a command in; exactly one Xero draft per (company, deal, trigger); a result event out."""
+"""The writer's use case: a command in; exactly one Xero draft per (company, deal, trigger); a result event out.
+A ``SyncRecords`` command (customers and products kept in sync) runs after the drafts of its batch (``sync``)."""
 
 import asyncio
 import hashlib
@@ -17,11 +18,13 @@ from pdx_common.contracts import (
     DocumentFailed,
     DocumentParked,
     DocumentSkipped,
+    SyncRecords,
 )
 from pdx_common.http import ConnectionMissing
 from pdx_common.parking import MongoParkedCommands, resume_parked
 from pdx_common.xero import XeroClient, xero_json
 from pdx_writer.adapters.ledger import Claim, MongoLedger
+from pdx_writer.adapters.record_syncs import MongoRecordSyncs
 from pdx_writer.adapters.xero_splitting import Outcome, Refusal, request_key, send_split, sized_groups
 from pdx_writer.dispatch import BATCH_LIMIT
 from pdx_writer.domain.documents import (
@@ -41,9 +44,11 @@ from pdx_writer.domain.explain import (
 from pdx_writer.domain.limits import MAX_REQUEST_BYTES, over_limits
 from pdx_writer.regenerate import Regenerator
 from pdx_writer.resolve import OrganisationFacts, Refused, Resolver, line_item_code, tax_types
+from pdx_writer.sync import RecordSyncer
 
 log = structlog.get_logger()
 Command = CreateInvoice | CreateQuote
+Queued = CreateInvoice | CreateQuote | SyncRecords  # what the commands topic carries
 CONTACTS_PER_LOOKUP = 40  # 40 ContactIDs of 36 characters keep the query string well under Xero's 2,048
 KIND = {"CreateInvoice": ("invoice", "Invoices", "InvoiceID", "InvoiceNumber"),
         "CreateQuote": ("quote", "Quotes", "QuoteID", "QuoteNumber")}
@@ -69,6 +74,7 @@ class DocumentWriter:
     parking: MongoParkedCommands | None = None
     connection_usable: Callable[[str], Awaitable[bool]] | None = None
     request_bytes: int = MAX_REQUEST_BYTES  # the most one Xero request may carry
+    record_syncs: MongoRecordSyncs | None = None  # where master-data sync notes each record's outcome
 
     async def execute(self, command: Command) -> None:
         await self.execute_batch([command])
@@ -79,15 +85,28 @@ class DocumentWriter:
         return Regenerator(self.ledger, self.resolver, self.facts, self.xero_for, self.publisher,
                            self._document_facts, self.busy_wait, self.parking, self.connection_usable)
 
-    async def execute_batch(self, commands: list[Command]) -> None:
+    @property
+    def syncer(self) -> RecordSyncer:
+        if self.record_syncs is None:
+            raise RuntimeError("the writer was built without record_syncs, so it cannot sync customers and products")
+        return RecordSyncer(self.resolver.links, self.resolver, self.facts, self.xero_for, self.record_syncs,
+                            self.request_bytes)
+
+    async def execute_batch(self, commands: list[Queued]) -> None:
         """Create the drafts of one company's waiting commands in as few Xero calls as possible (one PUT per 50).
-        Regenerating commands (a person's Replay) are rare and each reads its draft's state first: one at a time."""
-        creating = [command for command in commands if not command.regenerate]
+        Regenerating commands (a person's Replay) are rare and each reads its draft's state first: one at a time.
+        Customers and products kept in sync come last: a deal's draft never waits behind them."""
+        drafts = [command for command in commands if not isinstance(command, SyncRecords)]
+        creating = [command for command in drafts if not command.regenerate]
         if creating:
             await self._execute(creating)
-        for command in commands:
+        for command in drafts:
             if command.regenerate:
                 await self._execute([command])
+        for command in commands:
+            if isinstance(command, SyncRecords):
+                with structlog.contextvars.bound_contextvars(command_id=command.id):
+                    await self.syncer.run(command)
 
     async def _execute(self, commands: list[Command]) -> None:
         batch = Batch(await self._claim_all(commands))
@@ -305,9 +324,12 @@ class DocumentWriter:
                     "contact_id": (element.get("Contact") or {}).get("ContactID"),
                     "contact_number": command.contact.contact_number, "issue_date": command.date.isoformat(),
                     "due_date": _due(command)}
+        if command.pipeline_id is not None:
+            document["pipeline_id"] = command.pipeline_id  # the paid stage is per pipeline
         return document
 
     async def _publish_created(self, command: Command, document: dict[str, Any]) -> None:
+        document = with_pipeline(command, document)
         warning = total_warning(command, Decimal(document["total"]))
         # The same id however often it is announced (a crash before "published" was noted announces it again), so
         # consumers that deduplicate by id (the deal's activity) see one draft once.
@@ -347,6 +369,13 @@ class Batch:
     def settle(self, command: Command) -> None:
         if command in self.open:
             self.open.remove(command)
+
+
+def with_pipeline(command: Command, document: dict[str, Any]) -> dict[str, Any]:
+    """A draft recorded before the pipeline was kept gets the command's (the deal's pipeline when it was made)."""
+    if document.get("pipeline_id") is None and command.pipeline_id is not None:
+        return {**document, "pipeline_id": command.pipeline_id}
+    return document
 
 
 def _fits(facts: dict[str, Any], command: Command) -> bool:

@@ -183,6 +183,8 @@ class Regenerator:
             reason=reason), topics.DOCUMENT_RESULTS, topics.deal_key(command.company_id, command.deal_id))
 
     async def _announce(self, command: Command, document: dict[str, Any]) -> None:
+        if document.get("pipeline_id") is None and command.pipeline_id is not None:
+            document = {**document, "pipeline_id": command.pipeline_id}  # recorded before pipelines were kept
         warning = total_warning(command, Decimal(document["total"]))
         event = DocumentUpdated(id=event_id(command.ledger_key, command.id, "updated"),
                                 company_id=command.company_id, deal_id=command.deal_id, command_id=command.id,

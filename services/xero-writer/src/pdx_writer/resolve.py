@@ -4,22 +4,26 @@ Each answer is remembered per organisation, so a known customer or product costs
 """
 
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from pdx_common.contact_matching import Ambiguous, Match, Matched, choose, lookups, xero_contact_number
 from pdx_common.contracts import Contact, LineItem
 from pdx_common.xero import XeroClient
-from pdx_common.xero_links import MongoXeroLinks
-from pdx_writer.adapters.xero_splitting import Outcome, Refusal, find_split, request_key, send_split
+from pdx_common.xero_links import How, MongoXeroLinks
+from pdx_writer.adapters.xero_splitting import Outcome, Refusal, find_any, find_split, request_key, send_split
 from pdx_writer.domain.documents import contact_payload
 from pdx_writer.domain.explain import (
     APP_SETTINGS,
     IN_APP_SETTINGS,
     Explanation,
+    ambiguous_contact,
     explain,
     explain_refusal,
     validation_messages,
 )
+from pdx_writer.domain.sync import contact_values, item_payload, new_item_values
 
 ORG_CACHE_SECONDS = 3600.0
 
@@ -85,7 +89,7 @@ def tax_type_for(facts: dict[str, Any], line: LineItem) -> str | None:
         f"{line.tax_rate}%, or change the product's tax in Pipedrive, then replay the deal."))
 
 
-def _failed(element: dict[str, Any]) -> bool:
+def failed(element: dict[str, Any]) -> bool:
     return element.get("StatusAttributeString") == "ERROR" or bool(element.get("HasValidationErrors"))
 
 
@@ -93,15 +97,25 @@ def _outcome(element: Outcome) -> Explanation | None:
     """Why Xero did not create this contact or item, or None when it did."""
     if isinstance(element, Refusal):
         return explain_refusal(element.status, element.body)
-    return explain(validation_messages(element)) if _failed(element) else None
+    return explain(validation_messages(element)) if failed(element) else None
 
 
 class Resolver:
     """Finds or creates the contacts and items of a whole batch of drafts in as few Xero calls as it can: one
-    ``where ... OR ...`` query per kind of match, one PUT for everything missing, and none for what it knew."""
+    ``where ... OR ...`` look-up for every customer not linked yet (by number, name and email at once), one PUT for
+    everything missing, and none for what it knew.
+
+    Customers are matched safely (``pdx_common.contact_matching``): an organisation is never taken through its
+    contact person's email when the names differ, numbers of before count only with the same name, and two
+    plausible candidates are refused (``ambiguous_contact``), never guessed. A link an admin made (``how="manual"``)
+    is used as it is."""
 
     def __init__(self, links: MongoXeroLinks) -> None:
         self._links = links
+
+    @property
+    def links(self) -> MongoXeroLinks:
+        return self._links
 
     async def contact_ids(self, xero: XeroClient, tenant_id: str, contacts: list[tuple[Contact, bool]],
                           batch: list[str]) -> dict[str, str | Explanation]:
@@ -111,63 +125,98 @@ class Resolver:
         same commands replays Xero's answer, a replay after a fix (new commands) asks Xero afresh."""
         wanted = {c.contact_number: (c, create) for c, create in contacts}
         found: dict[str, str | Explanation] = {}
-        for number in wanted:
-            if known := await self._links.get(xero.company_id, tenant_id, "contact", number):
-                found[number] = known
-        for field, key in (("ContactNumber", lambda c: c.contact_number), ("EmailAddress", lambda c: c.email),
-                           ("Name", lambda c: c.name)):
-            await self._match(xero, wanted, found, field, key)
-        await self._create_contacts(xero, wanted, found, batch)
-        for number, value in found.items():
-            if isinstance(value, str):
-                await self._links.put(xero.company_id, tenant_id, "contact", number, value)
-        return found
-
-    async def _match(self, xero: XeroClient, wanted: dict, found: dict, field: str, key) -> None:
-        open_ = {number: key(c).lower() for number, (c, _) in wanted.items() if number not in found and key(c)}
-        matches = [c for c in await find_split(xero.find_contacts, field, sorted(set(open_.values())))
-                   if c.get("ContactStatus", "ACTIVE") == "ACTIVE"]
-        by_value = {str(c.get(field) or "").lower(): c["ContactID"] for c in reversed(matches)}
-        for number, value in open_.items():
-            if value in by_value:
-                found[number] = by_value[value]
-
-    async def _create_contacts(self, xero: XeroClient, wanted: dict, found: dict, batch: list[str]) -> None:
-        missing = [c for number, (c, create) in wanted.items() if number not in found and create]
-        for number, (c, create) in wanted.items():
-            if number not in found and not create:
+        for number, (contact, _) in wanted.items():
+            link = await self._links.doc(xero.company_id, tenant_id, "contact", number)
+            if link is not None:
+                found[number] = link["xero_id"]
+                await self._follow_person(xero.company_id, tenant_id, contact, link)
+        unknown = [contact for number, (contact, _) in wanted.items() if number not in found]
+        missing = []
+        for contact, match in zip(unknown, await self.matches(xero, unknown), strict=True):
+            number = contact.contact_number
+            if isinstance(match, Matched):
+                found[number] = match.contact_id
+                await self.link(xero.company_id, tenant_id, contact, match.contact_id, "matched", match.name)
+            elif isinstance(match, Ambiguous):
+                found[number] = ambiguous_contact(contact.name, len(match.candidates), match.names())
+            elif wanted[number][1]:
+                missing.append(contact)
+            else:
                 found[number] = Explanation(
-                    "contact_not_found", f"Xero has no contact for '{c.name}', and creating contacts is off.",
+                    "contact_not_found", f"Xero has no contact for '{contact.name}', and creating contacts is off.",
                     f"Create the contact in Xero, or, in {APP_SETTINGS}, open Customers, products & money and "
                     "tick Create the contact in Xero when it is missing, then replay the deal.")
-        if not missing:
-            return
+        found.update(await self.create_contacts(xero, tenant_id, missing, batch))
+        return found
 
-        async def settle(contacts: list[Contact], elements: list[Outcome]) -> None:
-            for contact, element in zip(contacts, elements, strict=True):
-                found[contact.contact_number] = _outcome(element) or element["ContactID"]
+    async def _follow_person(self, company_id: str, tenant_id: str, contact: Contact, link: dict[str, Any]) -> None:
+        """An organisation's contact person changed: its link follows, so the person's edits reach this contact."""
+        if contact.person_id and link.get("person_id") != contact.person_id:
+            await self._links.put(company_id, tenant_id, "contact", contact.contact_number, link["xero_id"],
+                                  person_id=contact.person_id)
 
-        await send_split(lambda part, key: xero.create_contacts([contact_payload(c) for c in part], key), missing,
+    async def matches(self, xero: XeroClient, contacts: list[Contact]) -> list[Match]:
+        """Each customer's match among Xero's active contacts, from one look-up for all of them (split only when
+        the query would be too long for Xero)."""
+        if not contacts:
+            return []
+        pairs = [pair for contact in contacts for pair in lookups(contact, xero.company_id)]
+        found = await find_any(xero.find_contacts, pairs)
+        return [choose(contact, xero.company_id, found) for contact in contacts]
+
+    async def link(self, company_id: str, tenant_id: str, contact: Contact, contact_id: str, how: How,
+                   name: str) -> None:
+        await self._links.put(company_id, tenant_id, "contact", contact.contact_number, contact_id, how=how,
+                              person_id=contact.person_id, name=name)
+
+    async def create_contacts(self, xero: XeroClient, tenant_id: str, contacts: list[Contact], batch: list[str],
+                              explain_as: Callable[[Outcome, Contact], Explanation | None] | None = None,
+                              ) -> dict[str, str | Explanation]:
+        """Create these contacts (no match in Xero) in one PUT, numbered for this company, and link them; a
+        contact another writer created a moment ago (Xero names are unique) is found and linked instead.
+        ``explain_as`` words a refusal (a draft's failure by default)."""
+        explained = explain_as or (lambda element, contact: _outcome(element))
+        found: dict[str, str | Explanation] = {}
+        if not contacts:
+            return found
+        company_id = xero.company_id
+
+        def payloads(part: list[Contact]) -> list[dict[str, Any]]:
+            return [contact_payload(c, xero_contact_number(company_id, c.contact_number)) for c in part]
+
+        async def settle(part: list[Contact], elements: list[Outcome]) -> None:
+            for contact, element in zip(part, elements, strict=True):
+                found[contact.contact_number] = explained(element, contact) or element["ContactID"]
+                if isinstance(found[contact.contact_number], str):
+                    await self.link(company_id, tenant_id, contact, element["ContactID"], "created", contact.name)
+                    await self._links.synced(company_id, tenant_id, "contact", contact.contact_number,
+                                             contact_values(contact))
+
+        await send_split(lambda part, key: xero.create_contacts(payloads(part), key), contacts,
                          lambda part: request_key("contacts", [*batch, *(c.contact_number for c in part)],
-                                                  [contact_payload(c) for c in part]), settle)
-        # Another writer created the same customer a moment ago (Xero names are unique): use that contact.
-        raced = {c.contact_number: (c, False) for c in missing
-                 if isinstance(found[c.contact_number], Explanation)
-                 and found[c.contact_number].code == "duplicate_contact_name"}
-        for number in raced:
-            del found[number]
-        await self._match(xero, raced, found, "Name", lambda c: c.name)
-        for number, (contact, _) in raced.items():
-            found.setdefault(number, explain([f"The contact name {contact.name} is already assigned to another "
-                                              "contact."]))
+                                                  payloads(part)), settle)
+        raced = [c for c in contacts if isinstance(found[c.contact_number], Explanation)
+                 and found[c.contact_number].code == "duplicate_contact_name"]
+        for contact, match in zip(raced, await self.matches(xero, raced), strict=True):
+            if isinstance(match, Matched):
+                found[contact.contact_number] = match.contact_id
+                await self.link(company_id, tenant_id, contact, match.contact_id, "matched", match.name)
+        return found
 
     async def forget(self, company_id: str, tenant_id: str, command: Any, code: str) -> None:
+        """Xero no longer knows a contact or item we remembered: look it up afresh next time (an admin's link
+        stays: they chose it, and the failure tells them to choose again)."""
         if code in ("unknown_contact", "duplicate_contact_name"):
-            await self._links.forget(company_id, tenant_id, "contact", command.contact.contact_number)
+            await self.forget_link(company_id, tenant_id, "contact", command.contact.contact_number)
         elif code == "unknown_item":
             for line in command.line_items:
                 if line.item_code:
-                    await self._links.forget(company_id, tenant_id, "item", line.item_code)
+                    await self.forget_link(company_id, tenant_id, "item", line.item_code)
+
+    async def forget_link(self, company_id: str, tenant_id: str, kind: str, key: str) -> None:
+        link = await self._links.doc(company_id, tenant_id, kind, key)
+        if link is not None and link.get("how") != "manual":
+            await self._links.forget(company_id, tenant_id, kind, key)
 
     async def item_codes(self, xero: XeroClient, tenant_id: str, lines: list[LineItem],
                          batch: list[str]) -> dict[str, str | None | Explanation]:
@@ -179,7 +228,8 @@ class Resolver:
         for item in await find_split(xero.find_items, "Code", unknown):
             code = next((c for c in unknown if c.lower() == str(item["Code"]).lower()), None)
             if code is not None:
-                await self._links.put(xero.company_id, tenant_id, "item", item["Code"], item["ItemID"])
+                await self._links.put(xero.company_id, tenant_id, "item", item["Code"], item["ItemID"],
+                                      how="matched", name=item.get("Name"))
                 known.add(code)
         result: dict[str, str | None | Explanation] = {code: code for code in known}
         to_create = {}
@@ -201,7 +251,11 @@ class Resolver:
             for code, element in zip(codes, elements, strict=True):
                 result[code] = _outcome(element) or code
                 if result[code] == code:
-                    await self._links.put(xero.company_id, tenant_id, "item", code, element["ItemID"])
+                    new = to_create[code].create_item
+                    assert new is not None
+                    await self._links.put(xero.company_id, tenant_id, "item", code, element["ItemID"],
+                                          how="created", name=new.name)
+                    await self._links.synced(xero.company_id, tenant_id, "item", code, new_item_values(new))
 
         def payloads(codes: list[str]) -> list[dict[str, Any]]:
             return [_item_payload(to_create[code]) for code in codes]
@@ -219,16 +273,6 @@ def line_item_code(line: LineItem, codes: dict[str, str | None | Explanation]) -
 def _item_payload(line: LineItem) -> dict[str, Any]:
     new = line.create_item
     assert new is not None
-    payload: dict[str, Any] = {"Code": new.code, "Name": new.name}
-    if new.description:
-        payload["Description"] = new.description[:4000]
-    sales: dict[str, Any] = {}
-    if new.unit_price is not None:
-        sales["UnitPrice"] = new.unit_price
-    if new.account_code:
-        sales["AccountCode"] = new.account_code
-    if new.tax_type:
-        sales["TaxType"] = new.tax_type
-    if sales:
-        payload["SalesDetails"] = sales
+    payload = item_payload(new.code, new_item_values(new))
+    payload.setdefault("Name", new.name)
     return payload

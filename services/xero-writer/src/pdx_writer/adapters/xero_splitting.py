@@ -103,34 +103,42 @@ async def find_split(find: Callable[[str], Awaitable[list[dict[str, Any]]]], fie
                      values: list[str]) -> list[dict[str, Any]]:
     """Every record whose ``field`` equals one of ``values``, in as few ``where ... OR ...`` queries as fit Xero's
     query string. A query Xero cannot take is split; a value it cannot take alone is left unmatched (logged)."""
+    return await find_any(find, [(field, value) for value in values])
+
+
+async def find_any(find: Callable[[str], Awaitable[list[dict[str, Any]]]],
+                   pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Every record with one of the (field, value) pairs, fields mixed in one ``where A OR B OR ...`` (a batch's
+    customers by number, name and email in one look-up), split as ``find_split`` splits."""
     found: list[dict[str, Any]] = []
-    for group in _where_groups(field, values):
-        found += await _find_group(find, field, group)
+    for group in _where_groups(list(dict.fromkeys(pairs))):
+        found += await _find_group(find, group)
     return found
 
 
-async def _find_group(find, field: str, values: list[str]) -> list[dict[str, Any]]:
+async def _find_group(find, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
     try:
-        return await find(_or(field, values))
+        return await find(_or(pairs))
     except ApiError as refused:
         if refused.status not in LOOKUP_REFUSALS:
             raise
-        if len(values) == 1:
-            log.warning("xero cannot look this value up; treated as not found", field=field, status=refused.status)
+        if len(pairs) == 1:
+            log.warning("xero cannot look this value up; treated as not found", field=pairs[0][0],
+                        status=refused.status)
             return []
-    middle = len(values) // 2
-    return await _find_group(find, field, values[:middle]) + await _find_group(find, field, values[middle:])
+    middle = len(pairs) // 2
+    return await _find_group(find, pairs[:middle]) + await _find_group(find, pairs[middle:])
 
 
-def _or(field: str, values: list[str]) -> str:
-    return " OR ".join(where_equals(field, value) for value in values)
+def _or(pairs: list[tuple[str, str]]) -> str:
+    return " OR ".join(where_equals(field, value) for field, value in pairs)
 
 
-def _where_groups(field: str, values: list[str]) -> list[list[str]]:
-    sizes = [len(quote_plus(where_equals(field, value), safe="")) for value in values]
-    fitting = [(v, s) for v, s in zip(values, sizes, strict=True) if s <= MAX_WHERE]
-    for value, size in zip(values, sizes, strict=True):
+def _where_groups(pairs: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    sizes = [len(quote_plus(where_equals(field, value), safe="")) for field, value in pairs]
+    fitting = [(p, s) for p, s in zip(pairs, sizes, strict=True) if s <= MAX_WHERE]
+    for (field, value), size in zip(pairs, sizes, strict=True):
         if size > MAX_WHERE:
             log.warning("value too long to look up in xero; treated as not found", field=field, length=len(value))
     separator = len(quote_plus(" OR ", safe=""))
-    return sized_groups([v for v, _ in fitting], [s + separator for _, s in fitting], WHERE_VALUES, MAX_WHERE)
+    return sized_groups([p for p, _ in fitting], [s + separator for _, s in fitting], WHERE_VALUES, MAX_WHERE)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, LineItem
+from pdx_writer.domain.sync import contact_values
 
 QUOTE_AMOUNT_TYPES = {"Exclusive": "EXCLUSIVE", "Inclusive": "INCLUSIVE", "NoTax": "NOTAX"}
 _MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
@@ -42,19 +43,16 @@ def xero_day(value: object) -> str | None:
     return text[:10] if re.match(r"\d{4}-\d{2}-\d{2}", text) else None
 
 
-def contact_payload(contact: Contact) -> dict[str, Any]:
-    payload: dict[str, Any] = {"Name": contact.name, "ContactNumber": contact.contact_number[:50]}
-    if contact.email:
-        payload["EmailAddress"] = contact.email
-    if contact.first_name:
-        payload["FirstName"] = contact.first_name
-    if contact.last_name:
-        payload["LastName"] = contact.last_name
-    if contact.phone:
-        payload["Phones"] = [{"PhoneType": "DEFAULT", "PhoneNumber": contact.phone}]
-    if contact.address:
-        payload["Addresses"] = [{"AddressType": "STREET", "AddressLine1": contact.address[:500]}]
-    return payload
+def contact_payload(contact: Contact, number: str | None = None) -> dict[str, Any]:
+    """A new Xero contact: every mapped field Pipedrive has (structured street address, phone, tax number, ...) and
+    ``number`` as its ContactNumber (the company-qualified ``pd7001-org-12``; the bare one when none is given).
+
+    Example: ``{"Name": "Acme Ltd", "ContactNumber": "pd7001-org-12", "Addresses": [{"AddressType": "STREET",
+    "AddressLine1": "4 Wharf Road", "City": "Nelson", "PostalCode": "7010", "Country": "New Zealand"}]}``
+    """
+    values = contact_values(contact)
+    values.pop("Name", None)
+    return {"Name": contact.name, "ContactNumber": (number or contact.contact_number)[:50], **values}
 
 
 def line_payload(line: LineItem, item_code: str | None, tax_type: str | None) -> dict[str, Any]:

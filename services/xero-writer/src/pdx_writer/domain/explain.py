@@ -95,3 +95,82 @@ def validation_messages(element: dict) -> list[str]:
     for line in element.get("LineItems") or []:
         messages += [e.get("Message", "") for e in line.get("ValidationErrors") or []]
     return [m for m in messages if m]
+
+
+# --- customers and products kept in sync (no deal to tell: the settings page lists these) ---------------------------
+CUSTOMERS = "Customers & products"
+RESEND = "the next change saved in Pipedrive sends it to Xero again"
+AFTER_LINKING = "save a change to it in Pipedrive (the next change is sent to the contact you linked)"
+
+
+def ambiguous_contact(name: str, candidates: int, names: str, then: str = "replay the deal") -> Explanation:
+    """Two or more Xero contacts could be this customer: never a guess.
+
+    >>> ambiguous_contact("Jo Smith", 2, "'Jo Smith', 'Joanna Smith' (jo@example.com)").message
+    "Xero has 2 contacts that could be 'Jo Smith': 'Jo Smith', 'Joanna Smith' (jo@example.com)."
+    """
+    return Explanation("ambiguous_contact", f"Xero has {candidates} contacts that could be '{name}': {names}.",
+                       f"{IN_APP_SETTINGS}, open {CUSTOMERS} and link the right Xero contact to {name}, then "
+                       f"{then}.")
+
+
+def sync_not_connected(reason: str) -> Explanation:
+    return Explanation("xero_not_connected", f"Xero is {reason}, so the change was not sent.",
+                       f"Connect Xero again in {APP_SETTINGS} under Connections; {RESEND}.")
+
+
+_RECORD_RULES: list[tuple[re.Pattern[str], str, str, str]] = [
+    (re.compile(r"name .* already assigned", re.IGNORECASE), "duplicate_contact_name",
+     "Another Xero contact already has the name {name}.",
+     "Rename or merge the other contact in Xero, or give this customer another name in Pipedrive; " + RESEND + "."),
+    (re.compile(r"email address must be valid", re.IGNORECASE), "invalid_email",
+     "Xero does not accept the email address of {name}.",
+     "Correct the email address in Pipedrive; " + RESEND + "."),
+    (re.compile(r"already in use by another item", re.IGNORECASE), "duplicate_item_code",
+     "Another Xero item already has the code of {name}.",
+     "Give one of the two another code (in Xero, or the product's code in Pipedrive); " + RESEND + "."),
+    (re.compile(r"Account code '([^']*)'|Account must be valid", re.IGNORECASE), "unknown_account",
+     "Xero does not accept the sales account of {name}.",
+     f"{IN_APP_SETTINGS}, open Customers, products & money and choose one of Xero's revenue accounts as the Sales "
+     "account (and under Account per product, if the product has its own); " + RESEND + "."),
+    (re.compile(r"TaxType code '([^']*)' does not exist", re.IGNORECASE), "unknown_tax_type",
+     "Xero has no sales tax rate for the tax of {name}.",
+     f"{IN_APP_SETTINGS}, open Customers, products & money > Tax rates and choose one of Xero's sales tax rates "
+     "for the product's tax %; " + RESEND + "."),
+    (re.compile(r"could not be found|not found", re.IGNORECASE), "xero_record_gone",
+     "The Xero {kind} linked to {name} is no longer in Xero.",
+     "Nothing to do: the link is forgotten, so the next draft or change finds or creates it again (to choose it "
+     f"yourself, link it under {CUSTOMERS} in {APP_SETTINGS})."),
+]
+
+
+def explain_record(messages: list[str], kind: str, name: str) -> Explanation:
+    """Why Xero refused the update or creation of one contact or item, and what to do.
+
+    >>> explain_record(["Email address must be valid."], "contact", "Acme Ltd").code
+    'invalid_email'
+    """
+    said = "; ".join(messages) or "no reason given"
+    for text in messages:
+        for pattern, code, message, fix in _RECORD_RULES:
+            if pattern.search(text):
+                return Explanation(code, message.format(kind=kind, name=f"'{name}'") + f' (Xero said: "{text}")',
+                                   fix)
+    return Explanation("xero_rejected", f"Xero refused the change to the {kind} '{name}': \"{said}\".",
+                       f"Correct the {'product' if kind == 'item' else 'customer'} in Pipedrive as Xero's message "
+                       f"says; {RESEND}.")
+
+
+def explain_record_refusal(status: int, body: object, kind: str, name: str) -> Explanation:
+    """Xero refused a whole request that carried this one record alone."""
+    exp = explain_refusal(status, body)
+    if exp.code == "invalid_character":
+        return Explanation(exp.code, exp.message.replace("The deal's text", f"The {kind} '{name}'"),
+                           "Retype its name, address and other details in Pipedrive (text pasted from elsewhere "
+                           f"can carry such characters); {RESEND}.")
+    if isinstance(body, dict) and body.get("Elements"):
+        return explain_record([m for e in body["Elements"] for m in validation_messages(e)], kind, name)
+    return Explanation(exp.code if exp.code != "xero_refused_request" else "xero_rejected",
+                       f"Xero refused the change to the {kind} '{name}' (HTTP {status}).",
+                       f"Check the record in Pipedrive; {RESEND}. If it fails the same way, tell your "
+                       "administrator.")

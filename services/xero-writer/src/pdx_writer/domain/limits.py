@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 from decimal import Decimal
 
-from pdx_common.contracts import CreateInvoice, CreateQuote, LineItem
+from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, LineItem, NewItem, PostalAddress
 from pdx_writer.domain.explain import APP_SETTINGS, Explanation
 
 Command = CreateInvoice | CreateQuote
@@ -23,6 +23,12 @@ CONTACT_NAME = 255  # Contact.Name maxLength 255 [spec], "Name<=255" [notes]
 CONTACT_PERSON_NAME = 255  # Contact.FirstName / LastName maxLength 255 [spec]
 CONTACT_EMAIL = 255  # Contact.EmailAddress maxLength 255 [spec]
 CONTACT_PHONE = 50  # Phone.PhoneNumber maxLength 50 [spec]
+CONTACT_TAX_NUMBER = 50  # Contact.TaxNumber maxLength 50 [spec]
+ADDRESS_LINE = 500  # Address.AddressLine1..4 maxLength 500 [spec]
+ADDRESS_CITY = 255  # Address.City maxLength 255 [spec]
+ADDRESS_REGION = 255  # Address.Region maxLength 255 [spec]
+ADDRESS_POSTAL_CODE = 50  # Address.PostalCode maxLength 50 [spec]
+ADDRESS_COUNTRY = 50  # Address.Country maxLength 50 [spec]
 ITEM_CODE = 30  # Item.Code and LineItemItem.Code maxLength 30 [spec], "Code required (<=30)" [notes]
 ITEM_NAME = 50  # Item.Name maxLength 50 [spec], "Name<=50" [notes]
 ITEM_DESCRIPTION = 4000  # Item.Description maxLength 4000 [spec]
@@ -64,14 +70,48 @@ def _problems(command: Command) -> Iterator[Explanation]:
 
 
 def _contact_problems(command: Command) -> Iterator[Explanation]:
-    contact = command.contact
+    for what, length, most, fix in contact_fields_too_long(command.contact):
+        yield _too_long(what, length, most, fix)
+
+
+def contact_fields_too_long(contact: Contact) -> Iterator[tuple[str, int, int, str]]:
+    """(what, its length, Xero's most, what to shorten) for each of the customer's values over Xero's limits."""
+    postal = contact.postal or PostalAddress()
     for label, value, most in (("name", contact.name, CONTACT_NAME), ("email address", contact.email, CONTACT_EMAIL),
                                ("first name", contact.first_name, CONTACT_PERSON_NAME),
                                ("last name", contact.last_name, CONTACT_PERSON_NAME),
-                               ("phone number", contact.phone, CONTACT_PHONE)):
+                               ("phone number", contact.phone, CONTACT_PHONE),
+                               ("street address", postal.line1, ADDRESS_LINE),
+                               ("address's second line", postal.line2, ADDRESS_LINE),
+                               ("city", postal.city, ADDRESS_CITY), ("region", postal.region, ADDRESS_REGION),
+                               ("postal code", postal.postal_code, ADDRESS_POSTAL_CODE),
+                               ("country", postal.country, ADDRESS_COUNTRY),
+                               ("tax number", contact.tax_number, CONTACT_TAX_NUMBER)):
         if value and len(value) > most:
-            yield _too_long(f"The customer's {label} '{_start(value)}'", len(value), most,
-                            f"Shorten the {contact.source}'s {label} in Pipedrive")
+            yield (f"The customer's {label} '{_start(value)}'", len(value), most,
+                   f"Shorten the {contact.source}'s {label} in Pipedrive")
+
+
+def record_over_limits(contact: Contact | None = None, item: NewItem | None = None) -> Explanation | None:
+    """The first of Xero's limits a customer or product to sync breaks (nothing is sent for it), or None."""
+    found = list(contact_fields_too_long(contact)) if contact is not None else []
+    if item is not None:
+        found += _item_fields_too_long(item, "product")
+    if not found:
+        return None
+    what, length, most, fix = found[0]
+    return Explanation("too_long", f"{what} is {length} characters long; Xero accepts at most {most}.",
+                       f"{fix}; the change is sent to Xero when it is saved.")
+
+
+def _item_fields_too_long(item: NewItem, word: str) -> Iterator[tuple[str, int, int, str]]:
+    name = _start(item.name)
+    for label, value, most in (("code", item.code, ITEM_CODE), ("name", item.name, ITEM_NAME),
+                               ("description", item.description, ITEM_DESCRIPTION)):
+        if value and len(value) > most:
+            yield (f"The {word} {label} '{_start(value)}'" if label != "description"
+                   else f"The description of {word} '{name}'", len(value), most,
+                   f"Shorten the {word}'s {label} in Pipedrive")
 
 
 def _document_problems(command: Command) -> Iterator[Explanation]:

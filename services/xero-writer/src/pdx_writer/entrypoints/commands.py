@@ -4,10 +4,19 @@ unreachable) waits it out for as long as it lasts, its company's queue waiting b
 identically ``retry_attempts`` times dead-letters its commands, durably, before their offsets are committed. A batch
 of several that fails that way runs again one command at a time, so only the commands that fail alone are
 dead-lettered: one bad command does not sink the 49 beside it.
+
+The topic carries drafts to make (``CreateInvoice``, ``CreateQuote``, keyed by deal) and customers and products to
+keep in sync (``SyncRecords``, keyed by company, from the mapper); both wait in the company's one queue, so they share
+the organisation's Xero budget fairly. Example of the latter::
+
+    {"type": "SyncRecords", "id": "9f0c...", "company_id": "7001", "occurred_at": "2026-11-30T07:00:00Z",
+     "schema_version": 1, "contacts": [{"contact": {"name": "Acme Ltd", "contact_number": "pd-org-12",
+     "source": "organization", "source_id": "12"}, "fields": ["Name", "Addresses", "TaxNumber"], "create": false}],
+     "items": []}
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
 from aiokafka import TopicPartition
@@ -15,19 +24,20 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from pdx_common import topics
-from pdx_common.contracts import COMMAND, DeadLettered, DocumentFailed
+from pdx_common.contracts import CreateInvoice, CreateQuote, DeadLettered, DocumentFailed, SyncRecords
 from pdx_common.kafka import consumer_options
 from pdx_common.metrics import MESSAGES_FAILED, MESSAGES_HANDLED, observe_lag
 from pdx_common.reliability import RetryPolicy, Stopping, dead_letter, describe, publish_durably, run_reliably
 from pdx_writer.dispatch import COMPANY_CAPACITY, CompanyQueues, OffsetTracker, PartitionPauses, Pending
-from pdx_writer.handlers import Command
+from pdx_writer.handlers import Queued as Command
 from pdx_writer.settings import WriterSettings
 
 log = structlog.get_logger()
 GROUP = "pdx-xero-writer"
+QUEUED = TypeAdapter(Annotated[CreateInvoice | CreateQuote | SyncRecords, Field(discriminator="type")])
 
 
 async def _commit(partition: tuple[Any, TopicPartition], offset: int) -> None:
@@ -78,7 +88,7 @@ def subscribe_commands(broker: KafkaBroker, settings: WriterSettings, publisher:
         partition = (message.consumer, TopicPartition(record.topic, record.partition))
         done = tracker.started(partition, record.offset)
         try:
-            command = COMMAND.validate_python(body)
+            command = QUEUED.validate_python(body)
         except ValidationError as exc:
             await _dead_letter(publisher, policy, lambda: queues.closing, body, f"invalid message: {exc}", 1)
             await done()
@@ -114,13 +124,13 @@ async def _reliably(commands: list[Command], execute_batch, policy: RetryPolicy,
 async def _dead_letter(publisher: Any, policy: RetryPolicy, stopping: Stopping, payload: dict[str, Any],
                        error: str, attempts: int, command: Command | None = None) -> None:
     company = str(payload.get("company_id") or "unknown")
-    deal = str(payload.get("deal_id") or "unknown")
+    deal = str(payload.get("deal_id") or getattr(command, "deal_id", "") or "unknown")
     dead = DeadLettered(company_id=company, deal_id=deal, source_topic=topics.XERO_COMMANDS, consumer=GROUP,
                         payload=payload, error=error[:2000], attempts=attempts)
     await dead_letter(publisher, dead, policy=policy, stopping=stopping)
     MESSAGES_FAILED.labels(topics.XERO_COMMANDS, GROUP).inc()
-    if command is None:
-        return
+    if command is None or isinstance(command, SyncRecords):
+        return  # a sync has no deal to tell; the dead letter keeps it for re-driving
     # Plain words and a reference for the salesperson; the error itself is in the logs and the dead letter.
     await publish_durably(publisher, DocumentFailed(
         company_id=company, deal_id=deal, command_id=command.id, source_event_id=command.source_event_id,

@@ -1,0 +1,36 @@
+"""What the last sync of each Pipedrive customer or product did in Xero (collection ``record_syncs``), for the settings
+page's Customers & products (problems listed first, with their fix). One document per record and organisation,
+keyed like ``xero_links`` (the natural key lower-cased), so the page joins the two by ``_id``::
+
+    {"_id": "7001:<tenant>:contact:pd-org-12", "company_id": "7001", "tenant_id": "<tenant>", "kind": "contact",
+     "key": "pd-org-12", "name": "Acme Ltd", "state": "updated" | "created" | "unchanged" | "failed" | "ambiguous",
+     "message": "Updated in Xero: address.", "fix": "", "xero_id": "<ContactID>" | None, "at": datetime}
+
+Written by the xero-writer only; erased with the company (the gateway's erasure table).
+"""
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+State = Literal["updated", "created", "unchanged", "failed", "ambiguous"]
+
+
+class MongoRecordSyncs:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._col = db.record_syncs
+
+    @staticmethod
+    def key(company_id: str, tenant_id: str, kind: str, natural_key: str) -> str:
+        return f"{company_id}:{tenant_id}:{kind}:{natural_key.lower()}"
+
+    async def record(self, company_id: str, tenant_id: str, kind: str, natural_key: str, *, name: str,
+                     state: State, message: str, fix: str = "", xero_id: str | None = None) -> None:
+        await self._col.update_one({"_id": self.key(company_id, tenant_id, kind, natural_key)}, {"$set": {
+            "company_id": company_id, "tenant_id": tenant_id, "kind": kind, "key": natural_key.lower(),
+            "name": name, "state": state, "message": message, "fix": fix, "xero_id": xero_id,
+            "at": datetime.now(UTC)}}, upsert=True)
+
+    async def get(self, company_id: str, tenant_id: str, kind: str, natural_key: str) -> dict[str, Any] | None:
+        return await self._col.find_one({"_id": self.key(company_id, tenant_id, kind, natural_key)})
