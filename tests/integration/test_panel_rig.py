@@ -97,7 +97,8 @@ class CardRig:
         return XeroClient(self.session, tokens, self.company_id, f"{self.xero_url}{API}")
 
     async def draft(self, deal_id: int | str, customer: tuple[str, str] = KIWI, *, kind: str = "invoice",
-                    issued: date | None = None, due_days: int = 20, hours: int = 10) -> dict:
+                    issued: date | None = None, due_days: int = 20, hours: int = 10, trigger_id: str = "won",
+                    pipeline_id: int | None = None) -> dict:
         """A draft in Xero for the deal, its contact link, and its DocumentCreated through the result handler."""
         issued = issued or datetime.now(UTC).date()
         element = {"Contact": {"Name": customer[0], "ContactNumber": customer[1]}, "Date": issued.isoformat(),
@@ -114,12 +115,12 @@ class CardRig:
         contact_id = created["Contact"]["ContactID"]
         await MongoXeroLinks(self.db).put(self.company_id, self.tenant_id, "contact", customer[1], contact_id)
         event = DocumentCreated(
-            company_id=self.company_id, deal_id=str(deal_id), command_id=uuid.uuid4().hex, trigger_id="won",
+            company_id=self.company_id, deal_id=str(deal_id), command_id=uuid.uuid4().hex, trigger_id=trigger_id,
             kind=kind, tenant_id=self.tenant_id, xero_id=created[id_field], number=created[number_field],
             total=Decimal(str(created["Total"])), currency_code=created["CurrencyCode"], status=created["Status"],
             xero_url=f"https://go.xero.com/drafts/{created[id_field]}", contact_name=customer[0],
             contact_id=contact_id, contact_number=customer[1], issue_date=issued,
-            due_date=issued + timedelta(days=due_days))
+            due_date=issued + timedelta(days=due_days), pipeline_id=pipeline_id)
         await result_handler(self.settings, self.res)(event)
         return created
 
