@@ -303,13 +303,14 @@ async def test_every_answer_says_its_cost_and_the_company_total_is_kept(pd: Sand
                                    headers={"x-api-token": "sandbox-pd-api-token"}) as resp:
             assert resp.headers["x-token-cost"] == cost, (method, path)
     status, tokens = await control(pd, "GET", "/tokens")
-    assert status == 200 and tokens["data"] == {"company_id": 7001, "spent": 15, "by_route": {
+    assert status == 200 and tokens["data"] == {"7001": 15}
+    assert tokens["additional_data"]["by_route"] == {
         "DELETE /api/v2/organizations/{id}": 3, "GET /api/v2/organizations/{id}": 1, "GET /api/v2/persons/{id}": 1,
-        "PATCH /api/v2/persons/{id}": 5, "PATCH /api/v2/products/{id}": 5}}
+        "PATCH /api/v2/persons/{id}": 5, "PATCH /api/v2/products/{id}": 5}
     status, reset = await control(pd, "DELETE", "/tokens")
-    assert status == 200 and reset["data"]["spent"] == 15
+    assert status == 200 and reset["data"] == {"7001": 15}
     _, after = await control(pd, "GET", "/tokens")
-    assert after["data"] == {"company_id": 7001, "spent": 0, "by_route": {}}
+    assert after["data"] == {"7001": 0} and after["additional_data"] == {"by_route": {}}
 
 
 # --- Pipedrive: persistence ---------------------------------------------------------------------------------------
@@ -330,8 +331,8 @@ async def test_records_and_spent_tokens_survive_a_restart(processes: Callable[..
         _, product = await call(http, "GET", f"{server.url}/api/v2/products/{PRODUCT_WIDGET}", headers=token)
         assert [p["price"] for p in product["data"]["prices"]] == [30]
         _, tokens = await call(http, "GET", f"{server.url}/_sandbox/tokens")
-        assert tokens["data"]["by_route"] == {"GET /api/v2/organizations/{id}": 1, "GET /api/v2/products/{id}": 1,
-                                              "PATCH /api/v2/products/{id}": 5}
+        assert tokens["data"] == {"7001": 7} and tokens["additional_data"]["by_route"] == {
+            "GET /api/v2/organizations/{id}": 1, "GET /api/v2/products/{id}": 1, "PATCH /api/v2/products/{id}": 5}
 
 
 # --- Xero ---------------------------------------------------------------------------------------------------------

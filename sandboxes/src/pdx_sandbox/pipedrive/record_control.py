@@ -5,7 +5,8 @@
 - ``POST /_sandbox/{persons|organizations|products}/{id}`` changes one (API v2 PATCH body: only the fields sent change).
 - ``DELETE /_sandbox/{persons|organizations|products}/{id}`` deletes one (``is_deleted``; the API then answers 404).
 - ``GET /_sandbox/{persons|organizations|products}``: every record, deleted ones too.
-- ``GET /_sandbox/tokens``: ``{"company_id", "spent", "by_route"}``; ``DELETE /_sandbox/tokens`` resets it.
+- ``GET /_sandbox/tokens``: ``data`` ``{"7001": 44}`` (tokens per company), ``additional_data.by_route``;
+  ``DELETE /_sandbox/tokens`` resets it.
 """
 
 import copy
@@ -59,14 +60,17 @@ def _records(entity: str) -> Any:
 
 
 async def tokens(request: web.Request) -> web.Response:
-    """``GET /_sandbox/tokens`` -> ``{"company_id": 7001, "spent": 26, "by_route": {"GET /api/v2/deals/{id}": 1,
-    "PATCH /api/v2/deals/{id}": 25}}``: API tokens spent (each call's ``x-token-cost``) since start or reset."""
-    return ok(state_of(request).token_summary())
+    """``GET /_sandbox/tokens`` -> ``{"success": true, "data": {"7001": 26}, "additional_data": {"by_route":
+    {"GET /api/v2/deals/{id}": 1, "PATCH /api/v2/deals/{id}": 25}}}``: API tokens spent per company (each call's
+    ``x-token-cost``) since the start or the last reset."""
+    per_company, by_route = state_of(request).token_summary()
+    return ok(per_company, additional_data={"by_route": by_route})
 
 
 async def reset_tokens(request: web.Request) -> web.Response:
-    """``DELETE /_sandbox/tokens``: start counting again; answers what was spent until now."""
-    return ok(state_of(request).reset_tokens())
+    """``DELETE /_sandbox/tokens``: start counting again; answers what was spent until now, as GET does."""
+    per_company, by_route = state_of(request).reset_tokens()
+    return ok(per_company, additional_data={"by_route": by_route})
 
 
 def add_routes(app: web.Application) -> None:

@@ -229,14 +229,14 @@ class PipedriveState(MasterData):
         self.tokens_spent += cost
         self.tokens_by_route[route] = self.tokens_by_route.get(route, 0) + cost
 
-    def reset_tokens(self) -> dict[str, Any]:
+    def reset_tokens(self) -> tuple[dict[str, int], dict[str, int]]:
         spent = self.token_summary()
         self.tokens_spent, self.tokens_by_route = 0, {}
         return spent
 
-    def token_summary(self) -> dict[str, Any]:
-        return {"company_id": self.company_id, "spent": self.tokens_spent,
-                "by_route": dict(sorted(self.tokens_by_route.items()))}
+    def token_summary(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Tokens spent per company (``{"7001": 44}``: the sandbox holds one) and per route."""
+        return {str(self.company_id): self.tokens_spent}, dict(sorted(self.tokens_by_route.items()))
 
     async def redeliver(self, event_id: str, times: int = 1) -> list[dict[str, Any]]:
         """Send a recorded event again ``times`` times, attempt counting on, as if the answers had been lost."""
