@@ -1,9 +1,12 @@
-"""Xero's numbers on the deal, the pure part: the words, the amount by field type, which document the deal shows,
-its pipeline, the one PATCH body, and a claim key that is the same for the same values."""
+"""Xero's numbers on the deal: the pure part (the words, the amount by field type, which document the deal shows,
+its pipeline, the one PATCH body, a claim key that is the same for the same values), then the write through its ports
+with fakes (once per change, a refusal recorded, a passing failure released for the retry)."""
 
 import pytest
 
-from pdx_common.company_settings import DealFieldRef, DealFields, PaidStage
+from pdx_common.company_settings import CompanySettings, DealFieldRef, DealFields, PaidStage
+from pdx_common.http import ApiError, ConnectionMissing
+from pdx_crmcard.deal_numbers import DealNumbers
 from pdx_crmcard.domain import deal_numbers
 from pdx_crmcard.domain.deal_numbers import claim_key, headline, pipeline_of, status_words, values
 
@@ -103,3 +106,94 @@ def test_the_claim_key_names_the_document_and_changes_with_the_values_only() -> 
     assert first == claim_key("7001", "inv-1", dict(reversed(list(values(doc(), ALL).items()))))
     assert first != claim_key("7001", "inv-1", values(doc(status="PAID"), ALL))
     assert first != claim_key("7002", "inv-1", values(doc(), ALL))
+
+
+# --- the write, through its ports with fakes ------------------------------------------------------------------------
+
+
+class FakeDocs:
+    def __init__(self, docs: list[dict]) -> None:
+        self.docs = docs
+
+    async def for_deal(self, company_id: str, tenant_id: str, deal_id: str) -> list[dict]:
+        return [d for d in self.docs if d.get("deal_id") == deal_id]
+
+
+class FakeWrites:
+    def __init__(self) -> None:
+        self.claims: dict[str, dict] = {}
+
+    async def claim(self, key: str, **fields) -> bool:
+        if key in self.claims:
+            return False
+        self.claims[key] = {**fields, "state": "writing"}
+        return True
+
+    async def written(self, key: str) -> None:
+        self.claims[key]["state"] = "written"
+
+    async def failed(self, key: str, reason: str) -> None:
+        self.claims[key].update(state="failed", reason=reason)
+
+    async def release(self, key: str) -> None:
+        self.claims.pop(key)
+
+
+def numbers(docs: list[dict], fails: Exception | None = None, fields: DealFields | None = ALL):
+    sent: list[tuple[str, str, dict]] = []
+    writes = FakeWrites()
+
+    async def settings_of(company_id: str) -> CompanySettings | None:
+        return CompanySettings(deal_fields=fields) if fields is not None else None
+
+    async def update_deal(company_id: str, deal_id: str, body: dict) -> None:
+        if fails is not None:
+            raise fails
+        sent.append((company_id, deal_id, body))
+
+    return DealNumbers(settings_of, FakeDocs(docs), writes, update_deal), sent, writes
+
+
+def ours(**fields) -> dict:
+    return doc(company_id="7001", tenant_id="t", **fields)
+
+
+async def test_one_write_per_distinct_change_of_what_the_deal_shows() -> None:
+    quote = ours(kind="quote", xero_id="q", status="SENT", amount_due=None, number="QU-1")
+    invoice = ours()
+    writer, sent, writes = numbers([quote, invoice])
+    for _ in range(3):
+        await writer.tell(invoice)
+        await writer.tell(quote)  # the quote's news: the deal still shows its invoice
+    invoice["status"] = "PAID"
+    await writer.tell(invoice)
+    assert [(deal, body["custom_fields"][STATUS], body.get("stage_id")) for _, deal, body in sent] == [
+        ("42", "Awaiting payment", None), ("42", "Paid", 5)]
+    assert {c["state"] for c in writes.claims.values()} == {"written"}
+
+
+async def test_nothing_without_a_deal_or_without_chosen_fields() -> None:
+    writer, sent, _ = numbers([ours()], fields=DealFields())
+    await writer.tell(ours())
+    writer_none, sent_none, _ = numbers([ours()], fields=None)
+    await writer_none.tell(ours())
+    writer_all, sent_all, _ = numbers([])
+    await writer_all.tell(ours(deal_id=None))
+    assert sent == sent_none == sent_all == []
+
+
+async def test_a_refusal_is_recorded_and_not_raised_a_passing_failure_is_released_and_raised() -> None:
+    refused = ApiError("pipedrive", 400, {"success": False, "error": "unknown custom fields: ['a...']"}, "u")
+    writer, _, writes = numbers([ours()], fails=refused)
+    await writer.tell(ours())
+    [claim] = writes.claims.values()
+    assert claim["state"] == "failed"
+    assert claim["reason"] == "Pipedrive refused the update of the deal (400): unknown custom fields: ['a...']"
+    await writer.tell(ours())  # never tried again
+    assert len(writes.claims) == 1
+
+    for passing in (ApiError("pipedrive", 503, "busy", "u"), ConnectionMissing("pipedrive", "7001"), TimeoutError()):
+        writer, _, writes = numbers([ours()], fails=passing)
+        with pytest.raises(type(passing)):
+            await writer.tell(ours())
+        assert writes.claims == {}  # the retry writes it
