@@ -268,6 +268,14 @@ async def test_a_deal_patch_writes_monetary_fields_and_the_stage_and_fires_an_ap
                                         json={"custom_fields": {fields["Amount due"]: bad}})
         assert status == 400 and "monetary" in refused["error"], bad
 
+    status, _ = await control(pd, "DELETE", f"/fields/{fields['Xero link']}")  # an admin deletes the field
+    assert status == 200
+    status, refused = await pd.call("PATCH", f"/api/v2/deals/{DEMO_DEAL_ID}",
+                                    json={"custom_fields": {fields["Xero link"]: "https://go.xero.com/x"}})
+    assert status == 400 and "unknown custom fields" in refused["error"]
+    _, deal = await pd.call("GET", f"/api/v2/deals/{DEMO_DEAL_ID}")
+    assert fields["Xero link"] not in deal["data"]["custom_fields"]
+
 
 # --- Pipedrive: token cost ----------------------------------------------------------------------------------------
 def spec_costs() -> dict[tuple[str, str], int]:

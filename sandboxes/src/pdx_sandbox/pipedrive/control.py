@@ -205,6 +205,19 @@ async def add_field(request: web.Request) -> web.Response:
     return ok(summary, additional_data={"values": {str(k): v for k, v in values.items()}}, status=201)
 
 
+async def delete_field(request: web.Request) -> web.Response:
+    """``DELETE /_sandbox/fields/<40-hex key>``: an admin deletes a custom field; records lose its value, and a later
+    write naming it is refused (400 unknown custom fields)."""
+    state, key = state_of(request), request.match_info["key"]
+    entity = next((e for e in ("deal", "person", "organization") if key in state.fields_of(e)), None)
+    if entity is None:
+        raise NotFound(f"Field {key!r} not found")
+    field = state.fields_of(entity).pop(key)
+    for record in getattr(state, f"{entity}s").values():
+        record["custom_fields"].pop(key, None)
+    return ok({k: field[k] for k in ("id", "key", "name", "field_type")}, additional_data={"entity": entity})
+
+
 def _custom_edit(entity: str) -> Any:
     async def handler(request: web.Request) -> web.Response:
         """``PATCH /_sandbox/persons/201 {"custom_fields": {"<key>": "C-1"}}`` (or /organizations/101): a quiet set-up
@@ -281,6 +294,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/_sandbox/users", add_user)
     r.add_get("/_sandbox/fields", list_fields)
     r.add_post("/_sandbox/fields", add_field)
+    r.add_delete("/_sandbox/fields/{key}", delete_field)
     r.add_patch("/_sandbox/persons/{id}", _custom_edit("person"))
     r.add_patch("/_sandbox/organizations/{id}", _custom_edit("organization"))
     r.add_get("/_sandbox/app", get_app)
