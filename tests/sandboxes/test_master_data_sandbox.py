@@ -169,8 +169,14 @@ async def test_api_creates_and_deletes_persons_organisations_and_products(pd: Sa
         assert (status, gone["success"]) == (404, False), method
     _, listed = await pd.call("GET", "/api/v2/products")
     assert product["data"]["id"] not in [p["id"] for p in listed["data"]]
+    _, listed = await pd.call("GET", "/api/v2/persons", params={"org_id": str(org["data"]["id"])})
+    assert [p["id"] for p in listed["data"]] == [person["data"]["id"]]
     status, _ = await pd.call("DELETE", f"/api/v2/persons/{person['data']['id']}")
     assert status == 200
+    _, listed = await pd.call("GET", "/api/v2/persons", params={"ids": f"{PERSON_AROHA},{person['data']['id']}"})
+    assert [p["id"] for p in listed["data"]] == [PERSON_AROHA]
+    _, searched = await pd.call("GET", "/api/v2/persons/search", params={"term": "Tui Kahu"})
+    assert searched["data"]["items"] == []
 
     calls = await hooks.wait_for(5)
     events = [(c["body"]["meta"]["entity"], c["body"]["meta"]["action"]) for c in calls]

@@ -168,6 +168,23 @@ async def list_products(request: web.Request) -> web.Response:
     return page(request, copy.deepcopy(products))
 
 
+def record_lister(entity: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``GET /api/v2/persons[?ids=201,202&org_id=101&owner_id=12001&updated_since=2026-01-01T00:00:00Z]`` (and
+    /organizations): the records that are not deleted, by id, cursor paged."""
+    async def handler(request: web.Request) -> web.Response:
+        state = state_of(request)
+        kind = {"person": "persons", "organization": "organizations"}[entity]
+        ids = {_int(i, "ids") for i in request.query["ids"].split(",") if i} if request.query.get("ids") else None
+        filters = {name: query_int(request, name) for name in ("owner_id", "org_id") if name in request.query}
+        since = _since(request.query.get("updated_since"))
+        records = [r for _, r in sorted(getattr(state, kind).items()) if not r["is_deleted"]
+                   and (ids is None or r["id"] in ids) and all(r.get(k) == v for k, v in filters.items())
+                   and (since is None or r["update_time"] >= since)]
+        return page(request, copy.deepcopy(records))
+
+    return handler
+
+
 async def create_activity(request: web.Request) -> web.Response:
     """``POST /api/v2/activities {"subject": "Invoice INV-0042 drafted", "type": "task", "deal_id": 1,
     "done": true, "note": "<p>...</p>"}``"""
@@ -231,5 +248,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/v2/personFields", _v2_fields("person"))
     r.add_get("/api/v2/organizationFields", _v2_fields("organization"))
     r.add_get("/api/v2/products", list_products)
+    r.add_get("/api/v2/persons", record_lister("person"))
+    r.add_get("/api/v2/organizations", record_lister("organization"))
     r.add_post("/api/v2/activities", create_activity)
     r.add_get("/api/v2/activities", list_activities)

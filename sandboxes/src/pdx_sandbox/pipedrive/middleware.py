@@ -30,6 +30,7 @@ COSTS: dict[tuple[str, str], int] = {
     ("GET", "/api/v1/users/me"): 2, ("GET", "/api/v1/users/{id}"): 2, ("GET", "/api/v1/users"): 20,
     ("POST", "/api/v1/dealFields"): 10, ("GET", "/api/v1/personFields"): 20, ("GET", "/api/v1/organizationFields"): 20,
     ("GET", "/api/v2/personFields"): 10, ("GET", "/api/v2/organizationFields"): 10, ("GET", "/api/v2/products"): 10,
+    ("GET", "/api/v2/persons"): 10, ("GET", "/api/v2/organizations"): 10,
     ("POST", "/api/v2/persons"): 5, ("PATCH", "/api/v2/persons/{id}"): 5, ("DELETE", "/api/v2/persons/{id}"): 3,
     ("POST", "/api/v2/organizations"): 5, ("PATCH", "/api/v2/organizations/{id}"): 5,
     ("DELETE", "/api/v2/organizations/{id}"): 3,
