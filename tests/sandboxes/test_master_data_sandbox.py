@@ -191,6 +191,8 @@ async def test_api_creates_and_deletes_persons_organisations_and_products(pd: Sa
 @pytest.mark.parametrize(("path", "body", "words"), [
     ("/api/v2/persons", {"name": "A", "emails": ["a@x.example"]}, "emails must be an array"),
     ("/api/v2/persons", {"name": "A", "org_id": 99999}, "Organization not found"),
+    ("/api/v2/persons", {"name": "A", "org_id": "Kiwi"}, "org_id must be an integer"),
+    ("/api/v2/products", {"name": "A", "owner_id": 4}, "owner_id 4 is not a user"),
     ("/api/v2/organizations", {"name": "  "}, "name is required"),
     ("/api/v2/organizations", {"name": "A", "address": {"street": "1 Main St"}}, "unknown address components"),
     ("/api/v2/products", {"name": "A", "prices": [{"currency": "NZD", "price": 1}, {"currency": "NZD", "price": 2}]},

@@ -104,6 +104,12 @@ def prices(raw: Any, product_id: int) -> list[dict[str, Any]]:
     return list(out.values())
 
 
+def _id(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise Invalid(f"{name} must be an integer")
+    return int(value)
+
+
 def _number(value: Any, name: str) -> float | int | None:
     if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
         return value
@@ -162,7 +168,7 @@ class MasterData(CrmStore):
         changes = {k: v for k, v in changes.items() if k in WRITABLE[entity]}
         if "name" in changes and not str(changes["name"] or "").strip():
             raise Invalid("name cannot be an empty string")
-        if changes.get("owner_id") is not None and int(changes["owner_id"]) not in self.users:
+        if changes.get("owner_id") is not None and _id(changes["owner_id"], "owner_id") not in self.users:
             raise Invalid(f"owner_id {changes['owner_id']} is not a user of this company")
         if "custom_fields" in changes:
             values = changes.pop("custom_fields") or {}
@@ -187,7 +193,7 @@ def _apply_person(store: MasterData, record: dict, changes: dict[str, Any]) -> N
     if "postal_address" in changes:
         changes["postal_address"] = address(changes["postal_address"], "postal_address")
     if changes.get("org_id") is not None:
-        changes["org_id"] = store.live("organization", int(changes["org_id"]))["id"]
+        changes["org_id"] = store.live("organization", _id(changes["org_id"], "org_id"))["id"]
     if "name" in changes and not {"first_name", "last_name"} & set(changes):
         first, _, last = str(changes["name"]).strip().partition(" ")
         changes.update(first_name=first, last_name=last.strip() or None)
