@@ -56,10 +56,21 @@ class CustomerRow:
         return None if self.linked_how is None else HOW.get(self.linked_how or None, HOW[None])
 
     @property
+    def answered(self) -> bool:
+        """A problem an admin answered by linking a contact since: the next update says how it went."""
+        return self.state in PROBLEMS and not self.problem
+
+    @property
     def state_label(self) -> str | None:
-        if self.state in PROBLEMS and not self.problem:
-            return "Linked since"
-        return STATES.get(self.state or "", self.state)
+        """The last update's state in words; None when there is none to show (none yet, or answered)."""
+        return None if self.answered else STATES.get(self.state or "", self.state)
+
+    @property
+    def shown_at(self) -> datetime | None:
+        """When its state happened: the last update's time, or the link's when none (or an admin's link) is newer."""
+        if self.state is None or self.answered:
+            return self.linked_at
+        return self.synced_at
 
     @property
     def label(self) -> str:
