@@ -56,6 +56,12 @@ async def linked(stack):
                       message="Xero has 2 contacts that could be 'Acme Corporation'.", fix="Link the right contact.")
     await links.put("other-company", tenant_id, "contact", "pd-org-777", other, how="created",
                     name="Other Company's Customer")
+    for company, code, name in ((stack.company_id, "WIDGET-01", "Widget"), ("other-company", "SECRET-1", "Secret")):
+        await stack.db.record_syncs.insert_one({
+            "_id": f"{company}:{tenant_id}:item:{code.lower()}", "company_id": company, "tenant_id": tenant_id,
+            "kind": "item", "key": code, "name": name, "state": "failed", "xero_id": None, "at": now,
+            "message": f"Xero refused the item {code}: its name is longer than 50 characters.",
+            "fix": "Shorten the product's name in Pipedrive."})
     return {"tenant_id": tenant_id, "kiwi": kiwi, "acme": acme_right, "other": other}
 
 
@@ -94,6 +100,9 @@ async def test_linked_customers_of_this_company_only_problems_first(stack, admin
     assert "Needs you" in table and "Search for the right Xero contact" in table
     assert "Created in Xero by the app" in table and "Updated in Xero" in table
     assert "Other Company" not in page and "pd-org-777" not in page
+    products = page.split('<table class="table product-problems">', 1)[1]
+    assert "Widget" in products and "Shorten the product&#39;s name in Pipedrive." in products
+    assert "SECRET-1" not in page and "Secret" not in page
 
 
 async def test_an_admin_links_a_different_contact_found_by_search(stack, admin, linked):

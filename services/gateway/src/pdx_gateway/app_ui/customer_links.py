@@ -98,6 +98,13 @@ class CustomerLinks:
         rows = [_row(key, links.get(key), syncs.get(key)) for key in {**links, **syncs} if KEY.fullmatch(key)]
         return sorted(rows, key=_order)
 
+    async def product_problems(self, company_id: str, tenant_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Products whose last update Xero refused (``{key, name, message, fix, at}``), newest first."""
+        cursor = self._syncs.find({"company_id": company_id, "tenant_id": tenant_id, "kind": "item",
+                                   "state": {"$in": list(PROBLEMS)}}).sort("at", -1).limit(limit)
+        return [{"key": str(doc.get("key") or ""), "name": doc.get("name") or None, "message": doc.get("message"),
+                 "fix": doc.get("fix"), "at": doc.get("at")} async for doc in cursor]
+
     async def row(self, company_id: str, tenant_id: str, key: str) -> CustomerRow | None:
         """One customer of this company's list, or None (not a customer of the company in this organisation)."""
         if not KEY.fullmatch(key):

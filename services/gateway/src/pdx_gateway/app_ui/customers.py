@@ -167,8 +167,11 @@ async def _page(request: web.Request, document: dict[str, Any], version: int, *,
     fields = fields or await _tax_fields(request)
     tenant_id, organisation = await source.xero_connection()
     rows: list[CustomerRow] = []
+    products: list[dict[str, Any]] = []
     if tenant_id is not None:
-        rows = await CustomerLinks(request.config_dict[DB]).rows(session.company_id, tenant_id)
+        customers = CustomerLinks(request.config_dict[DB])
+        rows = await customers.rows(session.company_id, tenant_id)
+        products = await customers.product_problems(session.company_id, tenant_id)
     errors = dict(errors or {})
     link_errors = {k: v for k, v in errors.items() if k in ("q", "xero_contact_id")}
     open_row = next((r for r in rows if r.key == opened), None) if session.is_admin else None
@@ -190,6 +193,7 @@ async def _page(request: web.Request, document: dict[str, Any], version: int, *,
         "organisation": organisation, "connected": tenant_id is not None,
         "rows": [{"row": r, "when": when(r.shown_at, zone)} for r in rows],
         "problems": sum(1 for r in rows if r.problem),
+        "product_problems": [{**p, "when": when(p["at"], zone)} for p in products],
         "open_row": open_row, "link_errors": link_errors, "term": term or "", "found": found,
         "searched": found is not None,
         "problem": {"message": problem[0], "fix": problem[1]} if problem else None,

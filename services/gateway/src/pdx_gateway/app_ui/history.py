@@ -31,6 +31,8 @@ CUSTOMERS, DEAL_FIELDS = "Customers & products", "Numbers on the deal"
 # deal_fields.<setting> -> its label under Numbers on the deal
 DEAL_FIELD_LABELS = {"status": "Status", "amount_due": "Amount due", "number": "Invoice number", "link": "Link"}
 PAID_LABEL = "When the invoice is paid, move the deal to"
+FIELD_KINDS = {"varchar": "Text", "varchar_auto": "Text", "text": "Long text", "double": "Number",
+               "monetary": "Monetary"}
 # dotted path -> (section, label), as the sections label their inputs
 LABELS: dict[str, tuple[str, str]] = {
     "timezone": (TRIGGERS, "Time zone"),
@@ -261,7 +263,7 @@ def _deal_fields_path(path: str) -> tuple[str, str, str] | None:
     if parts[1] in DEAL_FIELD_LABELS:
         label = DEAL_FIELD_LABELS[parts[1]]
         if parts[2:] == ["field_type"]:
-            return DEAL_FIELDS, f"{label} · field type", "text"
+            return DEAL_FIELDS, f"{label} · field type", "field_type"
         return DEAL_FIELDS, label, "deal_field"
     if parts[1] == "paid_stages":
         leaf = parts[3] if len(parts) > 3 else ""
@@ -318,6 +320,8 @@ def value(kind: str, raw: Any, names: Names) -> str:
         raw = raw.get("key")
     if lookup is not None and isinstance(raw, str):
         return lookup.get(raw, raw)
+    if kind == "field_type" and isinstance(raw, str):
+        return FIELD_KINDS.get(raw, raw)
     if kind == "customer_field" and isinstance(raw, str):
         return names.customer_fields.get(raw, raw)
     if kind == "paid" and isinstance(raw, dict | list):
