@@ -44,6 +44,13 @@ async def seed(db, company: str) -> None:
                                 "document": {"kind": "invoice", "tenant_id": TENANT, "xero_id": f"inv-{company}",
                                              "number": "INV-0001", "total": "1150.00", "contact_name": person["name"],
                                              "contact_number": "pd-person-7", "due_date": "2026-12-29"}})
+    # Keeping customers and products in sync: a pending change, a record's last sync, a deal field written back.
+    await db.record_changes.insert_one({"_id": f"{company}:organization:12", "company_id": company,
+                                        "entity": "organization", "entity_id": "12", "touches": 3})
+    await db.record_syncs.insert_one({"_id": f"{company}:{TENANT}:contact:pd-person-7", "company_id": company,
+                                      "tenant_id": TENANT, "name": person["name"], "state": "updated"})
+    await db.deal_field_writes.insert_one({"_id": f"deal-fields:{company}:inv-{company}:ab12", "company_id": company,
+                                           "deal_id": "42", "values": {"status": "Paid"}})
     await db.metered_drafts.insert_one({"_id": {"company_id": company, "tenant_id": TENANT, "xero_id": "inv-1"},
                                         "company_id": company, "month": "2026-11", "kind": "invoice"})
 
@@ -97,6 +104,8 @@ async def test_uninstall_schedules_the_erasure_and_the_purge_erases_everything_p
     assert "Jane" not in json.dumps(await s.db.ledger.find({"company_id": s.company_id}).to_list(), default=str)
     done = await erasures.get(s.company_id)
     assert done.state == "erased" and done.erased["xero_documents"] == 1 and done.erased["dead_letters"] == 1
+    assert {name: done.erased[name] for name in ("record_changes", "record_syncs", "deal_field_writes")} == {
+        "record_changes": 1, "record_syncs": 1, "deal_field_writes": 1}
     assert await mentions(s.db, other) == others_before  # another company loses nothing
     assert await purge_due(erasures, now=erasure.due_at + timedelta(days=1)) == []  # erased once
 

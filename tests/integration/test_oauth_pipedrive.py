@@ -78,6 +78,7 @@ class OAuthStack:
 
 
 def oauth_settings(infra, db_name: str, port: int, pd_url: str, xero_url: str, **extra) -> GatewaySettings:
+    extra = {"xero_api_url": f"{xero_url}/api.xro/2.0", **extra}  # never the real Xero
     return GatewaySettings(
         kafka_bootstrap=infra.kafka_bootstrap, mongo_url=infra.mongo_url, mongo_db=db_name, log_json=True,
         api_token=API_TOKEN, public_url=f"http://127.0.0.1:{port}", token_key=Fernet.generate_key().decode(),
