@@ -1,6 +1,7 @@
 """The master-data sync's use case with fakes: which due records a round reads, what it publishes, and which
 entries it drops, keeps for later or leaves for the next round. The real store and broker: the integration tests."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ from pdx_common.company_settings import CompanySettings
 from pdx_common.contracts import RecordChanged, SyncRecords
 from pdx_common.http import ApiError, ConnectionMissing
 from pdx_mapper.adapters.record_changes import entry_id
+from pdx_mapper.entrypoints.record_sync_loop import loop_context, run_forever
 from pdx_mapper.record_sync import RecordSync, SyncOptions
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -265,3 +267,45 @@ async def test_field_definitions_are_read_only_for_a_tax_number_field_named_and_
                for _, c, _ in publisher.published for s in c.contacts}
     assert numbers == {("7001", "pd-org-101"): "123-456", ("7001", "pd-person-201"): None,
                        ("7002", "pd-org-101"): "999"}
+
+
+class SlowRounds:
+    """Rounds that wait for ``release``; the first one fails when ``fail_first``."""
+
+    def __init__(self, fail_first: bool = False) -> None:
+        self.started, self.release = asyncio.Event(), asyncio.Event()
+        self.rounds = self.finished = 0
+        self.fail_first = fail_first
+
+    async def run_round(self) -> bool:
+        self.rounds += 1
+        if self.fail_first and self.rounds == 1:
+            raise RuntimeError("store gone")
+        self.started.set()
+        await self.release.wait()
+        self.finished += 1
+        return False
+
+
+async def test_stopping_lets_the_round_in_flight_finish_and_never_cancels_it():
+    rounds = SlowRounds()
+    context = loop_context(lambda: rounds, 0.01)(None)
+    await anext(context)  # the app runs
+    await rounds.started.wait()
+    stopping = asyncio.create_task(anext(context, None))  # the app stops while a round is in flight
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not stopping.done()  # waits for the round rather than cancelling it
+    rounds.release.set()
+    await stopping
+    assert (rounds.rounds, rounds.finished) == (1, 1)
+
+
+async def test_a_failed_round_is_logged_and_the_loop_goes_on():
+    rounds, stop = SlowRounds(fail_first=True), asyncio.Event()
+    rounds.release.set()
+    task = asyncio.create_task(run_forever(rounds, 0.01, stop))
+    await rounds.started.wait()
+    stop.set()
+    await task
+    assert rounds.rounds >= 2 and rounds.finished >= 1
