@@ -21,7 +21,16 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from pdx_common import topics
 from pdx_common.connections import ConnectionStore, OAuthClient, TokenProvider
-from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, DocumentSkipped, LineItem
+from pdx_common.contracts import (
+    Contact,
+    ContactSync,
+    CreateInvoice,
+    CreateQuote,
+    DocumentSkipped,
+    ItemSync,
+    LineItem,
+    SyncRecords,
+)
 from pdx_common.crypto import TokenCipher
 from pdx_common.kafka import make_broker
 from pdx_common.parking import MongoParkedCommands
@@ -108,6 +117,17 @@ class WriterRig:
                 "deal_url": f"https://kowhai.pipedrive.com/deal/{deal_id}"}
         return {**base, **fields}
 
+    def sync(self, contacts: tuple[ContactSync, ...] = (), items: tuple[ItemSync, ...] = (), *,
+             company_id: str | None = None) -> SyncRecords:
+        """Customers and products to keep in sync, as the mapper gathers them."""
+        return SyncRecords(company_id=company_id or self.company_id, contacts=contacts, items=items)
+
+    async def connect_another_company(self) -> str:
+        """A second Pipedrive company connected to the same Xero organisation (they share its contacts)."""
+        other = str((int(self.company_id) + 1) % 10**9)
+        assert await connect_xero(self.session, self.store, self.url, other, NZ_TENANT_ID) == NZ_TENANT_ID
+        return other
+
     # --- the sandbox ------------------------------------------------------------------------------------------
     def invoices(self) -> list[dict]:
         return self.state.invoices(NZ_TENANT_ID)
@@ -133,6 +153,12 @@ class WriterRig:
         return (await xero.create_contacts([fields], uuid.uuid4().hex))[0]
 
     # --- the store and the broker -----------------------------------------------------------------------------
+    async def link(self, kind: str, key: str, company_id: str | None = None) -> dict | None:
+        return await MongoXeroLinks(self.db).doc(company_id or self.company_id, NZ_TENANT_ID, kind, key)
+
+    async def record_sync(self, kind: str, key: str) -> dict | None:
+        return await MongoRecordSyncs(self.db).get(self.company_id, NZ_TENANT_ID, kind, key)
+
     async def ledger_entry(self, command: CreateInvoice | CreateQuote) -> dict | None:
         return await self.db.ledger.find_one({"_id": command.ledger_key})
 

@@ -11,13 +11,14 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, LineItem, NewItem
+from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, ItemSync, LineItem, NewItem, PostalAddress
 from pdx_common.http import ApiError
 from pdx_common.xero import where_equals, xero_json
 from pdx_writer.adapters.xero_splitting import Refusal, find_split, request_key, send_split, sized_groups
 from pdx_writer.domain.documents import contact_payload, document_payload, line_payload
 from pdx_writer.domain.explain import explain_refusal
-from pdx_writer.domain.limits import MAX_LINE_ITEMS, over_limits
+from pdx_writer.domain.limits import MAX_LINE_ITEMS, over_limits, record_over_limits
+from pdx_writer.domain.sync import changed, contact_update, contact_values, item_payload, item_values
 from pdx_writer.resolve import _item_payload
 from tests.conftest import SPECS
 
@@ -119,6 +120,45 @@ def test_contact_and_item_bodies_follow_the_spec() -> None:
     assert sent["Items"][0]["SalesDetails"]["UnitPrice"] == 480.005
 
 
+STRUCTURED = CUSTOMER.model_copy(update={
+    "address": None, "tax_number": "123-456-789", "person_id": "7",
+    "postal": PostalAddress(line1="4 Wharf Road", line2="Level 2", city="Nelson", region="Nelson",
+                            postal_code="7010", country="New Zealand")})
+
+
+def test_a_new_contact_carries_its_structured_address_tax_number_and_company_number() -> None:
+    payload = contact_payload(STRUCTURED, "pd7001-org-12")
+    assert payload == {"Name": "Kowhai Design Ltd", "ContactNumber": "pd7001-org-12",
+                       "FirstName": "Aroha", "LastName": "Ngata", "EmailAddress": "accounts@kowhai.co.nz",
+                       "Phones": [{"PhoneType": "DEFAULT", "PhoneNumber": "+64 9 555 0101"}],
+                       "Addresses": [{"AddressType": "STREET", "AddressLine1": "4 Wharf Road",
+                                      "AddressLine2": "Level 2", "City": "Nelson", "Region": "Nelson",
+                                      "PostalCode": "7010", "Country": "New Zealand"}],
+                       "TaxNumber": "123-456-789"}
+    assert spec_errors("Contacts", as_sent({"Contacts": [payload]})) == []
+
+
+def test_sync_updates_follow_the_spec_and_carry_only_what_changed() -> None:
+    wanted = contact_values(STRUCTURED, ("Name", "Addresses", "TaxNumber"))
+    before = {**wanted, "TaxNumber": "old"}
+    update = contact_update("3a7f0c2e-1b3d-4c5e-8f9a-0b1c2d3e4f50", changed(wanted, before))
+    assert update == {"ContactID": "3a7f0c2e-1b3d-4c5e-8f9a-0b1c2d3e4f50", "TaxNumber": "123-456-789"}
+    assert spec_errors("Contacts", as_sent({"Contacts": [update]})) == []
+    assert changed(wanted, wanted) == {}
+
+    sync = ItemSync(item=NewItem(code="WEB-AUDIT", name="Website audit", account_code="260", tax_type="OUTPUT2"),
+                    prices={"NZD": Decimal("480.50"), "USD": Decimal("290")})
+    values = item_values(sync, "NZD")
+    assert values == {"Name": "Website audit", "UnitPrice": "480.5", "AccountCode": "260", "TaxType": "OUTPUT2"}
+    assert item_values(sync, "GBP").get("UnitPrice") is None  # no price in the base currency: left as it is
+    element = item_payload("WEB-AUDIT", values, changed(values, {**values, "UnitPrice": "450"}), item_id="i-1")
+    assert element == {"ItemID": "i-1", "Code": "WEB-AUDIT", "SalesDetails": {
+        "UnitPrice": Decimal("480.5"), "AccountCode": "260", "TaxType": "OUTPUT2"}}  # SalesDetails whole
+    assert spec_errors("Items", as_sent({"Items": [element]})) == []
+    assert item_payload("WEB-AUDIT", values, {"Name": "Website audit"}, item_id="i-1") == {
+        "ItemID": "i-1", "Code": "WEB-AUDIT", "Name": "Website audit"}
+
+
 def test_the_checker_catches_what_the_old_payloads_did() -> None:
     """Today's bug, as the spec sees it: quantities and amounts as strings."""
     bad = {"Invoices": [{"Type": "ACCREC", "LineItems": [{"Description": "x", "Quantity": "180",
@@ -184,6 +224,12 @@ LONG = "x" * 101
     ("invoice", {"reference": "r" * 256}, "too_long", "at most 255", "Field mappings > Invoice reference"),
     ("invoice", {"contact": CUSTOMER.model_copy(update={"name": "n" * 256})}, "too_long", "customer's name",
      "organization's name"),
+    ("invoice", {"contact": STRUCTURED.model_copy(update={"postal": PostalAddress(postal_code="7" * 51)})},
+     "too_long", "postal code", "organization's postal code"),
+    ("invoice", {"contact": STRUCTURED.model_copy(update={"tax_number": "9" * 51})}, "too_long", "at most 50",
+     "organization's tax number"),
+    ("invoice", {"contact": STRUCTURED.model_copy(update={"postal": PostalAddress(city="c" * 256)})}, "too_long",
+     "at most 255", "city"),
     ("invoice", {"line_items": (LINES[0].model_copy(update={"item_code": "C" * 31}),)}, "too_long", "at most 30",
      "product code"),
     ("invoice", {"line_items": (LINES[0].model_copy(update={"description": "d" * 4001}),)}, "too_long",
@@ -200,6 +246,16 @@ def test_drafts_over_xeros_limits_are_explained(kind: str, fields: dict, code: s
     assert explanation is not None and explanation.code == code
     assert in_message in explanation.message and in_fix in explanation.fix
     assert explanation.fix.endswith("replay the deal.")
+
+
+def test_records_over_xeros_limits_are_explained_for_the_settings_page() -> None:
+    long_code = record_over_limits(item=NewItem(code="C" * 31, name="Widget"))
+    assert long_code is not None and long_code.code == "too_long" and "at most 30" in long_code.message
+    assert long_code.fix == "Shorten the product's code in Pipedrive; the change is sent to Xero when it is saved."
+    assert record_over_limits(contact=STRUCTURED) is None
+    at_most = STRUCTURED.model_copy(update={"postal": PostalAddress(line1="l" * 500, postal_code="7" * 50,
+                                                                    country="c" * 50), "tax_number": "9" * 50})
+    assert record_over_limits(contact=at_most) is None
 
 
 @pytest.mark.parametrize("kind", ["invoice", "quote"])

@@ -23,7 +23,7 @@ from pdx_writer.domain.explain import (
     explain_refusal,
     validation_messages,
 )
-from pdx_writer.domain.sync import contact_values, item_payload, new_item_values
+from pdx_writer.domain.sync import contact_values, item_as_synced, item_payload, new_item_values
 
 ORG_CACHE_SECONDS = 3600.0
 
@@ -230,6 +230,7 @@ class Resolver:
             if code is not None:
                 await self._links.put(xero.company_id, tenant_id, "item", item["Code"], item["ItemID"],
                                       how="matched", name=item.get("Name"))
+                await self._links.synced(xero.company_id, tenant_id, "item", item["Code"], item_as_synced(item))
                 known.add(code)
         result: dict[str, str | None | Explanation] = {code: code for code in known}
         to_create = {}

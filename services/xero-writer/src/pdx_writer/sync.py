@@ -18,7 +18,6 @@ as not sent, and the next change in Pipedrive sends it.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 import structlog
@@ -42,14 +41,13 @@ from pdx_writer.domain.explain import (
 )
 from pdx_writer.domain.limits import MAX_REQUEST_BYTES, record_over_limits
 from pdx_writer.domain.sync import (
-    ITEM_FIELDS,
     PERSON_FIELDS,
     UNCHANGED,
-    amount,
     changed,
     contact_update,
     contact_values,
     created_message,
+    item_as_synced,
     item_payload,
     item_values,
     linked_message,
@@ -242,7 +240,7 @@ class RecordSyncer:
                 continue
             await self.links.put(run.company_id, run.tenant_id, "item", code, item["ItemID"], how="matched",
                                  name=item.get("Name"))
-            _want(wants, Want(code, item["ItemID"], sync.item.name, values, _as_synced(item),
+            _want(wants, Want(code, item["ItemID"], sync.item.name, values, item_as_synced(item),
                               linked=linked_message("item", str(item.get("Name") or code), "code")))
         if missing:
             await self._create_items(run, missing)
@@ -340,16 +338,6 @@ def _refused(outcome: Outcome, kind: str, name: str) -> Explanation | None:
     if isinstance(outcome, Refusal):
         return explain_record_refusal(outcome.status, outcome.body, kind, name)
     return explain_record(validation_messages(outcome), kind, name) if failed(outcome) else None
-
-
-def _as_synced(item: dict[str, Any]) -> dict[str, Any]:
-    """What an item found in Xero already has, in the form ``synced`` keeps (so only differences are sent)."""
-    sales = item.get("SalesDetails") or {}
-    values: dict[str, Any] = {"Name": item.get("Name"), "Description": item.get("Description"),
-                              "AccountCode": sales.get("AccountCode"), "TaxType": sales.get("TaxType")}
-    if sales.get("UnitPrice") is not None:
-        values["UnitPrice"] = amount(Decimal(str(sales["UnitPrice"])))
-    return {name: values[name] for name in ITEM_FIELDS if values.get(name)}
 
 
 def _last_per_key(records: Iterable[T], key: Callable[[T], str]) -> list[T]:

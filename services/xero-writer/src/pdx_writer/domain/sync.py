@@ -76,6 +76,17 @@ def _item(item: NewItem, price: Decimal | None) -> dict[str, Any]:
     return {field: values[field] for field in ITEM_FIELDS if values.get(field)}
 
 
+def item_as_synced(item: dict[str, Any]) -> dict[str, Any]:
+    """What an item found in Xero already has, in the form ``synced`` keeps (so a first sync sends only what
+    differs)."""
+    sales = item.get("SalesDetails") or {}
+    values: dict[str, Any] = {"Name": item.get("Name"), "Description": item.get("Description"),
+                              "AccountCode": sales.get("AccountCode"), "TaxType": sales.get("TaxType")}
+    if sales.get("UnitPrice") is not None:
+        values["UnitPrice"] = amount(Decimal(str(sales["UnitPrice"])))
+    return {name: values[name] for name in ITEM_FIELDS if values.get(name)}
+
+
 def changed(wanted: dict[str, Any], synced: dict[str, Any] | None) -> dict[str, Any]:
     """The fields whose value differs from the one last written."""
     synced = synced or {}
