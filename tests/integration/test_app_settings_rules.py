@@ -28,7 +28,7 @@ async def test_the_whole_section_saves(admin):
         new_product__product_id="31", new_product__account_code="210"))
     assert (status, location) == (303, "/app/rules?saved=1")
     stored = await admin.settings()
-    assert stored["customer"] == {"contact_from": "person", "create_missing": False}
+    assert stored["customer"] == {"contact_from": "person", "create_missing": False, "tax_number_field": None}
     assert stored["products"] == {"unmatched": "default_item", "default_item_code": "SERVICES",
                                   "no_products": "single_line", "description_from": "product_description"}
     assert stored["money"] == {"sales_account_code": "260", "tax_types": {"15": "OUTPUT2"},
