@@ -8,6 +8,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -382,3 +383,38 @@ async def test_the_cli_registers_what_pipedrive_lost_and_changes_nothing_when_al
 async def _cli(rig: Rig, *args: str) -> tuple[int, dict]:
     """The CLI's call, as ``python -m pdx_gateway.cli --url ... --token ... <args>`` makes it."""
     return await cli.run(cli.parser().parse_args(["--url", rig.gateway_url, "--token", API_TOKEN, *args]))
+
+
+async def test_one_gateway_at_a_time_changes_a_companys_webhooks(mongo_db):
+    credentials = MongoWebhookCredentials(mongo_db)
+    assert not await credentials.take_webhooks_lease("c1", "round", 60)  # not installed: the round leaves it alone
+    assert await credentials.take_webhooks_lease("c1", "install", 60, create=True)  # its first install
+    await credentials.set("c1", "u1", "p1")
+    assert not await credentials.take_webhooks_lease("c1", "round", 60)
+    assert not await credentials.take_webhooks_lease("c1", "reinstall", 60, create=True)
+    await credentials.release_webhooks_lease("c1", "install")
+    assert await credentials.take_webhooks_lease("c1", "round", 60)
+    assert not await credentials.take_webhooks_lease("c1", "install", 60, create=True)
+    assert await credentials.take_webhooks_lease("c1", "round", -1)  # its gateway died: the lease lapses
+    assert await credentials.take_webhooks_lease("c1", "install", 60, create=True)
+
+
+async def test_rotated_credentials_keep_working_until_the_old_webhook_is_gone_and_the_grace_is_over(mongo_db):
+    from datetime import timedelta
+
+    credentials = MongoWebhookCredentials(mongo_db)
+    await credentials.set("c1", "u1", "p1")
+    await credentials.remember_webhook("c1", 7)
+    assert await credentials.rotate("c1", "u2", "p2", [7])
+    assert await credentials.verify("c1", "u1", "p1") and await credentials.verify("c1", "u2", "p2")
+    assert not await credentials.verify("c1", "u1", "p2") and not await credentials.verify("c1", "u2", "p1")
+    await credentials.settle("c1", timedelta(seconds=-1))  # the old webhook still exists: no end yet
+    assert await credentials.verify("c1", "u1", "p1")
+    await credentials.deleted("c1", 7)
+    await credentials.settle("c1", timedelta(hours=1))
+    assert await credentials.verify("c1", "u1", "p1")  # Pipedrive's retries of what it sent still authenticate
+    await mongo_db.companies.update_one({"_id": "c1"}, {"$set": {"previous_credentials.0.until": datetime.now(UTC)}})
+    assert not await credentials.verify("c1", "u1", "p1") and await credentials.verify("c1", "u2", "p2")
+    await credentials.set("c1", "u3", "p3")  # a reinstall: the old ones stop at once
+    assert not await credentials.verify("c1", "u2", "p2") and await credentials.verify("c1", "u3", "p3")
+    assert not await credentials.rotate("c404", "u", "p", [])

@@ -11,7 +11,13 @@ from pdx_common.pipedrive import PipedriveClient
 from pdx_gateway.connector import Connector
 from pdx_gateway.erase import ErasureRunning, MongoErasures, schedule_after_uninstall
 from pdx_gateway.errors import Unavailable
-from pdx_gateway.record_webhooks import delete_all_best_effort, delete_webhook, new_credentials, register_all
+from pdx_gateway.record_webhooks import (
+    delete_all_best_effort,
+    delete_webhook,
+    new_credentials,
+    register_all,
+    webhooks_lease,
+)
 
 log = structlog.get_logger()
 
@@ -51,6 +57,11 @@ async def replace_webhooks(c: Connector, api: PipedriveClient) -> None:
     (if we know them) go first, so no event arrives with credentials that no longer work; the new credentials are
     stored before the webhooks exist, so their first events already authenticate."""
     company_id = api.company_id
+    async with webhooks_lease(c, company_id):
+        await _replace_webhooks(c, api, company_id)
+
+
+async def _replace_webhooks(c: Connector, api: PipedriveClient, company_id: str) -> None:
     old = [*(await c.credentials.webhook_ids(company_id)).values(), *await c.credentials.retired(company_id)]
     await c.credentials.retire(company_id, old)  # remembered until deleted: a failure here leaves none behind
     for webhook_id in old:

@@ -21,7 +21,9 @@ Example::
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -34,7 +36,7 @@ from pdx_common.http import ApiError, ConnectionMissing
 from pdx_common.pipedrive import PipedriveClient
 from pdx_gateway.connector import Connector
 from pdx_gateway.domain.webhook import RECORD_ENTITIES
-from pdx_gateway.errors import Conflict, NotFound
+from pdx_gateway.errors import Conflict, NotFound, Unavailable
 
 log = structlog.get_logger()
 
@@ -113,6 +115,22 @@ async def _all_in_pipedrive(c: Connector, api: PipedriveClient, ids: dict[str, i
     alive = {(str(h.get("id")), h.get("event_object")) for h in listed
              if isinstance(h, dict) and h.get("subscription_url") == url and h.get("is_active", 1)}
     return all((str(ids[entity]), entity) in alive for entity in ENTITIES)
+
+
+@asynccontextmanager
+async def webhooks_lease(c: Connector, company_id: str, *, wait: float = 30.0) -> AsyncIterator[None]:
+    """An install's hold on the company's webhooks (stored or not yet), so the gateways' round for companies
+    installed before never registers beside it; it waits for a round already at the company to finish."""
+    owner, deadline = secrets.token_hex(8), time.monotonic() + wait
+    while not await c.credentials.take_webhooks_lease(company_id, owner, LEASE_SECONDS, create=True):
+        if time.monotonic() >= deadline:
+            raise Unavailable("the company's Pipedrive webhooks are being registered right now; install the app "
+                              "again in a minute")
+        await asyncio.sleep(0.2)
+    try:
+        yield
+    finally:
+        await asyncio.shield(c.credentials.release_webhooks_lease(company_id, owner))
 
 
 async def ensure_webhooks(c: Connector, company_id: str, *, check_pipedrive: bool,

@@ -124,15 +124,21 @@ class MongoWebhookCredentials:
         query = {"webhook_user": {"$exists": True}, "$or": missing}
         return [doc["_id"] async for doc in self._col.find(query, {"_id": 1}).sort("_id", 1)]
 
-    async def take_webhooks_lease(self, company_id: str, owner: str, seconds: float) -> bool:
-        """One gateway at a time changes a company's webhooks; a dead one's lease lapses."""
+    async def take_webhooks_lease(self, company_id: str, owner: str, seconds: float, *, create: bool = False) -> bool:
+        """One gateway at a time changes a company's webhooks; a dead one's lease lapses. ``create``: also for a
+        company not stored yet (its first install)."""
         now = datetime.now(UTC)
-        taken = await self._col.find_one_and_update(
-            {"_id": company_id, "webhook_user": {"$exists": True},
-             "$or": [{"webhooks_lease": None}, {"webhooks_lease.until": {"$lt": now}},
-                     {"webhooks_lease.owner": owner}]},
-            {"$set": {"webhooks_lease": {"owner": owner, "until": now + timedelta(seconds=seconds)}}}, {"_id": 1})
-        return taken is not None
+        query: dict[str, Any] = {"_id": company_id, "$or": [{"webhooks_lease": None},
+                                                            {"webhooks_lease.until": {"$lt": now}},
+                                                            {"webhooks_lease.owner": owner}]}
+        if not create:
+            query["webhook_user"] = {"$exists": True}
+        lease = {"$set": {"webhooks_lease": {"owner": owner, "until": now + timedelta(seconds=seconds)}}}
+        try:
+            taken = await self._col.find_one_and_update(query, lease, {"_id": 1}, upsert=create)
+        except DuplicateKeyError:  # stored, and leased by another
+            return False
+        return create or taken is not None
 
     async def release_webhooks_lease(self, company_id: str, owner: str) -> None:
         await self._col.update_one({"_id": company_id, "webhooks_lease.owner": owner},
