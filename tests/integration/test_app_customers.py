@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pdx_common.xero_links import MongoXeroLinks
+from pdx_sandbox.faults import Fault
 from pdx_sandbox.pipedrive.seed import ORG_TAX_NUMBER_FIELD_KEY, PERSON_CUSTOMER_NUMBER_FIELD_KEY, PO_NUMBER_FIELD_KEY
 from pdx_sandbox.xero.masterdata import build_contact, commit_contact
 from tests.integration.test_app_settings_connected import admin, stack  # noqa: F401  (fixtures)
@@ -250,4 +251,16 @@ async def test_bad_deal_field_choices_are_refused_beside_their_field(admin, chan
                                                                        **changes))
     assert status == 400
     assert field_error(page, field) == problem
+    assert await admin.settings() == before
+
+
+@pytest.mark.parametrize(("status", "said"), [(403, "Pipedrive did not let the app create deal fields."),
+                                              (400, "Pipedrive did not create the fields just now")])
+async def test_a_field_pipedrive_refuses_to_create_chooses_nothing_and_says_what_to_do(stack, admin, status, said):
+    stack.pd.faults.add(Fault(status=status, paths=["/api/v1/dealFields"], methods=["POST"]))
+    _, page = await admin.get("/app/deal-fields")
+    before = await admin.settings()
+    status_code, page, _ = await admin.post("/app/deal-fields/create",
+                                            form_fields(page.split('id="create-fields"', 1)[1]))
+    assert status_code == 502 and said in page and "What to do:" in page
     assert await admin.settings() == before

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pdx_common.http import ConnectionMissing
+from pdx_common.http import ApiError, ConnectionMissing
 from pdx_gateway import settings_changes
 from pdx_gateway.adapters.pipedrive_catalog import FieldInfo
 from pdx_gateway.app_ui.catalog import (
@@ -151,6 +151,10 @@ def _create_problem(exc: Exception) -> dict[str, str]:
     if isinstance(exc, ConnectionMissing):
         return {"message": "Pipedrive is not connected, so no field was created.",
                 "fix": "Reconnect Pipedrive under Connections, then press Create these fields in Pipedrive again."}
+    if isinstance(exc, ApiError) and exc.status in (401, 403):
+        return {"message": "Pipedrive did not let the app create deal fields.",
+                "fix": "Create them in Pipedrive (Company settings, Data fields) and choose them below, or reconnect "
+                       "Pipedrive under Connections as an admin and allow the app to change the company's fields."}
     return {"message": "Pipedrive did not create the fields just now; nothing was chosen.",
             "fix": "Press Create these fields in Pipedrive again in a moment. Fields it made already are used, "
                    "not made twice."}
