@@ -70,7 +70,7 @@ async def admin(stack: Stack, *args: str) -> tuple[int, Any]:
     """The admin CLI, as an operator runs it, against the stack's gateway."""
     assert stack.seeded
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pdx_gateway.cli", "--url", stack.urls["gateway"], "--token", stack.api_token, *args,
+        sys.executable, "-m", "pdx_gateway.cli", "--url", stack.urls["gateway"], f"--token={stack.api_token}", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await proc.communicate()
     assert proc.returncode is not None
