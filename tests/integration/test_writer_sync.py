@@ -13,12 +13,14 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from cryptography.fernet import Fernet
 
+from pdx_common import topics
 from pdx_common.contact_matching import xero_contact_number
-from pdx_common.contracts import Contact, ContactSync, ItemSync, NewItem, PostalAddress
+from pdx_common.contracts import Contact, ContactSync, DeadLettered, ItemSync, NewItem, PostalAddress, SyncRecords
 from pdx_common.kafka import make_broker
+from pdx_common.reliability import RetryPolicy
 from pdx_common.xero_links import MongoXeroLinks
 from pdx_sandbox.xero import NZ_TENANT_ID
-from pdx_writer.entrypoints.commands import subscribe_commands
+from pdx_writer.entrypoints.commands import _reliably, subscribe_commands
 from pdx_writer.settings import WriterSettings
 from tests.integration.writer_harness import HOSTING, KOWHAI, WriterRig, open_rig, types
 
@@ -334,3 +336,48 @@ async def test_a_persons_own_contact_gets_every_field_it_maps(rig: WriterRig) ->
     assert (await rig.record_sync("contact", "pd-person-7"))["message"] == (
         "Updated in Xero: phone, address and tax number.")
 
+
+
+# --- when Xero cannot take it -----------------------------------------------------------------------------------
+async def test_a_contact_gone_from_xero_is_explained_and_its_link_forgotten(rig: WriterRig) -> None:
+    await MongoXeroLinks(rig.db).put(rig.company_id, NZ_TENANT_ID, "contact", "pd-org-12",
+                                     "00000000-0000-0000-0000-000000000012", how="matched", name=KOWHAI.name)
+    await rig.writer().execute_batch([rig.sync((org(street(4)),))])
+
+    gone = await rig.record_sync("contact", "pd-org-12")
+    assert (gone["state"], gone["xero_id"]) == ("failed", "00000000-0000-0000-0000-000000000012")
+    assert gone["message"].startswith(f"The Xero contact linked to '{KOWHAI.name}' is no longer in Xero.")
+    assert "finds or creates it again" in gone["fix"]
+    assert await rig.link("contact", "pd-org-12") is None
+
+
+async def test_a_disconnected_organisation_notes_each_record_as_not_sent(rig: WriterRig) -> None:
+    await customer_made_by_a_draft(rig)
+    rig.state.revoke_all_tokens()  # the user removed the app in Xero; our access token is refused at once
+    await rig.writer().execute_batch([rig.sync((org(street(8)),), (ItemSync(item=CONSULTING, create=True),))])
+
+    assert [r.status for r in rig.calls("POST", "Contacts")] == [401] and rig.calls("PUT", "Items") == []
+    for kind, key in (("contact", "pd-org-12"), ("item", "CONSULT-HR")):
+        noted = await rig.record_sync(kind, key)
+        assert (noted["state"], noted["message"]) == (
+            "failed", "Xero is disconnected (the authorisation was revoked), so the change was not sent.")
+        assert noted["fix"].startswith("Connect Xero again in the app's settings")
+
+
+async def test_a_sync_failing_every_retry_is_dead_lettered_with_no_deal_to_tell() -> None:
+    published: list[tuple[object, str]] = []
+
+    class Publisher:
+        async def publish(self, message, topic: str, key: bytes) -> None:
+            published.append((message, topic))
+
+    async def execute_batch(batch) -> None:
+        raise ValueError("the same problem every time")
+
+    command = SyncRecords(company_id="7001", contacts=(org(street(1)),))
+    await _reliably([command], execute_batch, RetryPolicy(attempts=2, first_delay=0.001, max_delay=0.002),
+                    Publisher(), lambda: False)
+    [(dead, topic)] = published  # no DocumentFailed: there is no deal
+    assert topic == topics.DEAD_LETTER and isinstance(dead, DeadLettered)
+    assert (dead.deal_id, dead.payload["type"], dead.payload["id"]) == ("sync", "SyncRecords", command.id)
+    assert SyncRecords.model_validate(dead.payload) == command  # re-driven as it was
