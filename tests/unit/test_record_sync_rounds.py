@@ -269,6 +269,26 @@ async def test_field_definitions_are_read_only_for_a_tax_number_field_named_and_
                        ("7002", "pd-org-101"): "999"}
 
 
+async def test_a_command_the_broker_refused_leaves_the_records_due_again_and_other_companies_go_on():
+    sync, changes, _, publisher, clock = rig({("7001", "product", "302"): product(302),
+                                              ("7002", "product", "302"): product(302)})
+
+    class Refusing(FakePublisher):
+        async def publish(self, message, topic: str, key: bytes) -> None:
+            if message.company_id == "7001":
+                raise ConnectionError("broker gone")
+            await super().publish(message, topic, key)
+
+    sync.publisher = publisher = Refusing()
+    await sync.note(event("7001", "product", 302))
+    await sync.note(event("7002", "product", 302))
+    clock.now += DELAY
+    await sync.run_round()
+    assert [c.company_id for _, c, _ in publisher.published] == ["7002"]
+    assert list(changes.entries) == ["7001:product:302"]
+    assert changes.entries["7001:product:302"]["due_at"] == clock.now + DELAY
+
+
 class SlowRounds:
     """Rounds that wait for ``release``; the first one fails when ``fail_first``."""
 

@@ -22,6 +22,7 @@ and is tried a delay later.
 """
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,6 +55,7 @@ class SyncOptions:
     delay: timedelta = timedelta(seconds=60)  # from a record's first event to its sync
     lease: timedelta = timedelta(minutes=5)  # a batch longer than this may be taken by another replica too
     read_concurrency: int = 8  # Pipedrive reads in flight per batch
+    companies_at_once: int = 4
 
 
 @dataclass
@@ -80,20 +82,37 @@ class RecordSync:
         await self.changes.note(event, self.clock(), self.options.delay)
 
     async def run_round(self) -> bool:
-        """One batch of every company with due entries, the longest-waiting company first. True when some company
-        had a full batch, so more may be due at once."""
-        more = False
-        for company_id in await self.changes.due_companies(self.clock()):
-            with structlog.contextvars.bound_contextvars(company_id=company_id):
-                more |= await self.sync_company(company_id)
-        return more
+        """One batch of every company with due entries, a few companies at once (one company's slow Pipedrive
+        never holds up the others). True when some company had a full batch, so more may be due at once."""
+        limit = asyncio.Semaphore(self.options.companies_at_once)
+
+        async def one(company_id: str) -> bool:
+            async with limit:
+                with structlog.contextvars.bound_contextvars(company_id=company_id):
+                    try:
+                        return await self.sync_company(company_id)
+                    except Exception:
+                        log.exception("record sync of a company failed; its records are tried again later")
+                        return False
+
+        companies = await self.changes.due_companies(self.clock())
+        return any(await asyncio.gather(*(one(company_id) for company_id in companies)))
 
     async def sync_company(self, company_id: str) -> bool:
         lease_id, now = new_id(), self.clock()
         entries = await self.changes.take(company_id, lease_id, now, self.options.lease, PER_KIND)
         if not entries:
             return False
-        full = len(entries) >= PER_KIND
+        try:
+            await self._sync(company_id, lease_id, entries)
+        except Exception:
+            # Due again a delay later rather than when the lease lapses (if the store answers at all).
+            with contextlib.suppress(Exception):
+                await self.changes.release(lease_id, [e["_id"] for e in entries], self.clock() + self.options.delay)
+            raise
+        return len(entries) >= PER_KIND
+
+    async def _sync(self, company_id: str, lease_id: str, entries: list[dict[str, Any]]) -> None:
         settings = await self.settings_repo.get(company_id)
         try:
             batch = await self._batch(company_id, entries, settings)
@@ -109,7 +128,6 @@ class RecordSync:
         now = self.clock()
         await self.changes.finish(lease_id, batch.done, now, self.options.delay)
         await self.changes.release(lease_id, [e["_id"] for e in batch.later], now + self.options.delay)
-        return full
 
     async def _batch(self, company_id: str, entries: list[dict[str, Any]], settings: CompanySettings) -> _Batch:
         sync = settings.sync
