@@ -27,15 +27,6 @@ GROUP = "pdx-mapper"
 RECORDS_GROUP = "pdx-mapper-records"
 
 
-class RecordEvent(RecordChanged):
-    """``RecordChanged`` as the shared consumer handles it: it binds and dead-letters by ``deal_id``, which a record
-    event has not; the record stands in for it ("organization-101")."""
-
-    @property
-    def deal_id(self) -> str:
-        return f"{self.entity}-{self.entity_id}"
-
-
 class Resources:
     """Filled by the cleanup context before the broker starts consuming."""
 
@@ -69,10 +60,10 @@ def create_app(settings: MapperSettings) -> web.Application:
     subscribe(broker, settings, topic=topics.DEAL_EVENTS, group_id=GROUP, contract=DealChanged, handle=handle,
               publisher=publisher, policy=policy, on_dead_letter=dead_lettered)
 
-    async def noted(event: RecordEvent) -> None:
+    async def noted(event: RecordChanged) -> None:
         await res.record_sync.note(event)
 
-    subscribe(broker, settings, topic=topics.RECORD_EVENTS, group_id=RECORDS_GROUP, contract=RecordEvent,
+    subscribe(broker, settings, topic=topics.RECORD_EVENTS, group_id=RECORDS_GROUP, contract=RecordChanged,
               handle=noted, publisher=publisher, policy=policy)
     app.cleanup_ctx.append(_resources(settings, res, publisher))
     app.cleanup_ctx.append(broker_context(broker))
