@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import aiohttp
@@ -22,6 +23,7 @@ from pdx_common.connections import ConnectionStore
 from pdx_common.contracts import RecordChanged, SyncRecords
 from pdx_common.crypto import TokenCipher
 from pdx_devstack.seed import PD_CLIENT, connect_pipedrive
+from pdx_mapper.adapters.record_changes import MongoRecordChanges
 from pdx_mapper.bootstrap import create_app
 from pdx_mapper.settings import MapperSettings
 from pdx_sandbox.pipedrive import PipedriveState
@@ -236,3 +238,25 @@ async def test_changes_counted_before_a_restart_are_synced_by_the_next_mapper(ma
 
     [command] = await rig.synced(kiwi)
     assert [c["contact"]["postal"]["line1"] for c in command["contacts"]] == ["77 Queen Street"]
+
+
+async def test_the_store_s_entries_lease_once_and_an_edit_during_a_sync_keeps_its_entry(mongo_db):
+    changes = MongoRecordChanges(mongo_db)
+    await changes.ensure_indexes()
+    now = datetime.now(UTC).replace(microsecond=0)  # the store keeps milliseconds
+    delay, lease = timedelta(seconds=60), timedelta(minutes=5)
+    first = RecordChanged(company_id="7001", entity="organization", entity_id="101", action="create", event_id="a")
+    await changes.note(first, now, delay)
+    await changes.note(first.model_copy(update={"event_id": "b", "action": "change"}), now + delay / 2, delay)
+    assert await changes.due_companies(now + delay / 2) == []  # a later event never postpones, nor hastens
+    [entry] = await changes.take("7001", "lease-1", now + delay, lease, 50)
+    assert (entry["touches"], entry["created"], entry["due_at"]) == (2, True, now + delay)
+    assert await changes.take("7001", "lease-2", now + delay, lease, 50) == []  # leased once
+    await changes.note(first.model_copy(update={"event_id": "c", "action": "change"}), now + delay, delay)
+
+    assert await changes.finish("lease-1", [entry], now + delay, delay) == 0  # touched meanwhile: kept
+    [kept] = await mongo_db.record_changes.find({}).to_list()
+    assert (kept["touches"], kept["due_at"], "lease_id" in kept) == (3, now + 2 * delay, False)
+    [again] = await changes.take("7001", "lease-3", now + 2 * delay, lease, 50)
+    assert await changes.finish("lease-3", [again], now + 2 * delay, delay) == 1
+    assert await mongo_db.record_changes.count_documents({}) == 0
