@@ -55,12 +55,12 @@ class SyncOptions:
     delay: timedelta = timedelta(seconds=60)  # from a record's first event to its sync
     lease: timedelta = timedelta(minutes=5)  # a batch longer than this may be taken by another replica too
     read_concurrency: int = 8  # Pipedrive reads in flight per batch
-    companies_at_once: int = 4
+    companies_at_once: int = 4  # companies synced at once in a round
 
 
 @dataclass
 class _Batch:
-    """One company's leased entries, sorted as they come out of a round."""
+    """What becomes of one company's leased entries, and the command they make."""
 
     done: list[dict[str, Any]]  # synced or dropped: deleted unless touched meanwhile
     later: list[dict[str, Any]]  # Pipedrive could not answer now: due again a delay later
@@ -154,7 +154,12 @@ class RecordSync:
             async with limit:
                 return entry["_id"], await self._read_one(company_id, entry)
 
-        return dict(await asyncio.gather(*(one(e) for e in entries)))
+        # Every read ends before a failure (a lost connection) is raised: none is left running unobserved.
+        results = await asyncio.gather(*(one(e) for e in entries), return_exceptions=True)
+        failed = next((r for r in results if isinstance(r, BaseException)), None)
+        if failed is not None:
+            raise failed
+        return dict(results)
 
     async def _read_one(self, company_id: str, entry: dict[str, Any]) -> Any:
         entity, entity_id = entry["entity"], entry["entity_id"]
