@@ -92,6 +92,23 @@ async def test_replay_updates_the_same_draft_in_place(rig: WriterRig, kind: str)
     assert Decimal(entry["document"]["total"]) == Decimal("2760")
 
 
+async def test_the_deals_pipeline_is_kept_with_the_draft_and_told_on_creation_and_update(rig: WriterRig) -> None:
+    await rig.writer().execute(rig.invoice(pipeline_id=3))
+    replay = rig.invoice(pipeline_id=3, reference="Website rebuild, phase 2", regenerate=True)
+    await rig.writer().execute(replay)
+    older = rig.invoice("4202")  # a command from before pipelines were sent: nothing said about one
+    await rig.writer().execute(older)
+
+    results = await rig.results()
+    [unsaid] = [m for m in results if m["deal_id"] == "4202"]
+    created, updated = [m for m in results if m["deal_id"] == "4201"]  # one deal's results keep their order
+    assert (created["type"], created["pipeline_id"]) == ("DocumentCreated", 3)
+    assert (updated["type"], updated["pipeline_id"]) == ("DocumentUpdated", 3)
+    assert unsaid["type"] == "DocumentCreated" and "pipeline_id" not in unsaid
+    assert (await rig.ledger_entry(replay))["document"]["pipeline_id"] == 3
+    assert "pipeline_id" not in (await rig.ledger_entry(older))["document"]
+
+
 @pytest.mark.parametrize(("kind", "action", "said"), [
     ("invoice", "approve", "is approved in Xero (awaiting payment), so Replay left it untouched: an approved invoice "
                            "is changed in Xero itself. To change it, open it in Xero"),

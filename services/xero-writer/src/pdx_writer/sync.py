@@ -107,13 +107,18 @@ class Run:
         log.info("record not synced", kind=kind, key=key, code=exp.code)
         await self.record(kind, key, name, state, exp.message, exp.fix, xero_id)
 
-    async def fail_rest(self, exp: Explanation) -> None:
+    async def fail_rest(self, exp: Explanation, links: MongoXeroLinks) -> None:
+        """Xero went away mid-way: each record that would have been sent and has no outcome yet is noted."""
         for sync in self.command.contacts:
-            if ("contact", sync.contact.contact_number.lower()) not in self.done:
-                await self.failed("contact", sync.contact.contact_number, sync.contact.name, exp)
+            number = sync.contact.contact_number
+            if ("contact", number.lower()) not in self.done and (
+                    sync.create or await links.doc(self.company_id, self.tenant_id, "contact", number)):
+                await self.failed("contact", number, sync.contact.name, exp)
         for item in self.command.items:
-            if ("item", item.item.code.lower()) not in self.done:
-                await self.failed("item", item.item.code, item.item.name, exp)
+            code = item.item.code
+            if ("item", code.lower()) not in self.done and (
+                    item.create or await links.doc(self.company_id, self.tenant_id, "item", code)):
+                await self.failed("item", code, item.item.name, exp)
 
 
 @dataclass
@@ -141,7 +146,7 @@ class RecordSyncer:
             await self._contacts(run)
             await self._items(run)
         except ConnectionMissing as missing:
-            await run.fail_rest(sync_not_connected(missing.reason))
+            await run.fail_rest(sync_not_connected(missing.reason), self.links)
 
     # --- contacts ---------------------------------------------------------------------------------------------
     async def _contacts(self, run: Run) -> None:
