@@ -124,15 +124,12 @@ async def _item(stack, code: str) -> dict | None:
 
 
 async def _deletion_seen(stack, product_id: int) -> bool:
-    events = await sandbox_get(stack.urls["pipedrive"], "/_sandbox/events")
-    return any(e["body"]["meta"]["entity"] == "product" and e["body"]["meta"]["action"] == "delete"
-               and str(e["body"]["meta"]["entity_id"]) == str(product_id)
-               and any(d["status"] == 200 for d in await _deliveries(stack, e["id"])) for e in events)
-
-
-async def _deliveries(stack, event_id: str) -> list[dict]:
-    return [d for d in await sandbox_get(stack.urls["pipedrive"], "/_sandbox/deliveries")
-            if d["event_id"] == event_id]
+    """Pipedrive delivered the product's delete event and the gateway took it (a 2xx)."""
+    deleted = [e["id"] for e in await sandbox_get(stack.urls["pipedrive"], "/_sandbox/events")
+               if e["body"]["meta"]["entity"] == "product" and e["body"]["meta"]["action"] == "delete"
+               and str(e["body"]["meta"]["entity_id"]) == str(product_id)]
+    delivered = await sandbox_get(stack.urls["pipedrive"], "/_sandbox/deliveries")
+    return any(d["event_id"] in deleted and d["status"] == 200 for d in delivered)
 
 
 async def _nothing_pending(stack, company: str) -> bool:
