@@ -177,6 +177,16 @@ async def test_a_products_price_in_the_organisations_currency_updates_its_item(r
     assert (await rig.record_sync("item", "CONSULT-HR"))["state"] == "unchanged"
 
 
+async def test_a_new_price_keeps_the_items_tax_rate_when_pipedrive_maps_none(rig: WriterRig) -> None:
+    await rig.writer().execute(rig.invoice())  # links CONSULT-HR, remembering what Xero has
+    untaxed = CONSULTING.model_copy(update={"tax_type": None, "account_code": None})
+    await rig.writer().execute_batch([rig.sync(items=(ItemSync(item=untaxed, prices={"NZD": Decimal("170")}),))])
+
+    [update] = rig.calls("POST", "Items")
+    assert update.json["Items"][0]["SalesDetails"] == {"UnitPrice": 170, "AccountCode": "200", "TaxType": "OUTPUT2"}
+    assert rig.item("CONSULT-HR")["SalesDetails"] == {"UnitPrice": 170, "AccountCode": "200", "TaxType": "OUTPUT2"}
+
+
 async def test_products_are_created_as_they_appear_or_linked_to_the_item_with_their_code(rig: WriterRig) -> None:
     audit = NewItem(code="WEB-AUDIT", name="Website audit", description="Accessibility and speed audit",
                     account_code="260", tax_type="OUTPUT2")

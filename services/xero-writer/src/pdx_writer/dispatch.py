@@ -1,6 +1,8 @@
 """Fair consumption: commands are taken off Kafka at once and queued per company (one Xero organisation each);
 each company's worker drains its own queue in batches under its own rate limit. A busy or throttled organisation
 waits on its own queue, never in front of another's deal. One deal's commands keep their order (one queue, FIFO).
+Customers and products to keep in sync (``SyncRecords``) wait in the same queue as the company's drafts: they spend
+the same organisation's budget, in turn.
 
 Offsets are committed per partition only up to the oldest command not yet finished, so a crash redelivers what
 was in flight (the ledger makes that harmless) and loses nothing. A company waiting out an outage when the service

@@ -42,6 +42,7 @@ from pdx_writer.domain.explain import (
 from pdx_writer.domain.limits import MAX_REQUEST_BYTES, record_over_limits
 from pdx_writer.domain.sync import (
     PERSON_FIELDS,
+    SALES,
     UNCHANGED,
     changed,
     contact_update,
@@ -333,7 +334,8 @@ def _element(kind: str, xero_id: str, group: list[Want]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for want in group:
         changes.update(want.changes)
-        values.update(want.wanted)
+        # Sales details go whole; what Pipedrive does not give (no tax mapped, say) stays as Xero has it.
+        values.update({name: value for name, value in want.synced.items() if name in SALES}, **want.wanted)
     if kind == "contact":
         return contact_update(xero_id, changes)
     return item_payload(group[0].key, values, changes, item_id=xero_id)
