@@ -82,9 +82,11 @@ class SyncBench:
         """As an operator changes them: the gateway's settings API (a merge patch)."""
         assert self.stack.seeded
         url = f"{self.stack.urls['gateway']}/api/companies/{self.stack.seeded.company_id}/settings"
-        async with aiohttp.ClientSession() as session:
-            async with session.patch(url, json=patch,
-                                     headers={"Authorization": f"Bearer {self.stack.api_token}"}) as resp:
+        headers = {"Authorization": f"Bearer {self.stack.api_token}"}
+        async with aiohttp.ClientSession(headers=headers) as session:
+            async with session.get(url) as resp:
+                version = (await resp.json())["version"]
+            async with session.patch(url, json={**patch, "version": version}) as resp:
                 if resp.status != 200:
                     raise RuntimeError(f"settings refused: {resp.status} {await resp.text()}")
 
