@@ -82,7 +82,7 @@ def contact_fields_too_long(contact: Contact) -> Iterator[tuple[str, int, int, s
                                ("last name", contact.last_name, CONTACT_PERSON_NAME),
                                ("phone number", contact.phone, CONTACT_PHONE),
                                ("street address", postal.line1, ADDRESS_LINE),
-                               ("address's second line", postal.line2, ADDRESS_LINE),
+                               ("address's area", postal.line2, ADDRESS_LINE),
                                ("city", postal.city, ADDRESS_CITY), ("region", postal.region, ADDRESS_REGION),
                                ("postal code", postal.postal_code, ADDRESS_POSTAL_CODE),
                                ("country", postal.country, ADDRESS_COUNTRY),
