@@ -123,8 +123,8 @@ async def test_new_customer_is_created_and_remembered(rig: WriterRig) -> None:
     created = next(c for c in rig.contacts() if c["ContactNumber"] == xero_contact_number(rig.company_id,
                                                                                         "pd-org-12"))
     assert (created["Name"], created["EmailAddress"]) == (KOWHAI.name, KOWHAI.email)
-    assert [p["PhoneNumber"] for p in created["Phones"]] == [KOWHAI.phone]
-    assert [a["AddressLine1"] for a in created["Addresses"]] == [KOWHAI.address]
+    assert [p["PhoneNumber"] for p in created["Phones"] if p["PhoneType"] == "DEFAULT"] == [KOWHAI.phone]
+    assert [a["AddressLine1"] for a in created["Addresses"] if a["AddressType"] == "STREET"] == [KOWHAI.address]
     assert rig.invoices()[0]["Contact"]["ContactID"] == created["ContactID"]
 
     mark = rig.mark()

@@ -52,6 +52,11 @@ def contact_of(rig: WriterRig, contact_id: str) -> dict:
     return next(c for c in rig.contacts() if c["ContactID"] == contact_id)
 
 
+def street_of(contact: dict) -> dict:
+    """The contact's street address (Xero keeps a postal one beside it)."""
+    return next((a for a in contact.get("Addresses") or [] if a.get("AddressType") == "STREET"), {})
+
+
 async def customer_made_by_a_draft(rig: WriterRig, contact: Contact = KOWHAI) -> str:
     """The customer as its first draft leaves it: created in Xero, linked, its fields remembered."""
     await rig.writer().execute(rig.invoice(f"42{len(rig.invoices()):02}", contact=contact))
@@ -72,7 +77,7 @@ async def test_fifty_changes_of_one_organisation_are_one_update_and_the_same_aga
         "AddressType": "STREET", "AddressLine1": "50 Harbour Lane", "City": "Richmond", "Region": "Tasman",
         "PostalCode": "7020", "Country": "New Zealand"}]}]}  # the name is the same: not sent
     contact = contact_of(rig, contact_id)
-    assert (contact["Name"], contact["Addresses"][0]["AddressLine1"]) == (KOWHAI.name, "50 Harbour Lane")
+    assert (contact["Name"], street_of(contact)["AddressLine1"]) == (KOWHAI.name, "50 Harbour Lane")
     assert contact["EmailAddress"] == KOWHAI.email  # what the org does not give is left as it is
     done = await rig.record_sync("contact", "pd-org-12")
     assert (done["state"], done["message"], done["xero_id"], done["name"]) == (
@@ -105,7 +110,7 @@ async def test_fifty_organisations_are_created_in_one_call_and_updated_in_one_ca
     await writer.execute_batch([rig.sync(orgs("Motueka", create=False))])
     [update] = rig.state.requests[mark:]
     assert update.method == "POST" and len(update.json["Contacts"]) == 50
-    assert {c["Addresses"][0]["City"] for c in rig.contacts()} == {"Motueka"}
+    assert {street_of(c)["City"] for c in rig.contacts()} == {"Motueka"}
     assert (await rig.record_sync("contact", "pd-org-149"))["state"] == "updated"
 
 
@@ -136,7 +141,7 @@ async def test_a_refused_update_is_explained_and_the_others_are_made(rig: Writer
     assert "does not accept the email address of 'Aroha Ngata'" in failed["message"]
     assert failed["fix"].startswith("Correct the email address in Pipedrive")
     assert contact_of(rig, person_id)["EmailAddress"] == AROHA.email
-    assert contact_of(rig, org_id)["Addresses"][0]["AddressLine1"] == "9 Harbour Lane"
+    assert street_of(contact_of(rig, org_id))["AddressLine1"] == "9 Harbour Lane"
     assert (await rig.link("contact", "pd-person-7"))["synced"]["EmailAddress"] == AROHA.email  # sent again later
 
 
@@ -340,9 +345,10 @@ async def test_a_persons_own_contact_gets_every_field_it_maps(rig: WriterRig) ->
     await rig.writer().execute_batch([rig.sync((ContactSync(contact=moved, fields=PERSON_FIELDS),))])
 
     contact = contact_of(rig, contact_id)
-    assert [p["PhoneNumber"] for p in contact["Phones"]] == ["+64 21 555 0200"]
+    assert [p["PhoneNumber"] for p in contact["Phones"] if p["PhoneType"] == "DEFAULT"] == ["+64 21 555 0200"]
     assert contact["TaxNumber"] == "98-765-432"
-    assert contact["Addresses"] == [{"AddressType": "STREET", "AddressLine1": "1 Queen Street", "City": "Auckland"}]
+    assert {k: v for k, v in street_of(contact).items() if v} == {"AddressType": "STREET",
+                                                                  "AddressLine1": "1 Queen Street", "City": "Auckland"}
     assert (await rig.record_sync("contact", "pd-person-7"))["message"] == (
         "Updated in Xero: phone, address and tax number.")
 
