@@ -232,6 +232,8 @@ async def test_an_ambiguous_customer_fails_the_draft_until_an_admin_links_one(ri
 
     assert rig.invoices() == [] and len(rig.contacts()) == 2 and rig.calls("PUT", "Contacts", mark) == []
     assert (await rig.ledger_entry(first))["state"] == "failed"
+    listed = await rig.record_sync("contact", "pd-person-31")  # where the admin links the right one
+    assert (listed["state"], listed["name"]) == ("ambiguous", "Jo Smith") and "'Joanna Smith'" in listed["message"]
     await MongoXeroLinks(rig.db).put(rig.company_id, NZ_TENANT_ID, "contact", "pd-person-31", joanna["ContactID"],
                                      how="manual", name="Joanna Smith")
     mark = rig.mark()

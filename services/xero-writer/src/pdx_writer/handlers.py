@@ -159,6 +159,7 @@ class DocumentWriter:
         for command in list(batch.open):
             found = contacts[command.contact.contact_number]
             if isinstance(found, Explanation):
+                await self._note_ambiguous(tenant_id, command, found)
                 await self._fail_explained(batch, command, found)
             elif batch.unclear(command) and await self._recovered(xero, tenant_id, command, found, ours):
                 batch.settle(command)
@@ -175,6 +176,13 @@ class DocumentWriter:
                 line_payload(line, code, tax) for line, code, tax in zip(command.line_items, lines, taxes[command.id],
                                                                          strict=True)])
         await self._create(xero, tenant_id, batch, payloads)
+
+    async def _note_ambiguous(self, tenant_id: str, command: Command, exp: Explanation) -> None:
+        """A customer two Xero contacts could be is listed under Customers & products too, where it is linked."""
+        if exp.code == "ambiguous_contact" and self.record_syncs is not None:
+            await self.record_syncs.record(command.company_id, tenant_id, "contact", command.contact.contact_number,
+                                           name=command.contact.name, state="ambiguous", message=exp.message,
+                                           fix=exp.fix)
 
     async def _refusing(self, batch: "Batch", command: Command, check) -> Any:
         try:
