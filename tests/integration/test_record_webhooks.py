@@ -418,3 +418,20 @@ async def test_rotated_credentials_keep_working_until_the_old_webhook_is_gone_an
     await credentials.set("c1", "u3", "p3")  # a reinstall: the old ones stop at once
     assert not await credentials.verify("c1", "u2", "p2") and await credentials.verify("c1", "u3", "p3")
     assert not await credentials.rotate("c404", "u", "p", [])
+
+
+@pytest.mark.parametrize("pipedrive", ["revoked the app's tokens", "fails"])
+async def test_an_uninstall_forgets_the_company_even_when_pipedrive_refuses_to_delete_its_webhooks(rig, pipedrive):
+    from tests.integration.test_oauth_pipedrive import PD_CLIENT, stored, uninstall
+
+    await rig.install()
+    if pipedrive == "fails":
+        rig.pd.faults.add(Fault(status=500, paths=["/api/v1/webhooks"], methods=["DELETE"]))
+    else:
+        rig.pd.revoke_tokens()  # Pipedrive ended the app's access before telling us
+
+    assert await uninstall(rig, PD_CLIENT) == 200
+
+    assert await stored(rig.db) == {"connections": 0, "companies": 0, "company_settings": 0}
+    deletes = [r for r in rig.pd.requests if r["method"] == "DELETE" and r["path"].startswith("/api/v1/webhooks/")]
+    assert len(deletes) <= 1  # the first refusal says it: no call for the others
