@@ -8,8 +8,8 @@ from playwright.async_api import FrameLocator, Page, expect
 from tests.browser.flows import NZ
 from tests.browser.host import REGULAR_USER_ID, go_to, open_app, section_link
 
-SECTIONS = ("Connections", "Triggers", "Customers, products & money", "Field mappings", "Preview", "Sync log", "Usage",
-            "History")
+SECTIONS = ("Connections", "Triggers", "Customers, products & money", "Customers & products", "Field mappings",
+            "Numbers on the deal", "Preview", "Sync log", "Usage", "History")
 
 
 def editable(app: FrameLocator):
