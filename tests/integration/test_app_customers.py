@@ -264,3 +264,21 @@ async def test_a_field_pipedrive_refuses_to_create_chooses_nothing_and_says_what
                                             form_fields(page.split('id="create-fields"', 1)[1]))
     assert status_code == 502 and said in page and "What to do:" in page
     assert await admin.settings() == before
+
+
+async def test_deal_field_writes_pipedrive_refused_are_listed_for_this_company_only(stack, admin):
+    now = datetime.now(UTC)
+    for company, deal, reason in ((stack.company_id, "42", "Pipedrive refused the update of the deal (400): unknown "
+                                   "custom fields"), ("other-company", "77", "Secret reason of another company")):
+        await stack.db.deal_field_writes.insert_one({
+            "_id": f"deal-fields:{company}:inv-{deal}:abc", "company_id": company, "deal_id": deal,
+            "xero_id": f"inv-{deal}", "body": {}, "state": "failed", "reason": reason, "at": now})
+    await stack.db.deal_field_writes.insert_one({
+        "_id": f"deal-fields:{stack.company_id}:inv-43:def", "company_id": stack.company_id, "deal_id": "43",
+        "xero_id": "inv-43", "body": {}, "state": "written", "at": now})
+    status, page = await admin.get("/app/deal-fields")
+    assert status == 200
+    refused = page.split('id="refused"', 1)[1]
+    assert "Deal 42" in refused and "unknown custom fields" in refused
+    assert "Deal 43" not in refused  # written: nothing to do
+    assert "Deal 77" not in page and "Secret reason" not in page

@@ -33,7 +33,7 @@ from pdx_gateway.app_ui.catalog import (
 from pdx_gateway.app_ui.render import render
 from pdx_gateway.app_ui.session import app_session, posted_form
 from pdx_gateway.app_ui.triggers import _Names
-from pdx_gateway.keys import SETTINGS_STORE
+from pdx_gateway.keys import DB, SETTINGS_STORE
 
 routes = web.RouteTableDef()
 PATH = "/app/deal-fields"
@@ -217,7 +217,9 @@ async def _page(request: web.Request, document: dict[str, Any], version: int, *,
     paid = {str(p["pipeline_id"]): str(p["stage_id"]) for p in chosen.get("paid_stages") or []}
     rows = _pipeline_rows(pipelines, stages, paid)
     errors = _whole_document_errors(errors or {}, names)
+    refused = await _refused_writes(request, app_session(request).company_id)
     return render(request, "deal_fields.html", {
+        "refused": refused,
         "document": document, "version": version, "errors": errors,
         "conflict": CONFLICT if conflict else None, **saved_notice(request, notice), "problem": problem,
         "fields": [{"setting": f.setting, "label": f.label, "help": f.help, "create_name": f.create_name,
@@ -273,3 +275,12 @@ def _whole_document_errors(errors: dict[str, str], names: _Names) -> dict[str, s
     return {**rest, f"deal_fields.paid_stages.{match[2]}": (
         f"Deals entering {stage} become a DRAFT {match[3]} (see Triggers), so paid deals cannot be moved there: the "
         "move would make a draft for a deal already invoiced. Choose another stage, or leave the deal where it is.")}
+
+
+async def _refused_writes(request: web.Request, company_id: str, limit: int = 10) -> list[dict[str, Any]]:
+    """This company's deal-field writes Pipedrive refused for good (the crm-card's ``deal_field_writes``), newest
+    first: a field deleted in Pipedrive since it was chosen, say."""
+    cursor = request.config_dict[DB].deal_field_writes.find(
+        {"company_id": company_id, "state": "failed"}, {"deal_id": 1, "reason": 1, "at": 1}).sort("at", -1)
+    return [{"deal_id": doc.get("deal_id"), "reason": doc.get("reason") or "Pipedrive refused the update.",
+             "at": doc.get("at")} for doc in await cursor.to_list(length=limit)]
