@@ -89,6 +89,21 @@ async def test_fifty_changes_of_one_organisation_are_one_update_and_the_same_aga
     assert (await rig.record_sync("contact", "pd-org-12"))["state"] == "unchanged"
 
 
+async def test_a_backlog_of_sync_commands_is_one_update_and_the_latest_change_wins(rig: WriterRig) -> None:
+    org_id = await customer_made_by_a_draft(rig)
+    person_id = await customer_made_by_a_draft(rig, AROHA)
+    mark = rig.mark()
+    await rig.writer().execute_batch([  # waited in the company's queue while its budget was spent elsewhere
+        rig.sync((org(street(1)),)), rig.sync((ContactSync(contact=AROHA.model_copy(update={"last_name": "Ngata-Kerr"}),
+                                                           fields=PERSON_FIELDS),)),
+        rig.sync((org(street(2)),))])
+
+    [update] = rig.state.requests[mark:]
+    assert sorted(c["ContactID"] for c in update.json["Contacts"]) == sorted([org_id, person_id])
+    assert street_of(contact_of(rig, org_id))["AddressLine1"] == "2 Harbour Lane"
+    assert contact_of(rig, person_id)["LastName"] == "Ngata-Kerr"
+
+
 async def test_fifty_organisations_are_created_in_one_call_and_updated_in_one_call(rig: WriterRig) -> None:
     def orgs(city: str, create: bool) -> tuple[ContactSync, ...]:
         return tuple(ContactSync(contact=Contact(name=f"Customer {n}", contact_number=f"pd-org-{n}",

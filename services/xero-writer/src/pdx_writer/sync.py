@@ -2,9 +2,10 @@
 mapper); Xero's contacts and items made to look like Pipedrive's; each record's outcome in ``record_syncs``.
 
 - A customer or product linked to a Xero record (``xero_links``) sends only the mapped fields that differ from what
-  was last written (``synced``); when nothing differs, nothing is sent. All updates of a command go in one
-  ``POST /Contacts`` and one ``POST /Items`` per 50, ``summarizeErrors=false``, with an ``Idempotency-Key`` from the
-  command id and the body (a redelivery replays Xero's answer; nothing is written twice).
+  was last written (``synced``); when nothing differs, nothing is sent. All updates of the company's waiting sync
+  commands go in one ``POST /Contacts`` and one ``POST /Items`` per 50, ``summarizeErrors=false``, with an
+  ``Idempotency-Key`` from the command ids and the body (a redelivery replays Xero's answer; nothing is written
+  twice).
 - A person's email and phone also update the organisation contacts that carry them (links with ``person_id``).
 - Not linked, and the company creates records as they appear (``create``): a safe match first (one look-up for the
   batch, ``pdx_common.contact_matching``; an item by its code), linked and updated; what has no match is created in
@@ -29,6 +30,7 @@ from pdx_common.xero import XeroClient
 from pdx_common.xero_links import MongoXeroLinks
 from pdx_writer.adapters.record_syncs import MongoRecordSyncs
 from pdx_writer.adapters.xero_splitting import Outcome, find_split, request_key, send_split
+from pdx_writer.dispatch import BATCH_LIMIT
 from pdx_writer.domain.explain import AFTER_LINKING, Explanation, ambiguous_contact, sync_not_connected
 from pdx_writer.domain.limits import MAX_REQUEST_BYTES, record_over_limits
 from pdx_writer.domain.sync import (
@@ -60,18 +62,24 @@ class RecordSyncer:
     outcomes: MongoRecordSyncs
     request_bytes: int = MAX_REQUEST_BYTES
 
-    async def run(self, command: SyncRecords) -> None:
-        """Example command: ``{"type": "SyncRecords", "company_id": "7001", "contacts": [{"contact": {"name":
-        "Acme Ltd", "contact_number": "pd-org-12", "source": "organization", "source_id": "12", "postal":
+    async def run(self, commands: list[SyncRecords]) -> None:
+        """Run one company's waiting sync commands as one: the same record in two of them is sent once, as the
+        later one has it. Example command: ``{"type": "SyncRecords", "company_id": "7001", "contacts": [{"contact":
+        {"name": "Acme Ltd", "contact_number": "pd-org-12", "source": "organization", "source_id": "12", "postal":
         {"line1": "4 Wharf Road", "city": "Nelson"}}, "fields": ["Name", "Addresses", "TaxNumber"]}], "items":
         [{"item": {"code": "WIDGET-01", "name": "Widget"}, "prices": {"NZD": "27.50"}, "product_id": "302"}]}``"""
+        for company_id in dict.fromkeys(command.company_id for command in commands):
+            await self._run([command for command in commands if command.company_id == company_id])
+
+    async def _run(self, commands: list[SyncRecords]) -> None:
         try:
-            xero, tenant_id = await self.xero_for(command.company_id)
+            xero, tenant_id = await self.xero_for(commands[0].company_id)
         except ConnectionMissing as missing:
             log.warning("xero is not connected; the customers' and products' changes were not sent",
-                        reason=missing.reason, contacts=len(command.contacts), items=len(command.items))
+                        reason=missing.reason, contacts=sum(len(c.contacts) for c in commands),
+                        items=sum(len(c.items) for c in commands))
             return
-        run = Run(command, xero, tenant_id, self.outcomes)
+        run = Run(commands, xero, tenant_id, self.outcomes)
         try:
             await self._contacts(run)
             await self._items(run)
@@ -82,7 +90,7 @@ class RecordSyncer:
     async def _contacts(self, run: Run) -> None:
         wants: dict[str, Want] = {}
         unlinked: list[ContactSync] = []
-        for sync in _last_per_key(run.command.contacts, lambda s: s.contact.contact_number):
+        for sync in _last_per_key(run.contacts, lambda s: s.contact.contact_number):
             await self._contact(run, sync, wants, unlinked)
         await self._match_or_create(run, unlinked, wants)
         await self._send(run, "Contacts", wants)
@@ -127,9 +135,11 @@ class RecordSyncer:
                     contact.name, len(match.candidates), match.names(), then=AFTER_LINKING), state="ambiguous")
             else:
                 missing.append(contact)
-        created = await self.resolver.create_contacts(
-            run.xero, run.tenant_id, missing, [run.command.id],
-            lambda element, contact: refused(element, "contact", contact.name))
+        created: dict[str, str | Explanation] = {}
+        for start in range(0, len(missing), BATCH_LIMIT):  # at most 50 created per request
+            created.update(await self.resolver.create_contacts(
+                run.xero, run.tenant_id, missing[start:start + BATCH_LIMIT], run.ids,
+                lambda element, contact: refused(element, "contact", contact.name)))
         for contact in missing:
             outcome = created[contact.contact_number]
             if isinstance(outcome, Explanation):
@@ -140,7 +150,7 @@ class RecordSyncer:
 
     # --- items ------------------------------------------------------------------------------------------------
     async def _items(self, run: Run) -> None:
-        syncs = _last_per_key(run.command.items, lambda s: s.item.code)
+        syncs = _last_per_key(run.items, lambda s: s.item.code)
         base = None
         if any(sync.prices for sync in syncs):
             base = (await self.facts.get(run.xero, run.tenant_id)).get("base_currency")
@@ -177,8 +187,8 @@ class RecordSyncer:
                                  name=item.get("Name"))
             add_want(wants, Want(code, item["ItemID"], sync.item.name, values, item_as_synced(item),
                               linked=linked_message("item", str(item.get("Name") or code), "code")))
-        if missing:
-            await self._create_items(run, missing)
+        for start in range(0, len(missing), BATCH_LIMIT):  # at most 50 created per request
+            await self._create_items(run, missing[start:start + BATCH_LIMIT])
 
     async def _create_items(self, run: Run, missing: list[tuple[ItemSync, dict[str, Any]]]) -> None:
         def payloads(part: list[tuple[ItemSync, dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -198,7 +208,7 @@ class RecordSyncer:
                 await run.record("item", code, name, "created", created_message("item"), xero_id=element["ItemID"])
 
         await send_split(lambda part, key: run.xero.create_items(payloads(part), key), missing,
-                         lambda part: request_key("items", [run.command.id, *(s.item.code for s, _ in part)],
+                         lambda part: request_key("items", [*run.ids, *(s.item.code for s, _ in part)],
                                                   payloads(part)), settle)
 
     async def _send(self, run: Run, collection: str, wants: dict[str, Want]) -> None:

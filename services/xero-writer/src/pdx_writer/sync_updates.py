@@ -1,6 +1,6 @@
 """Master-data sync, the sending part: each record's wanted fields against what was last written, and every change
 of one kind in as few ``POST /Contacts`` or ``POST /Items`` as Xero takes (50 each, under 3.5 MB,
-``summarizeErrors=false``, an ``Idempotency-Key`` from the command id and the body). A request Xero refuses as a
+``summarizeErrors=false``, an ``Idempotency-Key`` from the command ids and the body). A request Xero refuses as a
 whole is split down to the record at fault (``adapters.xero_splitting``); each record's outcome goes to
 ``record_syncs`` as it comes, and what Xero took is remembered in ``xero_links.synced`` at once, so a retry sends
 only the rest."""
@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 
-from pdx_common.contracts import SyncRecords
+from pdx_common.contracts import ContactSync, ItemSync, SyncRecords
 from pdx_common.xero import XeroClient, xero_json
 from pdx_common.xero_links import MongoXeroLinks
 from pdx_writer.adapters.record_syncs import MongoRecordSyncs, State
@@ -54,9 +54,10 @@ class Want:
 
 @dataclass
 class Run:
-    """One command against one organisation: which of its records already have an outcome."""
+    """A company's waiting sync commands against its organisation, run as one (a backlog of small commands costs one
+    request per 50 records, not one per command): which of their records already have an outcome."""
 
-    command: SyncRecords
+    commands: list[SyncRecords]
     xero: XeroClient
     tenant_id: str
     outcomes: MongoRecordSyncs
@@ -64,7 +65,20 @@ class Run:
 
     @property
     def company_id(self) -> str:
-        return self.command.company_id
+        return self.commands[0].company_id
+
+    @property
+    def ids(self) -> list[str]:
+        """The commands' ids: part of every request's idempotency key."""
+        return [command.id for command in self.commands]
+
+    @property
+    def contacts(self) -> list[ContactSync]:
+        return [sync for command in self.commands for sync in command.contacts]
+
+    @property
+    def items(self) -> list[ItemSync]:
+        return [sync for command in self.commands for sync in command.items]
 
     async def record(self, kind: str, key: str, name: str, state: State, message: str, fix: str = "",
                      xero_id: str | None = None) -> None:
@@ -79,12 +93,12 @@ class Run:
 
     async def fail_rest(self, exp: Explanation, links: MongoXeroLinks) -> None:
         """Xero went away mid-way: each record that would have been sent and has no outcome yet is noted."""
-        for sync in self.command.contacts:
+        for sync in self.contacts:
             number = sync.contact.contact_number
             if ("contact", number.lower()) not in self.done and (
                     sync.create or await links.doc(self.company_id, self.tenant_id, "contact", number)):
                 await self.failed("contact", number, sync.contact.name, exp)
-        for item in self.command.items:
+        for item in self.items:
             code = item.item.code
             if ("item", code.lower()) not in self.done and (
                     item.create or await links.doc(self.company_id, self.tenant_id, "item", code)):
@@ -114,7 +128,7 @@ async def send_updates(run: Run, collection: str, wants: dict[str, Want], links:
         return body[collection]
 
     def key(part: list[tuple[list[Want], dict[str, Any]]]) -> str:
-        return request_key(f"{kind}-updates", [run.command.id, *(w.key for group, _ in part for w in group)],
+        return request_key(f"{kind}-updates", [*run.ids, *(w.key for group, _ in part for w in group)],
                            [payload for _, payload in part])
 
     async def settle(part: list[tuple[list[Want], dict[str, Any]]], outcomes: list[Outcome]) -> None:
