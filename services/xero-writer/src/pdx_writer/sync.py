@@ -112,12 +112,12 @@ class RecordSyncer:
             return
         if link is not None:
             add_want(wants, Want(contact.contact_number, link["xero_id"], contact.name,
-                              contact_values(contact, sync.fields), link.get("synced") or {}))
+                                 contact_values(contact, sync.fields), link.get("synced") or {}))
         elif sync.create:
             unlinked.append(sync)
         for org in orgs:
             add_want(wants, Want(org["key"], org["xero_id"], org.get("name") or org["key"],
-                              contact_values(contact, carried), org.get("synced") or {}, via=contact.name))
+                                 contact_values(contact, carried), org.get("synced") or {}, via=contact.name))
 
     async def _match_or_create(self, run: Run, unlinked: list[ContactSync], wants: dict[str, Want]) -> None:
         contacts = [sync.contact for sync in unlinked]
@@ -128,8 +128,8 @@ class RecordSyncer:
                 await self.resolver.link(run.company_id, run.tenant_id, contact, match.contact_id, "matched",
                                          match.name)
                 add_want(wants, Want(contact.contact_number, match.contact_id, contact.name,
-                                  contact_values(contact, sync.fields), {},
-                                  linked=linked_message("contact", match.name, match.how)))
+                                     contact_values(contact, sync.fields), {},
+                                     linked=linked_message("contact", match.name, match.how)))
             elif isinstance(match, Ambiguous):
                 await run.failed("contact", contact.contact_number, contact.name, ambiguous_contact(
                     contact.name, len(match.candidates), match.names(), then=AFTER_LINKING), state="ambiguous")
@@ -186,7 +186,7 @@ class RecordSyncer:
             await self.links.put(run.company_id, run.tenant_id, "item", code, item["ItemID"], how="matched",
                                  name=item.get("Name"))
             add_want(wants, Want(code, item["ItemID"], sync.item.name, values, item_as_synced(item),
-                              linked=linked_message("item", str(item.get("Name") or code), "code")))
+                                 linked=linked_message("item", str(item.get("Name") or code), "code")))
         for start in range(0, len(missing), BATCH_LIMIT):  # at most 50 created per request
             await self._create_items(run, missing[start:start + BATCH_LIMIT])
 
