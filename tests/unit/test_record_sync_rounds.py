@@ -10,6 +10,7 @@ from pdx_common.company_settings import CompanySettings
 from pdx_common.contracts import RecordChanged, SyncRecords
 from pdx_common.http import ApiError, ConnectionMissing
 from pdx_mapper.adapters.record_changes import entry_id
+from pdx_mapper.adapters.record_syncs import Note
 from pdx_mapper.entrypoints.record_sync_loop import loop_context, run_forever
 from pdx_mapper.record_sync import RecordSync, SyncOptions
 
@@ -71,6 +72,42 @@ class FakeChanges:
             if key in self.entries and self.entries[key]["lease_id"] == lease_id:
                 self.entries[key].update(due_at=due_at, lease_id=None)
 
+    async def postpone(self, company_id: str, lease_id: str, now: datetime, due_at: datetime) -> int:
+        waiting = [e for e in self.entries.values() if e["company_id"] == company_id and e["due_at"] <= now
+                   and e["lease_id"] in (lease_id, None)]
+        for entry in waiting:
+            entry.update(due_at=due_at, lease_id=None)
+        return len(waiting)
+
+
+class FakeOutcomes:
+    """``MongoRecordOutcomes`` in memory: the companies' Xero organisations, item links' names and the notes."""
+
+    def __init__(self) -> None:
+        self.tenants: dict[str, str] = {"7001": "tenant-1", "7002": "tenant-2"}
+        self.item_names: set[tuple[str, str, str]] = set()  # (company, tenant, name) of item links
+        self.notes: dict[tuple[str, str, str, str], Note] = {}  # (company, tenant, kind, key lower)
+
+    async def tenant(self, company_id: str) -> str | None:
+        return self.tenants.get(company_id)
+
+    async def item_named(self, company_id: str, tenant_id: str, name: str) -> bool:
+        return (company_id, tenant_id, name) in self.item_names
+
+    async def failed(self, company_id: str, tenant_id: str, notes: list[Note], now: datetime) -> None:
+        for note in notes:
+            self.notes[(company_id, tenant_id, note.kind, note.key.lower())] = note
+
+    async def clear(self, company_id: str, kind: str, keys: list[str]) -> int:
+        gone = [k for k in self.notes if k[0] == company_id and k[2] == kind and k[3] in {x.lower() for x in keys}]
+        for key in gone:
+            del self.notes[key]
+        return len(gone)
+
+    def texts(self, company_id: str = "7001") -> dict[tuple[str, str], tuple[str | None, str, str, str]]:
+        return {(kind, key): (n.name, n.code, n.message, n.fix)
+                for (company, _, kind, key), n in self.notes.items() if company == company_id}
+
 
 class FakeSettings:
     def __init__(self, **by_company: CompanySettings) -> None:
@@ -122,7 +159,8 @@ def event(company: str, entity: str, entity_id: int, action: str = "change") -> 
 def rig(records: dict, **settings: CompanySettings) -> tuple[RecordSync, FakeChanges, FakeReader, FakePublisher,
                                                               Clock]:
     changes, reader, publisher, clock = FakeChanges(), FakeReader(records), FakePublisher(), Clock()
-    sync = RecordSync(changes, FakeSettings(**settings), reader, publisher, SyncOptions(delay=DELAY), clock)
+    sync = RecordSync(changes, FakeSettings(**settings), reader, publisher, FakeOutcomes(), SyncOptions(delay=DELAY),
+                      clock)
     return sync, changes, reader, publisher, clock
 
 
@@ -209,8 +247,13 @@ async def test_a_record_pipedrive_cannot_answer_for_now_waits_a_delay_and_the_ot
     await sync.run_round()
     [(_, command, _)] = publisher.published
     assert [c.contact.contact_number for c in command.contacts] == ["pd-org-102"]
-    assert list(changes.entries) == ["7001:organization:101"]  # a refusal is dropped, an outage waits
+    assert list(changes.entries) == ["7001:organization:101"]  # a refusal is noted, an outage waits
     assert changes.entries["7001:organization:101"]["due_at"] == clock.now + DELAY
+    assert sync.outcomes.texts() == {("contact", "pd-org-103"): (
+        None, "pipedrive_refused",
+        "Pipedrive did not let the app read this organisation (403), so its change was not sent to Xero.",
+        "Give the user who installed the app access to this organisation in Pipedrive (visibility), then save a "
+        "change to it.")}
 
 
 async def test_an_edit_while_the_record_syncs_keeps_its_entry_for_another_round():
@@ -229,19 +272,39 @@ async def test_an_edit_while_the_record_syncs_keeps_its_entry_for_another_round(
     assert changes.entries["7001:organization:101"]["due_at"] == clock.now + DELAY
 
 
-async def test_a_company_without_pipedrive_drops_its_entries_and_other_companies_go_on():
-    sync, changes, _, publisher, clock = rig({
-        ("gone", "organization", "1"): ConnectionMissing("pipedrive", "gone"),
-        ("7001", "product", "302"): product(302)})
-    await sync.note(event("gone", "organization", 1))
+async def test_a_company_without_pipedrive_keeps_its_entries_until_it_reconnects_and_other_companies_go_on():
+    records = {("gone", "organization", "1"): ConnectionMissing("pipedrive", "gone"),
+               ("7001", "product", "302"): product(302)}
+    sync, changes, reader, publisher, clock = rig(records)
+    for n in range(1, 61):  # more than a batch waits: all are put off at once
+        await sync.note(event("gone", "organization", n))
     await sync.note(event("7001", "product", 302))
     clock.now += DELAY
     await sync.run_round()
+    await sync.run_round()
     assert [(c.company_id, len(c.items)) for _, c, _ in publisher.published] == [("7001", 1)]
+    assert len(changes.entries) == 60
+    assert {e["due_at"] for e in changes.entries.values()} == {clock.now + timedelta(minutes=10)}
+    assert reader.reads.count(("gone", "organization", "1")) == 1
+
+    clock.now += timedelta(minutes=10)  # reconnected: the same entries are read and sent
+    records |= {("gone", "organization", str(n)): org(n) for n in range(1, 61)}
+    await sync.run_round()
+    await sync.run_round()
+    assert [(c.company_id, len(c.contacts)) for _, c, _ in publisher.published[1:]] == [("gone", 50), ("gone", 10)]
     assert changes.entries == {}
 
 
-async def test_a_product_without_a_code_and_a_nameless_organisation_are_skipped():
+async def test_the_wait_for_a_reconnect_is_never_shorter_than_the_delay():
+    sync, changes, _, _, clock = rig({("gone", "organization", "1"): ConnectionMissing("pipedrive", "gone")})
+    sync.options = SyncOptions(delay=timedelta(hours=1))
+    await sync.note(event("gone", "organization", 1))
+    clock.now += timedelta(hours=1)
+    await sync.run_round()
+    assert changes.entries["gone:organization:1"]["due_at"] == clock.now + timedelta(hours=1)
+
+
+async def test_a_nameless_organisation_is_noted_and_a_product_without_a_code_never_an_item_is_only_logged():
     sync, changes, _, publisher, clock = rig({("7001", "product", "304"): product(304, code=None),
                                               ("7001", "organization", "105"): org(105, name=" ")})
     await sync.note(event("7001", "product", 304))
@@ -249,6 +312,81 @@ async def test_a_product_without_a_code_and_a_nameless_organisation_are_skipped(
     clock.now += DELAY
     await sync.run_round()
     assert publisher.published == [] and changes.entries == {}
+    assert sync.outcomes.texts() == {("contact", "pd-org-105"): (
+        None, "no_name", "This organisation has no name in Pipedrive, so it cannot be a Xero contact.",
+        "Give the organisation a name in Pipedrive; the change is then sent to Xero.")}
+
+
+NO_CODE = ("Widget", "no_code", "The product 'Widget' has no code in Pipedrive, so it cannot be a Xero item.",
+           "Give the product a code in Pipedrive; the change is then sent to Xero.")
+
+
+async def test_a_product_without_a_code_is_noted_when_products_are_created_on_add():
+    company = CompanySettings.model_validate({"sync": {"create_on_add": True}})
+    sync, changes, _, publisher, clock = rig({("7001", "product", "304"): product(304, code=" ")},
+                                             **{"7001": company})
+    await sync.note(event("7001", "product", 304, "create"))
+    clock.now += DELAY
+    await sync.run_round()
+    assert publisher.published == [] and changes.entries == {}
+    assert sync.outcomes.texts() == {("item", "pd-product-304"): NO_CODE}
+    assert list(sync.outcomes.notes) == [("7001", "tenant-1", "item", "pd-product-304")]
+
+
+async def test_a_linked_product_that_lost_its_code_is_noted_and_the_note_goes_once_it_has_one_again():
+    records = {("7001", "product", "302"): product(302, code=None)}
+    sync, changes, _, publisher, clock = rig(records)
+    sync.outcomes.item_names.add(("7001", "tenant-1", "Widget"))  # its Xero item, linked under its old code
+    await sync.note(event("7001", "product", 302))
+    clock.now += DELAY
+    await sync.run_round()
+    assert publisher.published == [] and sync.outcomes.texts() == {("item", "pd-product-302"): NO_CODE}
+
+    records[("7001", "product", "302")] = product(302, code="WIDGET-02")
+    await sync.note(event("7001", "product", 302))
+    clock.now += DELAY
+    await sync.run_round()
+    [(_, command, _)] = publisher.published
+    assert [i.item.code for i in command.items] == ["WIDGET-02"]
+    assert sync.outcomes.texts() == {} and changes.entries == {}
+
+
+async def test_a_refused_product_and_person_are_noted_and_a_later_read_removes_the_notes():
+    records = {("7001", "product", "302"): ApiError("pipedrive", 403, "forbidden", "/api/v2/products/302"),
+               ("7001", "person", "7"): ApiError("pipedrive", 400, "bad", "/api/v2/persons/7")}
+    sync, _, _, publisher, clock = rig(records)
+    await sync.note(event("7001", "product", 302))
+    await sync.note(event("7001", "person", 7))
+    clock.now += DELAY
+    await sync.run_round()
+    assert sync.outcomes.texts() == {
+        ("item", "pd-product-302"): (
+            None, "pipedrive_refused",
+            "Pipedrive did not let the app read product 302 (403), so its change was not sent to Xero.",
+            "Give the user who installed the app access to this product in Pipedrive (visibility), then save a "
+            "change to it."),
+        ("contact", "pd-person-7"): (
+            None, "pipedrive_refused",
+            "Pipedrive did not let the app read this person (400), so its change was not sent to Xero.",
+            "Check that the person can be opened in Pipedrive by the user who installed the app, then save a "
+            "change to it. If it fails again, tell your administrator.")}
+
+    records |= {("7001", "product", "302"): product(302), ("7001", "person", "7"): org(7, "Hemi Walker")}
+    await sync.note(event("7001", "product", 302))
+    await sync.note(event("7001", "person", 7))
+    clock.now += DELAY
+    await sync.run_round()
+    assert len(publisher.published) == 1 and sync.outcomes.texts() == {}
+
+
+async def test_without_xero_connected_a_record_not_sent_is_only_logged(capsys):
+    company = CompanySettings.model_validate({"sync": {"create_on_add": True}})
+    sync, changes, _, _, clock = rig({("7003", "product", "304"): product(304, code=None)}, **{"7003": company})
+    await sync.note(event("7003", "product", 304))
+    clock.now += DELAY
+    await sync.run_round()
+    assert sync.outcomes.notes == {} and changes.entries == {}
+    assert "Xero is not connected" in capsys.readouterr().out
 
 
 async def test_field_definitions_are_read_only_for_a_tax_number_field_named_and_a_record_with_custom_values():

@@ -18,6 +18,7 @@ from pdx_common.service import KafkaPublisher, add_health_routes, broker_context
 from pdx_mapper.adapters.mongo import MongoSettingsRepository
 from pdx_mapper.adapters.pipedrive import PipedriveDealReader, PipedriveRecordReader
 from pdx_mapper.adapters.record_changes import MongoRecordChanges
+from pdx_mapper.adapters.record_syncs import MongoRecordOutcomes
 from pdx_mapper.entrypoints.record_sync_loop import loop_context
 from pdx_mapper.handlers import handle_deal_changed
 from pdx_mapper.record_sync import RecordSync, SyncOptions
@@ -92,7 +93,9 @@ def _resources(settings: MapperSettings, res: Resources, publisher: KafkaPublish
         await changes.ensure_indexes()
         res.record_sync = RecordSync(
             changes, res.settings_repo, PipedriveRecordReader(session, tokens, settings.pipedrive_api_url), publisher,
-            SyncOptions(delay=timedelta(seconds=settings.record_sync_delay_seconds)))
+            MongoRecordOutcomes(res.db),
+            SyncOptions(delay=timedelta(seconds=settings.record_sync_delay_seconds),
+                        reconnect_wait=timedelta(seconds=settings.record_sync_reconnect_wait_seconds)))
         yield
         await session.close()
         await client.close()

@@ -16,15 +16,22 @@ items, reads each record once from Pipedrive as it is now (so the order events a
 What is dropped, never synced: a record Pipedrive deleted (a delete event marks the entry ``deleted`` and it is
 dropped unread; a record answering 404 is dropped too: deleting in Pipedrive archives nothing in Xero); everything
 of a company whose ``sync.update_xero`` is off, except records created in Pipedrive while ``sync.create_on_add`` is
-on; a product without a code or a record without a name (logged); a record Pipedrive refuses to show us (logged); a
-company whose Pipedrive connection is gone (logged). A record Pipedrive could not answer for now (5xx, timeout) stays
-and is tried a delay later.
+on. A record Pipedrive could not answer for now (5xx, timeout) stays and is tried a delay later. While the company's
+Pipedrive is not connected, all its entries stay and are due again ``max(delay, reconnect_wait)`` later (10 minutes
+by default; one update however many wait), so a reconnect sends them.
+
+What cannot be sent is noted where the settings page shows it (collection ``record_syncs``, state ``failed``, see
+``adapters.record_syncs``), in plain words with the fix: a record Pipedrive refuses to show us (403: the installing
+user may not see it), a record without a name, and a product without a code when it must be an item (``create_on_add``
+is on, or its Xero item is linked: a product whose code was removed). A code-less product neither linked nor to be
+created is only logged: it never was, nor should be, an item. Without a Xero connection there is no page to show a
+note on: logged. A note is removed once its record is read and sent.
 """
 
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -37,6 +44,7 @@ from pdx_common.contracts import ContactSync, ItemSync, RecordChanged, SyncRecor
 from pdx_common.http import ApiError, ConnectionMissing
 from pdx_common.reliability import is_transient
 from pdx_mapper.adapters.record_changes import MongoRecordChanges
+from pdx_mapper.adapters.record_syncs import Note
 from pdx_mapper.domain import records
 from pdx_mapper.handlers import Publisher, SettingsRepository
 
@@ -50,30 +58,45 @@ class RecordReader(Protocol):
     async def fields(self, company_id: str, entity: str) -> list[dict[str, Any]]: ...
 
 
+class Outcomes(Protocol):
+    """``adapters.record_syncs.MongoRecordOutcomes``."""
+
+    async def tenant(self, company_id: str) -> str | None: ...
+
+    async def item_named(self, company_id: str, tenant_id: str, name: str) -> bool: ...
+
+    async def failed(self, company_id: str, tenant_id: str, notes: list[Note], now: datetime) -> None: ...
+
+    async def clear(self, company_id: str, kind: str, keys: list[str]) -> int: ...
+
+
 @dataclass(frozen=True)
 class SyncOptions:
     delay: timedelta = timedelta(seconds=60)  # from a record's first event to its sync
     lease: timedelta = timedelta(minutes=5)  # a batch longer than this may be taken by another replica too
     read_concurrency: int = 8  # Pipedrive reads in flight per batch
     companies_at_once: int = 4  # companies synced at once in a round
+    reconnect_wait: timedelta = timedelta(minutes=10)  # the shortest wait while the company's Pipedrive is gone
 
 
 @dataclass
 class _Batch:
     """What becomes of one company's leased entries, and the command they make."""
 
-    done: list[dict[str, Any]]  # synced or dropped: deleted unless touched meanwhile
+    done: list[dict[str, Any]]  # synced, noted or dropped: deleted unless touched meanwhile
     later: list[dict[str, Any]]  # Pipedrive could not answer now: due again a delay later
     contacts: list[ContactSync]
     items: list[ItemSync]
+    notes: list[Note] = field(default_factory=list)  # could not be sent: shown on the settings page
+    sent: list[tuple[str, str]] = field(default_factory=list)  # (kind, key) read and sent: earlier notes answered
 
 
 class RecordSync:
     def __init__(self, changes: MongoRecordChanges, settings_repo: SettingsRepository, reader: RecordReader,
-                 publisher: Publisher, options: SyncOptions | None = None,
+                 publisher: Publisher, outcomes: Outcomes, options: SyncOptions | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.changes, self.settings_repo, self.reader, self.publisher = changes, settings_repo, reader, publisher
-        self.options, self.clock = options or SyncOptions(), clock
+        self.outcomes, self.options, self.clock = outcomes, options or SyncOptions(), clock
 
     async def note(self, event: RecordChanged) -> None:
         """A ``RecordChanged`` from the gateway, e.g. ``{"type": "RecordChanged", "company_id": "7001",
@@ -117,17 +140,40 @@ class RecordSync:
         try:
             batch = await self._batch(company_id, entries, settings)
         except ConnectionMissing as missing:
-            log.warning("record changes dropped: the company's Pipedrive is not connected", reason=missing.reason,
-                        records=len(entries))
-            batch = _Batch(done=entries, later=[], contacts=[], items=[])
+            now, wait = self.clock(), self._no_connection_wait()
+            waited = await self.changes.postpone(company_id, lease_id, now, now + wait)
+            log.warning("record changes kept until the company's Pipedrive is connected again",
+                        reason=missing.reason, records=waited, retry_in_seconds=wait.total_seconds())
+            return
         if batch.contacts or batch.items:
             command = SyncRecords(company_id=company_id, contacts=tuple(batch.contacts), items=tuple(batch.items))
             await self.publisher.publish(command, topics.XERO_COMMANDS, topics.company_key(company_id))
             log.info("records to sync published", command_id=command.id, contacts=len(command.contacts),
                      items=len(command.items))
+        await self._note(company_id, batch)
         now = self.clock()
         await self.changes.finish(lease_id, batch.done, now, self.options.delay)
         await self.changes.release(lease_id, [e["_id"] for e in batch.later], now + self.options.delay)
+
+    def _no_connection_wait(self) -> timedelta:
+        return max(self.options.delay, self.options.reconnect_wait)
+
+    async def _note(self, company_id: str, batch: _Batch) -> None:
+        """Records that could not be sent, shown on the settings page (their entries are done: the fix says what
+        to change in Pipedrive, whose webhook then brings them back); earlier notes of records sent now removed."""
+        for kind in ("contact", "item"):
+            await self.outcomes.clear(company_id, kind, [key for k, key in batch.sent if k == kind])
+        if not batch.notes:
+            return
+        tenant_id = await self.outcomes.tenant(company_id)
+        if tenant_id is None:
+            for note in batch.notes:
+                log.warning("record not sent to Xero, and not shown in the settings: Xero is not connected",
+                            kind=note.kind, key=note.key, reason=note.code, message=note.message)
+            return
+        await self.outcomes.failed(company_id, tenant_id, batch.notes, self.clock())
+        for note in batch.notes:
+            log.info("record not sent to Xero, shown in the settings", kind=note.kind, key=note.key, reason=note.code)
 
     async def _batch(self, company_id: str, entries: list[dict[str, Any]], settings: CompanySettings) -> _Batch:
         sync = settings.sync
@@ -142,12 +188,15 @@ class RecordSync:
                 batch.later.append(entry)
                 continue
             batch.done.append(entry)
-            if record is not None:
-                self._map(entry, record, fields.get(entry["entity"]), settings, batch)
+            if isinstance(record, Refused):
+                batch.notes.append(refused_note(entry["entity"], entry["entity_id"], record.status))
+            elif record is not None:
+                await self._map(company_id, entry, record, fields.get(entry["entity"]), settings, batch)
         return batch
 
     async def _read(self, company_id: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
-        """Each entry's record (None: deleted or refused), or ``_LATER`` when Pipedrive could not answer now."""
+        """Each entry's record (None: deleted; ``Refused``: Pipedrive would not show it), or ``_LATER`` when
+        Pipedrive could not answer now."""
         limit = asyncio.Semaphore(self.options.read_concurrency)
 
         async def one(entry: dict[str, Any]) -> tuple[str, Any]:
@@ -169,7 +218,7 @@ class RecordSync:
             if isinstance(error, ApiError) and not is_transient(error):
                 log.warning("record not synced: Pipedrive refused to show it", entity=entity, entity_id=entity_id,
                             status=error.status)
-                return None
+                return Refused(error.status)
             log.warning("record read failed, will retry", entity=entity, entity_id=entity_id, error=str(error)[:200])
             return _LATER
 
@@ -187,22 +236,85 @@ class RecordSync:
             found[entity] = await self.reader.fields(company_id, entity)
         return found
 
-    def _map(self, entry: dict[str, Any], record: dict[str, Any], fields: list[dict[str, Any]] | None,
-             settings: CompanySettings, batch: _Batch) -> None:
+    async def _map(self, company_id: str, entry: dict[str, Any], record: dict[str, Any],
+                   fields: list[dict[str, Any]] | None, settings: CompanySettings, batch: _Batch) -> None:
         entity, entity_id = entry["entity"], entry["entity_id"]
         if entity == "product":
             item = records.item_sync(record, settings)
-            if item is None:
+            if item is not None:
+                batch.items.append(item)
+                batch.sent.append(("item", product_key(entity_id)))
+            elif await self._an_item_without_code(company_id, record, settings):
+                batch.notes.append(no_code_note(entity_id, record))
+            else:
                 log.info("product not synced: it has no product code, so it cannot be a Xero item",
                          entity_id=entity_id)
-            else:
-                batch.items.append(item)
             return
         contact = records.contact_sync(entity, record, fields, settings)
         if contact is None:
-            log.info("record not synced: it has no name", entity=entity, entity_id=entity_id)
+            batch.notes.append(no_name_note(entity, entity_id))
         else:
             batch.contacts.append(contact)
+            batch.sent.append(("contact", contact.contact.contact_number))
+
+    async def _an_item_without_code(self, company_id: str, product: dict[str, Any],
+                                    settings: CompanySettings) -> bool:
+        """A code-less product that should be a Xero item: created as soon as it is added, or one whose item is
+        linked (its code was removed; item links know codes, so the item is found by the name it was synced with)."""
+        if settings.sync.create_on_add:
+            return True
+        name = records.item_text(product)["name"]
+        tenant_id = await self.outcomes.tenant(company_id) if name else None
+        return tenant_id is not None and await self.outcomes.item_named(company_id, tenant_id, name)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Pipedrive refused to show the record for good (a 4xx other than 404/410, such as 403)."""
+
+    status: int
+
+
+WHAT = {"person": "person", "organization": "organisation", "product": "product"}
+
+
+def contact_key(entity: str, entity_id: str) -> str:
+    return f"pd-{'org' if entity == 'organization' else 'person'}-{entity_id}"
+
+
+def product_key(product_id: str) -> str:
+    """The key of a product the sync cannot name by its code (it has none, or Pipedrive would not show it)."""
+    return f"pd-product-{product_id}"
+
+
+def refused_note(entity: str, entity_id: str, status: int) -> Note:
+    what = WHAT[entity]
+    kind, key = ("item", product_key(entity_id)) if entity == "product" else ("contact",
+                                                                            contact_key(entity, entity_id))
+    this = f"{what} {entity_id}" if entity == "product" else f"this {what}"
+    if status == 403:
+        fix = (f"Give the user who installed the app access to this {what} in Pipedrive (visibility), then save a "
+               "change to it.")
+    else:
+        fix = (f"Check that the {what} can be opened in Pipedrive by the user who installed the app, then save a "
+               "change to it. If it fails again, tell your administrator.")
+    return Note(kind, key, None, "pipedrive_refused",
+                f"Pipedrive did not let the app read {this} ({status}), so its change was not sent to Xero.", fix)
+
+
+def no_name_note(entity: str, entity_id: str) -> Note:
+    what = WHAT[entity]
+    return Note("contact", contact_key(entity, entity_id), None, "no_name",
+                f"This {what} has no name in Pipedrive, so it cannot be a Xero contact.",
+                f"Give the {what} a name in Pipedrive; the change is then sent to Xero.")
+
+
+def no_code_note(product_id: str, product: dict[str, Any]) -> Note:
+    name = records.name_of(product) or None
+    called = f"The product '{name}'" if name else f"Product {product_id}"
+    return Note("item", product_key(product_id), name, "no_code",
+                f"{called} has no code in Pipedrive, so it cannot be a Xero item.",
+                "Give the product a code in Pipedrive; the change is then sent to Xero.")
 
 
 _LATER = object()

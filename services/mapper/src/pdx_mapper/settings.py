@@ -20,3 +20,6 @@ class MapperSettings(ServiceSettings):
     # never postpone it), and the loop looks for due records this often.
     record_sync_delay_seconds: float = Field(default=60.0, ge=0)
     record_sync_poll_seconds: float = Field(default=1.0, gt=0)
+    # While a company's Pipedrive is not connected, its waiting records are looked at again this often (never sooner
+    # than the delay): a reconnect sends them.
+    record_sync_reconnect_wait_seconds: float = Field(default=600.0, gt=0)

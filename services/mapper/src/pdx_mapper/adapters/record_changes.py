@@ -10,6 +10,8 @@ A document::
 ``due_at`` is set when the entry is made and never moved by later events: a burst of edits within the delay is one
 sync, and no record waits longer than the delay (plus a round) however often it changes. ``touches`` counts the
 events: an entry is deleted after its sync only if no event touched it meanwhile, else it is due again a delay later.
+While the company's Pipedrive is not connected its entries are kept, all due again a longer wait later (``postpone``),
+so a reconnect sends them.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -92,3 +94,12 @@ class MongoRecordChanges:
         if ids:
             await self._col.update_many({"_id": {"$in": ids}, "lease_id": lease_id},
                                         {"$set": {"due_at": due_at, "lease_until": FREE}, "$unset": {"lease_id": ""}})
+
+    async def postpone(self, company_id: str, lease_id: str, now: datetime, due_at: datetime) -> int:
+        """Every due entry of the company (those leased to ``lease_id`` and those nobody holds) is due again at
+        ``due_at``: one update however many wait, rather than a batch at a time. Returns how many."""
+        result = await self._col.update_many(
+            {"company_id": company_id, "due_at": {"$lte": now},
+             "$or": [{"lease_id": lease_id}, {"lease_until": {"$lte": now}}]},
+            {"$set": {"due_at": due_at, "lease_until": FREE}, "$unset": {"lease_id": ""}})
+        return result.modified_count

@@ -1,0 +1,79 @@
+"""The mapper's part of collection ``record_syncs`` (what the settings page's Customers & products lists for each
+Pipedrive customer or product): a record the sync could not even send to the xero-writer, with the reason in plain
+words and the fix. The writer records everything that reached it (``pdx_writer.adapters.record_syncs``); the same
+shape and key, so the page shows both alike and the writer's next outcome for the record replaces the mapper's::
+
+    {"_id": "7001:<tenant>:contact:pd-org-12", "company_id": "7001", "tenant_id": "<tenant>", "kind": "contact",
+     "key": "pd-org-12", "name": "Acme Ltd" | None, "state": "failed", "code": "pipedrive_refused",
+     "message": "Pipedrive did not let the app read this organisation (403), ...", "fix": "...", "xero_id": None,
+     "at": datetime}
+
+Keys: ``pd-org-12`` / ``pd-person-7`` for contacts; for items the product's code (as the writer keys them), or
+``pd-product-302`` when the product has none. ``name`` is None when Pipedrive would not show the record. ``code`` says
+which of the mapper's reasons it is: a note whose record is later read and sent is removed (``clear``), so a product
+given its code back no longer shows as failed. Notes belong to the company's Xero organisation of the moment (its
+connection's ``tenant_id``); without a Xero connection there is nowhere to show them (``tenant`` is None).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+Kind = Literal["contact", "item"]
+CODES = ("pipedrive_refused", "no_name", "no_code")  # the mapper's reasons, never the writer's
+
+
+@dataclass(frozen=True)
+class Note:
+    kind: Kind
+    key: str  # "pd-org-12", "WIDGET-01", "pd-product-302"
+    name: str | None  # the Pipedrive record's name; None when unknown
+    code: str  # one of CODES
+    message: str
+    fix: str
+
+
+def note_id(company_id: str, tenant_id: str, kind: str, key: str) -> str:
+    return f"{company_id}:{tenant_id}:{kind}:{key.lower()}"
+
+
+class MongoRecordOutcomes:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._syncs, self._connections, self._links = db.record_syncs, db.connections, db.xero_links
+
+    async def tenant(self, company_id: str) -> str | None:
+        """The Xero organisation the company writes to now (its Xero connection's ``tenant_id``, as the settings
+        page reads it); None when Xero is not connected or its connection is broken."""
+        doc = await self._connections.find_one({"_id": f"xero:{company_id}"}, {"status": 1, "tenant_id": 1})
+        if not doc or doc.get("status") != "ok" or not doc.get("tenant_id"):
+            return None
+        return str(doc["tenant_id"])
+
+    async def item_named(self, company_id: str, tenant_id: str, name: str) -> bool:
+        """Whether an item link of the organisation carries this name (as linked, or as last synced): the best sign a
+        product whose code is gone still has its Xero item, since item links are keyed by the code alone."""
+        found = await self._links.find_one({"company_id": company_id, "tenant_id": tenant_id, "kind": "item",
+                                            "$or": [{"name": name}, {"synced.Name": name}]}, {"_id": 1})
+        return found is not None
+
+    async def failed(self, company_id: str, tenant_id: str, notes: list[Note], now: datetime) -> None:
+        for note in notes:
+            await self._syncs.update_one({"_id": note_id(company_id, tenant_id, note.kind, note.key)}, {"$set": {
+                "company_id": company_id, "tenant_id": tenant_id, "kind": note.kind, "key": note.key.lower(),
+                "name": note.name, "state": "failed", "code": note.code, "message": note.message, "fix": note.fix,
+                "xero_id": None, "at": now}}, upsert=True)
+
+    async def clear(self, company_id: str, kind: Kind, keys: list[str]) -> int:
+        """The mapper's notes of these records are answered (the records were read and sent): removed, in every
+        organisation. The writer's outcomes are left alone."""
+        if not keys:
+            return 0
+        result = await self._syncs.delete_many({"company_id": company_id, "kind": kind,
+                                                "key": {"$in": [k.lower() for k in keys]}, "code": {"$in": CODES}})
+        return result.deleted_count
+
+    async def notes(self, company_id: str) -> list[dict[str, Any]]:
+        """The mapper's notes of the company (for tests and operators)."""
+        return [doc async for doc in self._syncs.find({"company_id": company_id, "code": {"$in": CODES}})]
