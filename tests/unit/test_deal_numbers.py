@@ -1,14 +1,16 @@
 """Xero's numbers on the deal: the pure part (the words, the amount by field type, which document the deal shows,
-its pipeline, the one PATCH body, a claim key that is the same for the same values), then the write through its ports
-with fakes (once per change, a refusal recorded, a passing failure released for the retry)."""
+its pipeline, the one PATCH body, a digest that is the same for the same values), then the write through its ports
+with fakes (once per change, values that return to earlier ones written again, a refusal recorded, a passing failure
+released for the retry, values seen during a write written after it)."""
 
 import pytest
 
 from pdx_common.company_settings import CompanySettings, DealFieldRef, DealFields, PaidStage
 from pdx_common.http import ApiError, ConnectionMissing
+from pdx_crmcard.adapters.deal_field_writes import Claim
 from pdx_crmcard.deal_numbers import DealNumbers
 from pdx_crmcard.domain import deal_numbers
-from pdx_crmcard.domain.deal_numbers import claim_key, headline, pipeline_of, status_words, values
+from pdx_crmcard.domain.deal_numbers import digest, headline, pipeline_of, status_words, values
 
 STATUS, DUE, NUMBER, LINK = ("a" * 40, "b" * 40, "c" * 40, "d" * 40)
 ALL = DealFields(status=DealFieldRef(key=STATUS), amount_due=DealFieldRef(key=DUE, field_type="monetary"),
@@ -100,12 +102,10 @@ def test_the_pipeline_comes_from_the_result_else_the_trigger(fields, pipeline) -
     assert pipeline_of({**doc(), **fields}) == pipeline
 
 
-def test_the_claim_key_names_the_document_and_changes_with_the_values_only() -> None:
-    first = claim_key("7001", "inv-1", values(doc(), ALL))
-    assert first.startswith("deal-fields:7001:inv-1:")
-    assert first == claim_key("7001", "inv-1", dict(reversed(list(values(doc(), ALL).items()))))
-    assert first != claim_key("7001", "inv-1", values(doc(status="PAID"), ALL))
-    assert first != claim_key("7002", "inv-1", values(doc(), ALL))
+def test_the_digest_changes_with_the_values_only() -> None:
+    first = digest(values(doc(), ALL))
+    assert first == digest(dict(reversed(list(values(doc(), ALL).items()))))
+    assert first != digest(values(doc(status="PAID"), ALL))
 
 
 # --- the write, through its ports with fakes ------------------------------------------------------------------------
@@ -120,26 +120,45 @@ class FakeDocs:
 
 
 class FakeWrites:
+    """The store's rules, one deal document each: skip the values the deal has (or is getting), take others, and
+    tell a busy writer to look again."""
+
     def __init__(self) -> None:
-        self.claims: dict[str, dict] = {}
+        self.deals: dict[str, dict] = {}
+        self.failures: list[dict] = []
+        self.taken = 0
 
-    async def claim(self, key: str, **fields) -> bool:
-        if key in self.claims:
-            return False
-        self.claims[key] = {**fields, "state": "writing"}
-        return True
+    async def claim(self, company_id: str, deal_id: str, *, xero_id: str, body: dict, digest: str) -> Claim | None:
+        last = self.deals.get(deal_id)
+        if last is not None and last["state"] == "writing":
+            last["again"] = last["again"] or last["digest"] != digest
+            return None
+        if last is not None and last["digest"] == digest:
+            return None
+        self.taken += 1
+        claim = Claim(deal_id, f"t{self.taken}", company_id, deal_id, xero_id, body, digest)
+        self.deals[deal_id] = {"digest": digest, "state": "writing", "again": False, "token": claim.token}
+        return claim
 
-    async def written(self, key: str) -> None:
-        self.claims[key]["state"] = "written"
+    async def _finish(self, claim: Claim, state: str) -> bool:
+        last = self.deals[claim.deal_id]
+        assert last["token"] == claim.token
+        again, last["again"], last["state"] = last["again"], False, state
+        return again
 
-    async def failed(self, key: str, reason: str) -> None:
-        self.claims[key].update(state="failed", reason=reason)
+    async def written(self, claim: Claim) -> bool:
+        return await self._finish(claim, "written")
 
-    async def release(self, key: str) -> None:
-        self.claims.pop(key)
+    async def refused(self, claim: Claim, reason: str) -> bool:
+        self.failures.append({"deal_id": claim.deal_id, "state": "failed", "reason": reason})
+        return await self._finish(claim, "refused")
+
+    async def release(self, claim: Claim) -> None:
+        self.deals[claim.deal_id].update(state="released", digest=None)
 
 
-def numbers(docs: list[dict], fails: Exception | None = None, fields: DealFields | None = ALL):
+def numbers(docs: list[dict], fails: Exception | None = None, fields: DealFields | None = ALL, during=None):
+    """(the writer, what it sent, its store); ``during(body)`` runs while a PATCH is under way."""
     sent: list[tuple[str, str, dict]] = []
     writes = FakeWrites()
 
@@ -150,12 +169,18 @@ def numbers(docs: list[dict], fails: Exception | None = None, fields: DealFields
         if fails is not None:
             raise fails
         sent.append((company_id, deal_id, body))
+        if during is not None:
+            await during(body)
 
     return DealNumbers(settings_of, FakeDocs(docs), writes, update_deal), sent, writes
 
 
 def ours(**fields) -> dict:
     return doc(company_id="7001", tenant_id="t", **fields)
+
+
+def statuses(sent: list[tuple[str, str, dict]]) -> list[tuple[str, str, int | None]]:
+    return [(deal, body["custom_fields"][STATUS], body.get("stage_id")) for _, deal, body in sent]
 
 
 async def test_one_write_per_distinct_change_of_what_the_deal_shows() -> None:
@@ -167,9 +192,33 @@ async def test_one_write_per_distinct_change_of_what_the_deal_shows() -> None:
         await writer.tell(quote)  # the quote's news: the deal still shows its invoice
     invoice["status"] = "PAID"
     await writer.tell(invoice)
-    assert [(deal, body["custom_fields"][STATUS], body.get("stage_id")) for _, deal, body in sent] == [
-        ("42", "Awaiting payment", None), ("42", "Paid", 5)]
-    assert {c["state"] for c in writes.claims.values()} == {"written"}
+    assert statuses(sent) == [("42", "Awaiting payment", None), ("42", "Paid", 5)]
+    assert writes.deals["42"]["state"] == "written"
+
+
+async def test_values_that_return_to_earlier_ones_are_written_again_the_same_news_thrice_once() -> None:
+    invoice = ours()
+    writer, sent, _ = numbers([invoice])
+    for status, due in (("AUTHORISED", "1725.00"), ("PAID", "0.00"), ("AUTHORISED", "1725.00")):  # payment removed
+        invoice.update(status=status, amount_due=due)
+        for _ in range(3):  # Xero says so three times
+            await writer.tell(invoice)
+    assert statuses(sent) == [("42", "Awaiting payment", None), ("42", "Paid", 5), ("42", "Awaiting payment", None)]
+    assert sent[2][2]["custom_fields"][DUE] == {"value": 1725.0, "currency": "NZD"}
+
+
+async def test_values_seen_while_a_write_is_under_way_are_written_after_it() -> None:
+    invoice = ours()
+
+    async def paid_meanwhile(body: dict) -> None:
+        if body["custom_fields"][STATUS] == "Awaiting payment":
+            invoice.update(status="PAID", amount_due="0.00")
+            await writer.tell(invoice)  # another webhook, while the first PATCH is under way: not written by it
+
+    writer, sent, writes = numbers([invoice], during=paid_meanwhile)
+    await writer.tell(invoice)
+    assert statuses(sent) == [("42", "Awaiting payment", None), ("42", "Paid", 5)]
+    assert writes.deals["42"]["state"] == "written"
 
 
 async def test_nothing_without_a_deal_or_without_chosen_fields() -> None:
@@ -186,14 +235,13 @@ async def test_a_refusal_is_recorded_and_not_raised_a_passing_failure_is_release
     refused = ApiError("pipedrive", 400, {"success": False, "error": "unknown custom fields: ['a...']"}, "u")
     writer, _, writes = numbers([ours()], fails=refused)
     await writer.tell(ours())
-    [claim] = writes.claims.values()
-    assert claim["state"] == "failed"
-    assert claim["reason"] == "Pipedrive refused the update of the deal (400): unknown custom fields: ['a...']"
+    assert writes.failures == [{"deal_id": "42", "state": "failed", "reason": (
+        "Pipedrive refused the update of the deal (400): unknown custom fields: ['a...']")}]
     await writer.tell(ours())  # never tried again
-    assert len(writes.claims) == 1
+    assert len(writes.failures) == 1 and writes.deals["42"]["state"] == "refused"
 
     for passing in (ApiError("pipedrive", 503, "busy", "u"), ConnectionMissing("pipedrive", "7001"), TimeoutError()):
         writer, _, writes = numbers([ours()], fails=passing)
         with pytest.raises(type(passing)):
             await writer.tell(ours())
-        assert writes.claims == {}  # the retry writes it
+        assert writes.deals["42"] == {"digest": None, "state": "released", "again": False, "token": "t1"}

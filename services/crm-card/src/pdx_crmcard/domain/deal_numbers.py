@@ -6,7 +6,9 @@ Pure.
                               "currency": "NZD"}, "<number key>": "INV-0042", "<link key>": "https://go.xero.com/..."},
                               "stage_id": 5}      # paid, and the deal's pipeline has a paid stage
 
-The same values make the same claim key, so a change Xero reports three times is written once.
+The same values make the same ``digest``: the deal's last written digest tells a change (written) from the same
+values reported again (not), so a change Xero reports three times is written once, and values that return to earlier
+ones (paid, then the payment removed) are written again.
 """
 
 import hashlib
@@ -78,6 +80,6 @@ def amount(field: DealFieldRef, value: object, currency: str | None) -> Any:
     return f"{currency or ''} {due:,.2f}".strip()
 
 
-def claim_key(company_id: str, xero_id: str, body: dict[str, Any]) -> str:
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
-    return f"deal-fields:{company_id}:{xero_id}:{digest}"
+def digest(body: dict[str, Any]) -> str:
+    """The same for the same values, whatever their order."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
