@@ -8,6 +8,7 @@ beside its pipeline."""
 
 import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
 import pytest
 
@@ -24,10 +25,10 @@ async def tenant_of(stack) -> str:
     return (await xero_doc(stack))["tenant_id"]
 
 
-def xero_contact(stack, tenant_id: str, name: str, email: str | None = None) -> str:
+def xero_contact(stack, tenant_id: str, name: str, email: str | None = None, number: str | None = None) -> str:
     """A contact someone made in Xero itself: the sandbox's own store, as Xero's UI would."""
     tenant = stack.xero.tenants[tenant_id]
-    raw = {"Name": name, **({"EmailAddress": email} if email else {})}
+    raw = {"Name": name, **({"EmailAddress": email} if email else {}), **({"ContactNumber": number} if number else {})}
     return commit_contact(tenant, build_contact(tenant, raw, None, stack.xero.clock.time()))["ContactID"]
 
 
@@ -72,6 +73,8 @@ async def test_the_switches_and_the_tax_number_field_save(admin):
     assert f'<option value="{ORG_TAX_NUMBER_FIELD_KEY}">Tax number (on each organisation)</option>' in page
     assert f'<option value="{PERSON_CUSTOMER_NUMBER_FIELD_KEY}">Customer number (on each person)</option>' in page
     assert "archives nothing in Xero" in page
+    assert ("An organisation field gives organisations their tax number and people none; a person field gives "
+            "people theirs and organisations none.") in page
     form = [(n, v) for n, v in await admin.form("/app/customers") if not (n == "sync.update_xero" and v == "true")]
     status, page, location = await admin.post("/app/customers", with_values(
         form, sync__create_on_add="true", customer__tax_number_field=ORG_TAX_NUMBER_FIELD_KEY))
@@ -184,12 +187,176 @@ async def test_a_link_without_the_csrf_token_is_refused(stack, admin, linked):
     assert await MongoXeroLinks(stack.db).doc(stack.company_id, linked["tenant_id"], "contact", "pd-org-102") is None
 
 
+# --- A contact that stands for another customer, what happens after a link, many links, Pipedrive's webhooks ----
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page)[1]
+
+
+def found_label(page: str, contact_id: str) -> str:
+    """The words beside one contact of a search's results."""
+    match = re.search(rf'value="{re.escape(contact_id)}"[^>]*>\s*<label[^>]*>(.*?)</label>', page, re.DOTALL)
+    assert match, f"{contact_id} not in the results"
+    return re.sub(r"<[^>]+>", "", unescape(match[1]))
+
+
+def customer_row(page: str, key: str) -> str:
+    return unescape(page.split(f'id="c-{key}"', 1)[1].split("</tr>", 1)[0])
+
+
+async def test_a_contact_standing_for_another_customer_is_shown_so_and_refused_beside_the_list(stack, admin, linked):
+    tenant_id = linked["tenant_id"]
+    ours = xero_contact(stack, tenant_id, "Acme Corporation Pty", number=f"pd{stack.company_id}-org-555")
+    theirs = xero_contact(stack, tenant_id, "Acme Corporation (shared)", number="pd9999-org-5")
+    taken = [("kiwi", linked["kiwi"], "Organisation 101 in Pipedrive"),  # linked to pd-org-101 of this company
+             ("acme", ours, "Organisation 555 in Pipedrive"),  # this company's number of another organisation
+             ("acme", theirs, "another Pipedrive company's customer"),  # another company's number
+             ("other", linked["other"], "another Pipedrive company's customer")]  # another company's link
+    for term, contact_id, stands_for in taken:
+        status, page = await admin.get(f"/app/customers?link=pd-org-102&q={term}")
+        assert status == 200
+        assert f"Already {stands_for}" in found_label(page, contact_id)
+        status, page, _ = await admin.post("/app/customers/link", {
+            "csrf": csrf_of(page), "key": "pd-org-102", "q": term, "xero_contact_id": contact_id})
+        assert status == 400, page
+        said = field_error(page, "xero_contact_id")
+        assert stands_for in said and "Choose a contact that stands for nobody else" in said, said
+        assert "Nothing was saved" in page
+        assert await MongoXeroLinks(stack.db).doc(stack.company_id, tenant_id, "contact", "pd-org-102") is None
+    _, page = await admin.get("/app/customers?link=pd-org-102&q=acme")
+    assert "Already" not in found_label(page, linked["acme"])  # stands for nobody: choosable
+    status, _, _ = await admin.post("/app/customers/link", {
+        "csrf": csrf_of(page), "key": "pd-org-102", "q": "acme", "xero_contact_id": linked["acme"]})
+    assert status == 303
+
+
+async def test_after_a_link_the_customer_is_sent_to_xero_now_and_a_failed_draft_is_to_be_replayed(stack, admin,
+                                                                                                  linked):
+    tenant_id, company = linked["tenant_id"], stack.company_id
+    before = datetime.now(UTC)
+    _, page = await admin.get("/app/customers?link=pd-org-102&q=acme")
+    status, _, location = await admin.post("/app/customers/link", {
+        "csrf": csrf_of(page), "key": "pd-org-102", "q": "acme", "xero_contact_id": linked["acme"]})
+    assert status == 303
+    entry = await stack.db.record_changes.find_one({"_id": f"{company}:organization:102"})
+    assert entry is not None, "the customer is queued for the mapper's next round"
+    assert {k: entry[k] for k in ("company_id", "entity", "entity_id", "touches", "created", "deleted")} == {
+        "company_id": company, "entity": "organization", "entity_id": "102", "touches": 1, "created": False,
+        "deleted": False}
+    assert before <= entry["due_at"] <= datetime.now(UTC) and entry["lease_until"] < before
+    _, page = await admin.get(location.split("#")[0])
+    notice = unescape(re.search(r'role="status"[^>]*>(.*?)</', page, re.DOTALL)[1])
+    assert ("Acme Corporation is now linked to Acme Corporation in Xero. The app sends Acme Corporation's details "
+            "from Pipedrive to that contact within a minute, and the next draft for Acme Corporation uses it."
+            ) in notice
+    assert "replay" not in notice  # an update's problem, no draft to make again
+
+    # A draft failed on Lena (the writer named the deal), and a change of hers is already waiting a minute.
+    lena = xero_contact(stack, tenant_id, "Lena Fischer (old)")
+    await record_sync(stack.db, company, tenant_id, "pd-person-203", "ambiguous", "Lena Fischer", datetime.now(UTC),
+                      message="Xero has 2 contacts that could be 'Lena Fischer'.",
+                      fix="In the app's settings, open Customers & products and link the right Xero contact to Lena "
+                          "Fischer, then replay the deal.")
+    await stack.db.record_syncs.update_one({"_id": MongoXeroLinks.key(company, tenant_id, "contact", "pd-person-203")},
+                                           {"$set": {"deal_id": "42"}})
+    waiting = datetime.now(UTC) + timedelta(minutes=1)
+    await stack.db.record_changes.insert_one({"_id": f"{company}:person:203", "company_id": company,
+                                              "entity": "person", "entity_id": "203", "due_at": waiting,
+                                              "touches": 2, "lease_until": datetime(1970, 1, 1, tzinfo=UTC)})
+    _, page = await admin.get("/app/customers?link=pd-person-203&q=lena")
+    assert "then replay deal 42 under Sync log" in customer_row(page, "pd-person-203")
+    status, _, location = await admin.post("/app/customers/link", {
+        "csrf": csrf_of(page), "key": "pd-person-203", "q": "lena", "xero_contact_id": lena})
+    assert status == 303
+    entry = await stack.db.record_changes.find_one({"_id": f"{company}:person:203"})
+    assert entry["touches"] == 3 and entry["due_at"] < waiting  # brought forward, counted
+    _, page = await admin.get(location.split("#")[0])
+    notice = unescape(re.search(r'role="status"[^>]*>(.*?)</', page, re.DOTALL)[1])
+    assert "A draft failed on this customer: replay deal 42 under Sync log to make it now." in notice
+
+
+async def test_with_updates_off_the_notice_says_only_the_next_draft_uses_the_contact(stack, admin, linked):
+    form = [(n, v) for n, v in await admin.form("/app/customers") if not (n == "sync.update_xero" and v == "true")]
+    status, _, _ = await admin.post("/app/customers", form)
+    assert status == 303
+    _, page = await admin.get("/app/customers?link=pd-org-102&q=acme")
+    _, _, location = await admin.post("/app/customers/link", {
+        "csrf": csrf_of(page), "key": "pd-org-102", "q": "acme", "xero_contact_id": linked["acme"]})
+    _, page = await admin.get(location.split("#")[0])
+    assert ("The next draft for Acme Corporation uses it. Nothing else is sent to Xero, since updating Xero when a "
+            "customer changes is off above.") in unescape(page)
+
+
+async def test_a_linked_customer_beyond_the_newest_500_links_still_shows_its_contact(stack, admin):
+    tenant_id, company, now = await tenant_of(stack), stack.company_id, datetime.now(UTC)
+
+    def link(key: str, name: str, at: datetime) -> dict:
+        return {"_id": MongoXeroLinks.key(company, tenant_id, "contact", key), "xero_id": f"x-{key}", "at": at,
+                "company_id": company, "tenant_id": tenant_id, "kind": "contact", "key": key, "how": "created",
+                "name": name}
+
+    await stack.db.xero_links.insert_many([link(f"pd-org-{1000 + i}", f"Customer {i}", now - timedelta(seconds=i))
+                                           for i in range(510)])
+    await stack.db.xero_links.insert_one(link("pd-org-7", "Old But Busy Ltd", now - timedelta(days=300)))
+    await record_sync(stack.db, company, tenant_id, "pd-org-7", "updated", "Old But Busy", now)  # updated just now
+    status, page = await admin.get("/app/customers")
+    assert status == 200
+    row = customer_row(page, "pd-org-7")
+    assert "Old But Busy Ltd" in row and "Not linked" not in row and "Updated in Xero" in row
+
+
+async def test_pipedrive_not_sending_changes_is_shown_and_an_admin_tries_again(stack, admin):
+    company = stack.company_id
+    # Installed before people, organisations and products had webhooks: only the deal's is known.
+    await stack.db.companies.update_one({"_id": company}, {"$unset": {
+        "webhook_ids.person": "", "webhook_ids.organization": "", "webhook_ids.product": "", "webhooks_state": ""}})
+    _, page = await admin.get("/app/customers")
+    warning = unescape(page.split('id="webhooks-warning"', 1)[1].split("</div>", 1)[0])
+    assert ">Try again</button>" in warning
+    warning = re.sub(r"<[^>]+>", "", warning)
+    assert ("Pipedrive is not sending this app changes of people, organisations and products, so Xero is not "
+            "updated when they change. Reconnect Pipedrive under Connections, or press Try again.") in warning
+
+    stack.pd.faults.add(Fault(status=403, paths=["/api/v1/webhooks"], methods=["POST"]))
+    status, page, _ = await admin.post("/app/customers/webhooks", {"csrf": csrf_of(page)})
+    assert status == 502
+    assert ("Pipedrive still does not send changes of people, organisations and products: Pipedrive refused the "
+            "app's request to add them (403).") in unescape(page)
+    state = (await stack.db.companies.find_one({"_id": company}))["webhooks_state"]
+    assert state["ok"] is False and state["reason"] == "Pipedrive refused the app's request to add them (403)"
+    _, page = await admin.get("/app/customers")
+    assert "(Pipedrive refused the app&#39;s request to add them (403), " in page  # the reason and when
+
+    viewer = await open_browser(stack.gateway_url, stack.db, company, admin=False, user_id="12002",
+                                user_name="Sam Seller")
+    try:
+        _, seen = await viewer.get("/app/customers")
+        assert "Pipedrive is not sending this app changes" in seen and ">Try again</button>" not in seen
+        status, _, _ = await viewer.post("/app/customers/webhooks", {"csrf": csrf_of(seen)})
+        assert status == 403
+    finally:
+        await viewer.http.close()
+
+    stack.pd.faults.clear()
+    status, _, location = await admin.post("/app/customers/webhooks", {"csrf": csrf_of(page)})
+    assert (status, location) == (303, "/app/customers?webhooks=ok")
+    doc = await stack.db.companies.find_one({"_id": company})
+    assert {"deal", "person", "organization", "product"} <= doc["webhook_ids"].keys()
+    assert doc["webhooks_state"]["ok"] is True
+    _, page = await admin.get(location)
+    assert "✓ Pipedrive now sends this app changes of people, organisations and products." in page
+    assert 'id="webhooks-warning"' not in page
+
+
 # --- Numbers on the deal ---------------------------------------------------------------------------------------
 
 
 async def test_deal_fields_are_created_in_pipedrive_and_chosen(stack, admin):
     status, page = await admin.get("/app/deal-fields")
     assert status == 200 and "Create these fields in Pipedrive" in page
+    assert ("Deals already invoiced get their fields at the next change Xero reports for their invoice or quote: "
+            "nothing is filled in for the past.") in page
     assert ">PO number (text)</option>" in page and "Invoice due days (number)</option>" in page
     assert "Invoice date" not in page  # a date field holds none of them
     create = form_fields(page.split('id="create-fields"', 1)[1])
@@ -268,11 +435,15 @@ async def test_a_field_pipedrive_refuses_to_create_chooses_nothing_and_says_what
 
 async def test_deal_field_writes_pipedrive_refused_are_listed_for_this_company_only(stack, admin):
     now = datetime.now(UTC)
+    status, _, _ = await admin.post("/app/deal-fields", with_values(await admin.form("/app/deal-fields"),
+                                                                    deal_fields__number=PO_NUMBER_FIELD_KEY))
+    assert status == 303
+    body = {"custom_fields": {PO_NUMBER_FIELD_KEY: "INV-0042", "f" * 40: "Paid"}, "stage_id": 8}
     for company, deal, reason in ((stack.company_id, "42", "Pipedrive refused the update of the deal (400): unknown "
                                    "custom fields"), ("other-company", "77", "Secret reason of another company")):
         await stack.db.deal_field_writes.insert_one({
             "_id": f"deal-fields:{company}:inv-{deal}:abc", "company_id": company, "deal_id": deal,
-            "xero_id": f"inv-{deal}", "body": {}, "state": "failed", "reason": reason, "at": now})
+            "xero_id": f"inv-{deal}", "body": body, "state": "failed", "reason": reason, "at": now})
     await stack.db.deal_field_writes.insert_one({
         "_id": f"deal-fields:{stack.company_id}:inv-43:def", "company_id": stack.company_id, "deal_id": "43",
         "xero_id": "inv-43", "body": {}, "state": "written", "at": now})
@@ -280,5 +451,8 @@ async def test_deal_field_writes_pipedrive_refused_are_listed_for_this_company_o
     assert status == 200
     refused = page.split('id="refused"', 1)[1]
     assert "Deal 42" in refused and "unknown custom fields" in refused
+    assert '<a href="https://demo.pipedrive.com/deal/42" target="_blank" rel="noopener">Deal 42</a>' in refused
+    assert (f"<td>Invoice number (PO number), Field {'f' * 40} (not found in Pipedrive), the move to the paid "
+            "stage</td>") in refused
     assert "Deal 43" not in refused  # written: nothing to do
     assert "Deal 77" not in page and "Secret reason" not in page

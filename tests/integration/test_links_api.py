@@ -144,3 +144,36 @@ async def test_without_a_xero_organisation_or_the_operators_token_nothing_happen
                                      json={"xero_contact_id": str(uuid.uuid4())}) as resp:
                 assert resp.status == 401
         assert await s.db.xero_links.count_documents({}) == 0
+
+
+@pytest.mark.parametrize(("standing", "stands_for"), [
+    ("linked", "pd-org-103"), ("our number", "pd-org-103"), ("another company's number", "another company"),
+    ("another company's link", "another company")])
+async def test_a_contact_that_stands_for_another_record_is_409_and_links_nothing(stack, standing, stands_for):
+    s = stack
+    links = MongoXeroLinks(s.db)
+    number = {"our number": f"pd{s.company_id}-org-103", "another company's number": "pd9999-org-5"}.get(standing)
+    brightside = xero_contact(s, "Brightside GmbH", **({"ContactNumber": number} if number else {}))
+    if standing == "linked":
+        await links.put(s.company_id, s.tenant, "contact", "pd-org-103", brightside, how="created")
+    if standing == "another company's link":
+        await links.put("9999", s.tenant, "contact", "pd-org-5", brightside, how="created")
+
+    status, body = await s.api("PUT", f"/companies/{s.company_id}/links/contact/pd-person-203",
+                               {"xero_contact_id": brightside})
+
+    assert status == 409, body
+    assert body["error"]["code"] == "contact_taken" and body["error"]["stands_for"] == stands_for
+    assert "Brightside GmbH" in body["error"]["message"] and body["error"]["fix"].startswith("Choose a contact")
+    assert await links.doc(s.company_id, s.tenant, "contact", "pd-person-203") is None
+
+
+async def test_a_contact_carrying_the_customers_own_number_or_none_is_linked(stack):
+    s = stack
+    own = xero_contact(s, "Lena Fischer", ContactNumber=f"pd{s.company_id}-person-203")
+    legacy = xero_contact(s, "Lena F.", ContactNumber="pd-person-9")  # before numbers named the company: no owner
+    for contact in (own, legacy):
+        status, body = await s.api("PUT", f"/companies/{s.company_id}/links/contact/pd-person-203",
+                                   {"xero_contact_id": contact})
+        assert status == 200, body
+        assert body["link"]["xero_id"] == contact

@@ -13,6 +13,10 @@ minutes later), so no deal event is lost; an event both webhooks deliver is publ
 which the mapper's ledger makes one draft anyway. Replaced webhooks are remembered (``retired_webhook_ids``) until
 they are deleted, so a crash leaves none behind: the next start deletes them.
 
+Each company's last outcome is noted on its credentials doc (``webhooks_state``: ok, or the failure's reason and
+when), so Customers & products can warn the admin that Pipedrive is not sending changes, and retry
+(``ensure_webhooks(check_pipedrive=True)``, as ``POST /api/companies/{id}/webhooks``).
+
 Example::
 
     outcome = await ensure_webhooks(connector, "7001", check_pipedrive=True)
@@ -76,7 +80,19 @@ async def register_all(c: Connector, api: PipedriveClient, user: str, password: 
         await c.credentials.remember_webhook(company_id, hook["id"], entity)
         ids[entity] = hook["id"]
     log.info("pipedrive webhooks registered", webhooks=ids)
+    await c.credentials.note_webhooks(company_id, None)
     return ids
+
+
+def reason_of(exc: BaseException) -> str:
+    """Why the webhooks could not be registered, in words for the admin."""
+    if isinstance(exc, ConnectionMissing):
+        return f"the app's Pipedrive connection is {exc.reason}"
+    if isinstance(exc, ApiError):
+        if exc.status in (401, 403):
+            return f"Pipedrive refused the app's request to add them ({exc.status})"
+        return f"Pipedrive did not add them (it answered {exc.status})"
+    return "Pipedrive did not answer"
 
 
 async def delete_webhook(api: PipedriveClient, webhook_id: int | str) -> None:
@@ -144,14 +160,19 @@ async def ensure_webhooks(c: Connector, company_id: str, *, check_pipedrive: boo
         raise WebhooksBusy("another gateway is registering this company's webhooks right now; try again in a "
                            "minute")
     try:
-        await c.pipedrive_tokens().token(company_id)  # not connected: ConnectionMissing before anything changes
-        api = c.pipedrive_api(company_id)
-        ids = await c.credentials.webhook_ids(company_id)
-        complete = set(ENTITIES) <= ids.keys()
-        if complete and check_pipedrive:
-            complete = await _all_in_pipedrive(c, api, ids)
-        if not complete:
-            ids = await _rotate(c, api)
+        try:
+            await c.pipedrive_tokens().token(company_id)  # not connected: ConnectionMissing before anything changes
+            api = c.pipedrive_api(company_id)
+            ids = await c.credentials.webhook_ids(company_id)
+            complete = set(ENTITIES) <= ids.keys()
+            if complete and check_pipedrive:
+                complete = await _all_in_pipedrive(c, api, ids)
+            if not complete:
+                ids = await _rotate(c, api)
+        except UNREACHABLE as exc:  # noted for Customers & products: Pipedrive is not sending all changes
+            await asyncio.shield(c.credentials.note_webhooks(company_id, reason_of(exc)))
+            raise
+        await c.credentials.note_webhooks(company_id, None)  # all four in place (deleting old ones may still fail)
         return Outcome(not complete, ids, await delete_retired(c, api))
     finally:
         await asyncio.shield(c.credentials.release_webhooks_lease(company_id, owner))

@@ -28,7 +28,8 @@ class MongoWebhookCredentials:
          "webhook_ids": {"deal": 11, "person": 12, "organization": 13, "product": 14},
          "previous_credentials": [{"user": ..., "password_sha256": ..., "until": datetime | None}],  # rotating
          "retired_webhook_ids": [7],                            # replaced, still to delete in Pipedrive
-         "webhooks_lease": {"owner": ..., "until": datetime}}   # one gateway at a time changes the webhooks
+         "webhooks_lease": {"owner": ..., "until": datetime},   # one gateway at a time changes the webhooks
+         "webhooks_state": {"ok": False, "reason": "Pipedrive refused ... (403)", "at": datetime}}  # the last try
     """
 
     def __init__(self, db: AsyncDatabase) -> None:
@@ -113,6 +114,18 @@ class MongoWebhookCredentials:
         """Webhooks about to be deleted (remembered until they are, so a crash leaves none behind)."""
         await self._col.update_one({"_id": company_id}, {"$addToSet": {"retired_webhook_ids": {"$each": webhook_ids}},
                                                          "$unset": {"webhook_ids": "", "webhook_id": ""}})
+
+    async def note_webhooks(self, company_id: str, reason: str | None) -> None:
+        """How the last registration (or check) of the company's webhooks went: ``reason`` None when it worked."""
+        await self._col.update_one({"_id": company_id, "webhook_user": {"$exists": True}}, {"$set": {
+            "webhooks_state": {"ok": reason is None, "reason": reason, "at": datetime.now(UTC)}}})
+
+    async def webhooks_state(self, company_id: str) -> dict[str, Any] | None:
+        """``{"ok", "reason", "at"}`` of the last registration or check; None when not installed or never noted
+        (companies installed before it was noted)."""
+        doc = await self._col.find_one({"_id": company_id, "webhook_user": {"$exists": True}},
+                                       {"webhooks_state": 1})
+        return None if doc is None else (doc.get("webhooks_state") or {})
 
     async def deleted(self, company_id: str, webhook_id: int | str) -> None:
         await self._col.update_one({"_id": company_id}, {"$pull": {"retired_webhook_ids": webhook_id}})

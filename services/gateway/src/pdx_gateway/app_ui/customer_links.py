@@ -1,7 +1,12 @@
 """The company's linked customers in one Xero organisation, for Customers & products: which Xero contact stands for
 each Pipedrive organisation or person (collection ``xero_links``, see ``pdx_common.xero_links``) and how its last
 update to Xero went (collection ``record_syncs``, written by the xero-writer: ``{company_id, tenant_id, kind, key,
-name, state, message, fix, xero_id, at}``). Problems (a failed or ambiguous update) come first.
+name, state, message, fix, xero_id, at}``, and ``deal_id`` when a draft's customer failed). Problems (a failed or
+ambiguous update) come first. The newest links and the newest updates are listed, each with its counterpart looked up
+by ``_id``, so a linked customer never shows as not linked however many the company has.
+
+After an admin's link, ``queue_sync`` puts the customer in the mapper's ``record_changes`` (due now), so its details
+are sent to the contact now linked without waiting for an edit in Pipedrive.
 
 Every read names the company and the organisation: another company's links are never listed or changed.
 
@@ -10,7 +15,7 @@ Every read names the company and the organisation: another company's links are n
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -26,6 +31,8 @@ HOW = {"created": "Created in Xero by the app", "matched": "Found in Xero by the
 STATES = {"updated": "Updated in Xero", "created": "Created in Xero", "unchanged": "Up to date",
           "failed": "Failed", "ambiguous": "Needs you"}
 AMBIGUOUS_FIX = "Search for the right Xero contact with the link below and choose it; the next update uses it."
+FREE = datetime(1970, 1, 1, tzinfo=UTC)  # the mapper's record_changes: lease_until of an entry nobody holds
+ENTITIES = {"org": "organization", "person": "person"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,8 @@ class CustomerRow:
     message: str | None
     fix: str | None
     synced_at: datetime | None
+    deal_id: str | None = None  # the deal whose draft failed on this customer, when the writer said
+    from_draft: bool = False  # the last outcome was a draft's (replay the deal once linked), not an update's
 
     @property
     def problem(self) -> bool:
@@ -88,14 +97,32 @@ class CustomerLinks:
     def __init__(self, db: AsyncDatabase) -> None:
         self.links = MongoXeroLinks(db)
         self._syncs = db.record_syncs
+        self._changes = db.record_changes
+        self._links = db.xero_links
 
     async def rows(self, company_id: str, tenant_id: str) -> list[CustomerRow]:
-        links = {doc["key"]: doc for doc in await self.links.listed(company_id, tenant_id, "contact", limit=SHOWN)
-                 if KEY.fullmatch(str(doc.get("key") or ""))}
+        listed = [doc for doc in await self.links.listed(company_id, tenant_id, "contact", limit=SHOWN)
+                  if KEY.fullmatch(str(doc.get("key") or ""))]
         cursor = self._syncs.find({"company_id": company_id, "tenant_id": tenant_id, "kind": "contact"}).sort(
             "at", -1).limit(SHOWN)
-        syncs = {str(doc.get("key") or "").lower(): doc async for doc in cursor}
-        rows = [_row(key, links.get(key), syncs.get(key)) for key in {**links, **syncs} if KEY.fullmatch(key)]
+        recent = [doc async for doc in cursor if KEY.fullmatch(str(doc.get("key") or "").lower())]
+        links = {doc["_id"]: doc for doc in listed}
+        syncs = {doc["_id"]: doc for doc in recent}
+        # Each one's counterpart by _id: an old link of a recent update (or the other way round) is still shown.
+        wanted_links = [i for i in syncs if i not in links]
+        if wanted_links:
+            links.update({doc["_id"]: doc async for doc in self._links.find(
+                {"_id": {"$in": wanted_links}, "company_id": company_id, "tenant_id": tenant_id})})
+        wanted_syncs = [i for i in links if i not in syncs]
+        if wanted_syncs:
+            syncs.update({doc["_id"]: doc async for doc in self._syncs.find(
+                {"_id": {"$in": wanted_syncs}, "company_id": company_id, "tenant_id": tenant_id})})
+        rows = []
+        for _id in {**links, **syncs}:
+            link, sync = links.get(_id), syncs.get(_id)
+            key = str((link or sync or {}).get("key") or "").lower()
+            if KEY.fullmatch(key):
+                rows.append(_row(key, link, sync))
         return sorted(rows, key=_order)
 
     async def product_problems(self, company_id: str, tenant_id: str, limit: int = 50) -> list[dict[str, Any]]:
@@ -117,6 +144,19 @@ class CustomerLinks:
             return None
         return _row(key, link, sync)
 
+    async def queue_sync(self, company_id: str, key: str) -> None:
+        """The customer's details sent to Xero now (the mapper's next round), as an edit in Pipedrive would: the
+        mapper's ``record_changes`` entry made due now (see pdx_mapper.adapters.record_changes), or an entry already
+        waiting brought forward."""
+        match = KEY.fullmatch(key)
+        if match is None:
+            return
+        entity, entity_id, now = ENTITIES[match[1]], match[2], datetime.now(UTC)
+        await self._changes.update_one({"_id": f"{company_id}:{entity}:{entity_id}"}, {
+            "$setOnInsert": {"company_id": company_id, "entity": entity, "entity_id": entity_id, "lease_until": FREE,
+                             "first_event_at": now, "created": False, "deleted": False},
+            "$min": {"due_at": now}, "$inc": {"touches": 1}, "$max": {"last_event_at": now}}, upsert=True)
+
 
 def _order(row: CustomerRow) -> tuple[bool, float]:
     """Problems first, newest problem first; then the most recently linked or updated."""
@@ -128,10 +168,16 @@ def _row(key: str, link: dict[str, Any] | None, sync: dict[str, Any] | None) -> 
     link, sync = link or {}, sync or {}
     state = sync.get("state")
     fix = sync.get("fix")
+    deal_id = str(sync.get("deal_id") or "") or None
+    from_draft = deal_id is not None or "replay" in f"{sync.get('message') or ''} {fix or ''}".lower()
     if state == "ambiguous":
         fix = AMBIGUOUS_FIX
+        if from_draft:
+            fix = ("Search for the right Xero contact with the link below and choose it, then replay "
+                   f"{f'deal {deal_id}' if deal_id else 'the deal'} under Sync log.")
     return CustomerRow(key=key, what=what(key), name=sync.get("name") or None,
                        xero_id=link.get("xero_id") or None, xero_name=link.get("name") or None,
                        linked_how=str(link.get("how") or "") if link else None,
                        linked_at=link.get("at"), state=state, message=sync.get("message") or None,
-                       fix=fix or None, synced_at=sync.get("at"))
+                       fix=fix or None, synced_at=sync.get("at"), deal_id=deal_id,
+                       from_draft=state in PROBLEMS and from_draft)

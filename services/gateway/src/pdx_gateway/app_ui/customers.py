@@ -7,7 +7,13 @@ admin can link to another Xero contact.
 ``POST /app/customers``                          the section's settings: ``sync.update_xero``, ``sync.create_on_add``,
                                                  ``customer.tax_number_field`` (blank: none), ``version``
 ``POST /app/customers/link``                     ``key`` (``pd-org-12``), ``q`` (the search it came from),
-                                                 ``xero_contact_id`` (one of that search's contacts): the manual link
+                                                 ``xero_contact_id`` (one of that search's contacts): the manual link;
+                                                 a contact that already stands for another Pipedrive record (see
+                                                 ``pdx_gateway.contact_owners``) is refused beside the list. Once
+                                                 linked, the customer's details are queued for Xero at once
+``POST /app/customers/webhooks``                 admins: register (or check) the company's Pipedrive webhooks again,
+                                                 as ``POST /api/companies/{id}/webhooks`` does; shown when Pipedrive
+                                                 is not sending changes of people, organisations and products
 
 The company is always the session's, the organisation the company's current Xero organisation: a customer of another
 company or organisation is not in the list, so it cannot be linked here.
@@ -19,6 +25,8 @@ from typing import Any
 from aiohttp import web
 
 from pdx_common.http import ConnectionMissing
+from pdx_gateway import record_webhooks
+from pdx_gateway.adapters.mongo import MongoWebhookCredentials
 from pdx_gateway.adapters.pipedrive_catalog import FieldInfo, PipedriveCatalog
 from pdx_gateway.adapters.xero_catalog import Contact
 from pdx_gateway.app_ui.catalog import (
@@ -35,7 +43,9 @@ from pdx_gateway.app_ui.customer_links import KEY, CustomerLinks, CustomerRow
 from pdx_gateway.app_ui.history import when, zone_of
 from pdx_gateway.app_ui.render import render
 from pdx_gateway.app_ui.session import app_session, posted_form, require_admin
-from pdx_gateway.keys import DB, SETTINGS_STORE
+from pdx_gateway.contact_owners import owners
+from pdx_gateway.errors import NotFound
+from pdx_gateway.keys import CONNECTOR, DB, SETTINGS_STORE
 
 routes = web.RouteTableDef()
 PATH = "/app/customers"
@@ -107,12 +117,60 @@ async def link(request: web.Request) -> web.StreamResponse:
     if not errors and contact is None:
         errors["xero_contact_id"] = ("Choose one of the Xero contacts found." if chosen else
                                      f"Choose the Xero contact to link to {row.label}.")
+    if not errors and contact is not None:
+        taken = (await owners(request.config_dict[DB], session.company_id, tenant_id, key,
+                              [(contact.id, contact.number)])).get(contact.id)
+        if taken is not None:
+            errors["xero_contact_id"] = " ".join(taken.refusal(contact.name, row.label))
     if errors:
         return await _page(request, document, version, status=400, opened=key, term=term, found=found,
                            errors=errors)
     await customers.links.put(session.company_id, tenant_id, "contact", key, contact.id, how="manual",
                               name=contact.name)
+    await customers.queue_sync(session.company_id, key)
     raise web.HTTPSeeOther(f"{PATH}?linked={key}#c-{key}")
+
+
+@routes.post("/customers/webhooks")
+async def webhooks_again(request: web.Request) -> web.StreamResponse:
+    """An admin's Try again: the company's Pipedrive webhooks registered anew unless all four are still there."""
+    await posted_form(request)
+    session = require_admin(request)
+    settings = await request.config_dict[SETTINGS_STORE].get(session.company_id)
+    document, version = settings.model_dump(mode="json"), settings.version
+    connector = request.config_dict.get(CONNECTOR)
+    if connector is None:
+        return await _page(request, document, version, status=503, problem=(
+            "The app cannot reach Pipedrive just now.", "Try again in a few minutes."))
+    try:
+        await record_webhooks.ensure_webhooks(connector, session.company_id, check_pipedrive=True)
+    except record_webhooks.WebhooksBusy:
+        return await _page(request, document, version, status=409, problem=(
+            "Pipedrive's webhooks are being added for your company right now.", "Reload this page in a minute."))
+    except NotFound:
+        return await _page(request, document, version, status=409, problem=(
+            "The app is not installed in your Pipedrive company.", "Install the app in Pipedrive again."))
+    except record_webhooks.UNREACHABLE as exc:
+        return await _page(request, document, version, status=502, problem=(
+            f"Pipedrive still does not send changes of people, organisations and products: "
+            f"{record_webhooks.reason_of(exc)}.",
+            "Reconnect Pipedrive under Connections (the app asks Pipedrive again), or press Try again later."))
+    raise web.HTTPSeeOther(f"{PATH}?webhooks=ok")
+
+
+async def _webhooks_warning(request: web.Request, company_id: str, zone: Any) -> dict[str, Any] | None:
+    """Why Pipedrive is not sending changes of people, organisations and products, when it is not: a webhook
+    missing (a company installed before they were registered, or one deleted in Pipedrive since), or the last try
+    failed."""
+    credentials = MongoWebhookCredentials(request.config_dict[DB])
+    state = await credentials.webhooks_state(company_id)
+    if state is None:
+        return None  # not installed: Connections says so
+    missing = [e for e in record_webhooks.ENTITIES if e not in await credentials.webhook_ids(company_id)]
+    if not missing and state.get("ok", True):
+        return None
+    reason = None if state.get("ok", True) else state.get("reason")
+    return {"reason": reason, "when": when(state.get("at"), zone) if reason else None}
 
 
 async def _search(request: web.Request, term: str) -> tuple[list[Contact], str | None]:
@@ -180,15 +238,22 @@ async def _page(request: web.Request, document: dict[str, Any], version: int, *,
         if search_error:
             link_errors["q"] = search_error
     linked = next((r for r in rows if r.key == request.query.get("linked")), None)
+    sync = document.get("sync") or {}
     if linked is not None and notice is None:
-        notice = (f"✓ {linked.label} is now linked to {linked.xero_name or 'the Xero contact you chose'} in Xero. "
-                  "Its next update and next draft use that contact.")
+        notice = _linked_notice(linked, bool(sync.get("update_xero", True)))
+    if notice is None and request.query.get("webhooks") == "ok":
+        notice = "✓ Pipedrive now sends this app changes of people, organisations and products."
+    taken = {}
+    if open_row is not None and found and tenant_id is not None:
+        taken = {cid: o.label for cid, o in (await owners(request.config_dict[DB], session.company_id, tenant_id,
+                                                          open_row.key, [(c.id, c.number) for c in found])).items()}
     zone = zone_of(document.get("timezone") or "UTC")
     customer = document.get("customer") or {}
+    warning = await _webhooks_warning(request, session.company_id, zone)
     return render(request, "customers.html", {
         "document": document, "version": version, "errors": errors, "error_labels": LABELS,
         "conflict": CONFLICT if conflict else None, **saved_notice(request, notice),
-        "sync": document.get("sync") or {}, "tax_field": customer.get("tax_number_field"),
+        "sync": sync, "webhooks_warning": warning, "taken": taken, "tax_field": customer.get("tax_number_field"),
         "tax_fields": _tax_picker(fields, customer.get("tax_number_field")),
         "organisation": organisation, "connected": tenant_id is not None,
         "rows": [{"row": r, "when": when(r.shown_at, zone)} for r in rows],
@@ -198,3 +263,19 @@ async def _page(request: web.Request, document: dict[str, Any], version: int, *,
         "searched": found is not None,
         "problem": {"message": problem[0], "fix": problem[1]} if problem else None,
     }, status=status)
+
+
+def _linked_notice(row: CustomerRow, update_xero: bool) -> str:
+    """What happens now that an admin linked the customer, in plain words."""
+    contact = row.xero_name or "the Xero contact you chose"
+    words = f"✓ {row.label} is now linked to {contact} in Xero. "
+    if update_xero:
+        words += (f"The app sends {row.label}'s details from Pipedrive to that contact within a minute, and the "
+                  f"next draft for {row.label} uses it.")
+    else:
+        words += (f"The next draft for {row.label} uses it. Nothing else is sent to Xero, since updating Xero when a "
+                  "customer changes is off above.")
+    if row.from_draft:
+        deal = f"deal {row.deal_id}" if row.deal_id else "the deal whose draft failed"
+        words += f" A draft failed on this customer: replay {deal} under Sync log to make it now."
+    return words

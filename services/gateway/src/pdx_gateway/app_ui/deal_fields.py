@@ -40,6 +40,7 @@ PATH = "/app/deal-fields"
 TEXT_TYPES = ("varchar", "varchar_auto", "text")
 AMOUNT_TYPES = ("monetary", "double")
 PAID_ROW = re.compile(r"deal_fields\.paid_stages\.(.+)")
+DEAL_ID = re.compile(r"[1-9][0-9]{0,17}")
 # The settings' refusal, in settings_changes' plain words: "Stage 5 of pipeline 1 makes a DRAFT invoice (under ..."
 PAID_IS_TRIGGER = re.compile(r"stage (\d+) of pipeline (\d+) makes a DRAFT (invoice|quote) \(under Triggers\), so paid",
                              re.IGNORECASE)
@@ -217,7 +218,7 @@ async def _page(request: web.Request, document: dict[str, Any], version: int, *,
     paid = {str(p["pipeline_id"]): str(p["stage_id"]) for p in chosen.get("paid_stages") or []}
     rows = _pipeline_rows(pipelines, stages, paid)
     errors = _whole_document_errors(errors or {}, names)
-    refused = await _refused_writes(request, app_session(request).company_id)
+    refused = await _refused_writes(request, app_session(request), chosen, fields)
     return render(request, "deal_fields.html", {
         "refused": refused,
         "document": document, "version": version, "errors": errors,
@@ -277,10 +278,33 @@ def _whole_document_errors(errors: dict[str, str], names: _Names) -> dict[str, s
         "move would make a draft for a deal already invoiced. Choose another stage, or leave the deal where it is.")}
 
 
-async def _refused_writes(request: web.Request, company_id: str, limit: int = 10) -> list[dict[str, Any]]:
+async def _refused_writes(request: web.Request, session: Any, chosen: dict[str, Any], fields: Source,
+                          limit: int = 10) -> list[dict[str, Any]]:
     """This company's deal-field writes Pipedrive refused for good (the crm-card's ``deal_field_writes``), newest
-    first: a field deleted in Pipedrive since it was chosen, say."""
+    first: a field deleted in Pipedrive since it was chosen, say. Each links to its deal in Pipedrive and names the
+    fields the write carried (``body.custom_fields`` keys, by the chosen fields' labels)."""
     cursor = request.config_dict[DB].deal_field_writes.find(
-        {"company_id": company_id, "state": "failed"}, {"deal_id": 1, "reason": 1, "at": 1}).sort("at", -1)
-    return [{"deal_id": doc.get("deal_id"), "reason": doc.get("reason") or "Pipedrive refused the update.",
-             "at": doc.get("at")} for doc in await cursor.to_list(length=limit)]
+        {"company_id": session.company_id, "state": "failed"},
+        {"deal_id": 1, "reason": 1, "at": 1, "body": 1}).sort("at", -1)
+    names = {f.key: f.name for f in fields.values or []} if fields.ok else {}
+    labels = {}
+    for field in FIELDS:
+        key = (chosen.get(field.setting) or {}).get("key")
+        if key:
+            labels[key] = f"{field.label} ({names[key]})" if key in names else field.label
+    rows = []
+    for doc in await cursor.to_list(length=limit):
+        deal_id = str(doc.get("deal_id") or "")
+        body = doc.get("body") if isinstance(doc.get("body"), dict) else {}
+        written = [labels.get(k) or (f"{names[k]} (no longer chosen)" if k in names else f"Field {k} (not found "
+                                     "in Pipedrive)") for k in (body.get("custom_fields") or {})]
+        if body.get("stage_id"):
+            written.append("the move to the paid stage")
+        rows.append({"deal_id": deal_id, "deal_url": _deal_url(session.company_domain, deal_id),
+                     "fields": written, "reason": doc.get("reason") or "Pipedrive refused the update.",
+                     "at": doc.get("at")})
+    return rows
+
+
+def _deal_url(domain: str | None, deal_id: str) -> str | None:
+    return f"https://{domain}.pipedrive.com/deal/{deal_id}" if domain and DEAL_ID.fullmatch(deal_id) else None

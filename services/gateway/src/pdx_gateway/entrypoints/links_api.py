@@ -10,7 +10,10 @@
 
 ``PUT    /api/companies/{company_id}/links/contact/{key}``  ``{"xero_contact_id": "<ContactID>"}``: link the customer
          (``pd-org-12`` or ``pd-person-7``) to that Xero contact, which must exist (and not be archived) in the
-         organisation; an admin's link (``how: "manual"``) is never replaced by an automatic one
+         organisation; an admin's link (``how: "manual"``) is never replaced by an automatic one. A contact that
+         already stands for another Pipedrive record (linked to another customer of the company, or carrying another
+         record's ContactNumber, ours or another company's: ``pdx_gateway.contact_owners``) is refused: 409
+         ``contact_taken`` with a fix
 ``DELETE /api/companies/{company_id}/links/contact/{key}``  forget the link: the next draft or sync matches afresh
 """
 
@@ -28,6 +31,7 @@ from pdx_common.json_body import read_json_object
 from pdx_common.xero import XeroClient
 from pdx_common.xero_links import MongoXeroLinks
 from pdx_gateway.adapters.mongo import MongoRecordSyncs
+from pdx_gateway.contact_owners import owners
 from pdx_gateway.entrypoints.linking import connector_for
 from pdx_gateway.errors import BadRequest, Conflict, NotFound
 from pdx_gateway.keys import CONNECTIONS, DB, SETTINGS
@@ -42,6 +46,10 @@ XERO_TIMEOUT = 10.0
 
 class XeroNotConnected(Conflict):
     code = "xero_not_connected"
+
+
+class ContactTaken(Conflict):
+    code = "contact_taken"
 
 
 @routes.get("/companies/{company_id}/links")
@@ -64,6 +72,12 @@ async def link_contact(request: web.Request) -> web.Response:
     contact_id = await _contact_id(request)
     tenant = await _tenant(request, company_id)
     contact = await _xero_contact(request, company_id, contact_id, tenant)
+    name = str(contact.get("Name") or contact["ContactID"])
+    taken = (await owners(request.config_dict[DB], company_id, tenant["tenant_id"], key,
+                          [(str(contact["ContactID"]), contact.get("ContactNumber"))])).get(str(contact["ContactID"]))
+    if taken is not None:
+        message, fix = taken.refusal(f"The Xero contact '{name}'", key)
+        raise ContactTaken(message, fix=fix, stands_for=taken.key or "another company")
     links = MongoXeroLinks(request.config_dict[DB])
     await links.put(company_id, tenant["tenant_id"], "contact", key, contact["ContactID"], how="manual",
                     name=str(contact.get("Name") or "") or None)
