@@ -1,7 +1,9 @@
 """The master-data sync as ``bootstrap.py`` wires the mapper, on the real broker and store, reading records from the
 Pipedrive sandbox: person, organisation and product events (as the gateway publishes them on ``RECORD_EVENTS``) come
 out as ``SyncRecords`` on the commands topic, coalesced (50 edits of one organisation: one read, one contact, as it is
-now), deleted records dropped, nothing for a company that switched updates off, companies kept apart."""
+now), deleted records dropped, nothing for a company that switched updates off, companies kept apart; a company
+whose Pipedrive is disconnected keeps its changes until it reconnects; a record that cannot be sent is explained in
+``record_syncs`` for the settings page."""
 
 import random
 import uuid
@@ -26,6 +28,7 @@ from pdx_devstack.seed import PD_CLIENT, connect_pipedrive
 from pdx_mapper.adapters.record_changes import MongoRecordChanges
 from pdx_mapper.bootstrap import create_app
 from pdx_mapper.settings import MapperSettings
+from pdx_sandbox.faults import Fault
 from pdx_sandbox.pipedrive import PipedriveState
 from pdx_sandbox.pipedrive import create_app as pipedrive_app
 from tests.e2e.helpers import eventually
@@ -34,6 +37,7 @@ from tests.kafka_helpers import read_until
 wait_until = partial(eventually, every=0.05)
 ORG_KIWI, PRODUCT_CONSULT, PRODUCT_WIDGET, PRODUCT_SUPPORT = 101, 301, 302, 303
 DELAY = 3.0  # long enough for 50 events to be counted before their record is due
+RECONNECT_WAIT = 4.0  # while a company's Pipedrive is disconnected (10 minutes in production)
 
 
 @dataclass
@@ -129,7 +133,8 @@ async def make_rig(infra, mongo_db) -> AsyncIterator[RigFactory]:
                 log_json=True, token_key=key, pipedrive_token_url=f"{companies[0].pd.base_url}/oauth/token",
                 pipedrive_client_id=PD_CLIENT[0], pipedrive_client_secret=PD_CLIENT[1],
                 kafka_session_timeout_ms=2000, kafka_heartbeat_interval_ms=500,
-                record_sync_delay_seconds=DELAY, record_sync_poll_seconds=0.1)
+                record_sync_delay_seconds=DELAY, record_sync_poll_seconds=0.1,
+                record_sync_reconnect_wait_seconds=RECONNECT_WAIT)
 
             async def start_mapper() -> TestServer:
                 mapper = TestServer(create_app(mapper_settings), host="127.0.0.1")
@@ -260,3 +265,96 @@ async def test_the_store_s_entries_lease_once_and_an_edit_during_a_sync_keeps_it
     [again] = await changes.take("7001", "lease-3", now + 2 * delay, lease, 50)
     assert await changes.finish("lease-3", [again], now + 2 * delay, delay) == 1
     assert await mongo_db.record_changes.count_documents({}) == 0
+
+
+async def _connect_xero(db, company: Company, tenant_id: str = "tenant-int") -> None:
+    """The company's Xero connection as the gateway stores it (only its tenant matters here)."""
+    await db.connections.insert_one({"_id": f"xero:{company.company_id}", "system": "xero",
+                                     "company_id": company.company_id, "tenant_id": tenant_id, "status": "ok"})
+
+
+async def _entry(db, company: Company, entity: str, entity_id: int) -> dict | None:
+    return await db.record_changes.find_one({"_id": f"{company.company_id}:{entity}:{entity_id}"})
+
+
+async def test_changes_of_a_company_whose_pipedrive_is_disconnected_wait_and_a_reconnect_sends_them(make_rig):
+    rig = await make_rig(CompanySettings())
+    [kiwi] = rig.companies
+    pipedrive = {"_id": f"pipedrive:{kiwi.company_id}"}
+    await rig.db.connections.update_one(pipedrive, {"$set": {"status": "broken", "broken_reason": "revoked"}})
+    kiwi.pd.change_record("organization", ORG_KIWI, {"address": address(88)})
+    await rig.changed(kiwi, "organization", ORG_KIWI)
+
+    async def put_off() -> bool:  # due, found Pipedrive gone, and due again a longer wait later (not dropped)
+        entry = await _entry(rig.db, kiwi, "organization", ORG_KIWI)
+        return entry is not None and entry["due_at"] >= entry["first_event_at"] + timedelta(seconds=2 * DELAY)
+
+    await wait_until(put_off)
+    assert kiwi.gets(f"/api/v2/organizations/{ORG_KIWI}") == 0
+
+    await rig.db.connections.update_one(pipedrive, {"$set": {"status": "ok"}, "$unset": {"broken_reason": ""}})
+    [command] = await rig.synced(kiwi)  # entries settle only once sent
+    assert [c["contact"]["postal"]["line1"] for c in command["contacts"]] == ["88 Queen Street"]
+    assert await rig.db.record_syncs.count_documents({"company_id": kiwi.company_id}) == 0
+
+
+async def test_records_that_cannot_be_sent_are_explained_for_the_settings_page_until_they_are_sent(make_rig):
+    rig = await make_rig(CompanySettings.model_validate({"sync": {"create_on_add": True}}))
+    [kiwi] = rig.companies
+    await _connect_xero(rig.db, kiwi)
+    refusal = Fault(status=403, paths=[f"/api/v2/organizations/{ORG_KIWI}"], methods=["GET"])
+    kiwi.pd.faults.add(refusal)  # the installing user may not see this organisation (visibility)
+    kiwi.pd.change_record("product", PRODUCT_WIDGET, {"code": None})
+    await rig.changed(kiwi, "organization", ORG_KIWI)
+    await rig.changed(kiwi, "product", PRODUCT_WIDGET)
+
+    assert await rig.synced(kiwi) == []
+    notes = {doc["_id"]: doc async for doc in rig.db.record_syncs.find({"company_id": kiwi.company_id})}
+    at = {key: notes[key].pop("at") for key in notes}
+    company = kiwi.company_id
+    assert notes == {
+        f"{company}:tenant-int:contact:pd-org-{ORG_KIWI}": {
+            "_id": f"{company}:tenant-int:contact:pd-org-{ORG_KIWI}", "company_id": company,
+            "tenant_id": "tenant-int", "kind": "contact", "key": f"pd-org-{ORG_KIWI}", "name": None,
+            "state": "failed", "code": "pipedrive_refused",
+            "message": "Pipedrive did not let the app read this organisation (403), so its change was not sent to "
+                       "Xero.",
+            "fix": "Give the user who installed the app access to this organisation in Pipedrive (visibility), then "
+                   "save a change to it.", "xero_id": None},
+        f"{company}:tenant-int:item:pd-product-{PRODUCT_WIDGET}": {
+            "_id": f"{company}:tenant-int:item:pd-product-{PRODUCT_WIDGET}", "company_id": company,
+            "tenant_id": "tenant-int", "kind": "item", "key": f"pd-product-{PRODUCT_WIDGET}", "name": "Widget",
+            "state": "failed", "code": "no_code",
+            "message": "The product 'Widget' has no code in Pipedrive, so it cannot be a Xero item.",
+            "fix": "Give the product a code in Pipedrive; the change is then sent to Xero.", "xero_id": None}}
+    assert all(isinstance(value, datetime) for value in at.values())
+
+    kiwi.pd.faults.clear()  # access given, a code given: the next changes are sent and the notes go
+    kiwi.pd.change_record("product", PRODUCT_WIDGET, {"code": "WIDGET-01"})
+    await rig.changed(kiwi, "organization", ORG_KIWI)
+    await rig.changed(kiwi, "product", PRODUCT_WIDGET)
+    commands = await rig.synced(kiwi)  # one or two, as the two records fall due in one round or two
+    assert ([c["contact"]["contact_number"] for m in commands for c in m["contacts"]],
+            [i["item"]["code"] for m in commands for i in m["items"]]) == ([f"pd-org-{ORG_KIWI}"], ["WIDGET-01"])
+    assert await rig.db.record_syncs.count_documents({"company_id": company}) == 0
+
+
+async def test_a_linked_product_that_lost_its_code_is_explained_and_without_xero_nothing_is_noted(make_rig):
+    rig = await make_rig(CompanySettings(), CompanySettings())
+    linked, unconnected = rig.companies
+    await _connect_xero(rig.db, linked)
+    await rig.db.xero_links.insert_one({  # the item a draft made of the product, keyed by its code as it was
+        "_id": f"{linked.company_id}:tenant-int:item:widget-01", "company_id": linked.company_id,
+        "tenant_id": "tenant-int", "kind": "item", "key": "widget-01", "xero_id": "item-1", "name": "Widget",
+        "synced": {"Name": "Widget"}})
+    for company in (linked, unconnected):
+        company.pd.change_record("product", PRODUCT_WIDGET, {"code": None})
+        company.pd.change_record("product", PRODUCT_CONSULT, {"code": None})  # never an item: only logged
+        await rig.changed(company, "product", PRODUCT_WIDGET)
+        await rig.changed(company, "product", PRODUCT_CONSULT)
+
+    for company in (linked, unconnected):
+        assert await rig.synced(company) == []
+    keys = [doc["_id"] async for doc in rig.db.record_syncs.find(
+        {"company_id": {"$in": [linked.company_id, unconnected.company_id]}})]
+    assert keys == [f"{linked.company_id}:tenant-int:item:pd-product-{PRODUCT_WIDGET}"]
