@@ -52,7 +52,8 @@ async def test_person_panel_shows_the_persons_own_contact_only(infra, mongo_db) 
     assert [d["id"] for d in docs_of(person)] == [quote["QuoteID"]]
     assert person["data"][0]["header"] == "Xero: Aroha Ngata"
     assert org["data"] == [{"id": "not-in-xero", "header": "Not in Xero yet: this organisation",
-                            "note": "No Xero contact is linked yet; the first draft made from a deal creates it.",
+                            "note": "No Xero contact is linked yet; the first draft made from a deal finds it in "
+                                    "Xero or creates it.",
                             "xero_organisation": "Demo Company (NZ)"}]
 
 

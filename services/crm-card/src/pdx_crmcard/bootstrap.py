@@ -32,6 +32,7 @@ from pdx_crmcard.adapters.deal_field_writes import MongoDealFieldWrites
 from pdx_crmcard.adapters.deal_status import MongoDealStatus
 from pdx_crmcard.adapters.documents import MongoXeroDocuments
 from pdx_crmcard.adapters.pipedrive_records import PipedriveRecords
+from pdx_crmcard.adapters.record_syncs import MongoRecordSyncs
 from pdx_crmcard.adapters.refresh_marks import MongoRefreshMarks
 from pdx_crmcard.adapters.webhook_inbox import MongoWebhookInbox
 from pdx_crmcard.adapters.xero_connections import MongoXeroConnections
@@ -202,9 +203,9 @@ def _read_side(settings: CardSettings, res: Resources, store: ConnectionStore, p
                             app_url=settings.xero_app_url, cooldown=settings.update_cooldown, numbers=numbers)
     panel.reader = PanelReader(docs, links, connections, res.records.deal_customer, res.sync,
                                settings_url=settings.panel_settings_url, xero_app_url=settings.xero_app_url,
-                               search=CustomerSearch(res.records, xero_for, links),
+                               search=CustomerSearch(res.records, xero_for, links, MongoRecordSyncs(db)),
                                timezone_of=company_settings.timezone, failures=res.deal_status.failures,
-                               replay_link=res.links.replay)
+                               replay_link=res.links.replay, creates_contacts=company_settings.creates_contacts)
     hooks.inbox = res.inbox = MongoWebhookInbox(db)
     res.inbox_worker = InboxWorker(hooks.inbox, connections, res.sync, docs=docs, attempts=settings.webhook_attempts,
                                    first_delay=settings.retry_first_delay)

@@ -29,9 +29,11 @@ ReplayLink = Callable[[str, str], str | None]  # (company, deal) -> a signed Rep
 
 async def _no_failures(company_id: str, deal_id: str) -> list[dict[str, Any]]:
     return []
+
+
+async def _creates_contacts(company_id: str) -> bool:
+    return True
 NOUN = {"deal": "this deal's customer", "person": "this person", "organization": "this organisation"}
-_FOUND_BY = {"number": "it carries this record's number", "legacy_number": "it carries this record's number",
-             "name": "found by its name", "email": "found by its email"}
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Target:
     contact_ids: list[str] = field(default_factory=list)
     deal_docs: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    searched: bool = False  # Update asked Xero for this customer and found none that could be it
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,10 @@ class PanelReader:
                  deal_customer: DealCustomer, sync: DocumentSync, *,
                  settings_url: Callable[[str], str], xero_app_url: str, search: CustomerSearch | None = None,
                  timezone_of: Callable[[str], Awaitable[str]] | None = None, failures: Failures = _no_failures,
-                 replay_link: ReplayLink = lambda company_id, deal_id: None) -> None:
+                 replay_link: ReplayLink = lambda company_id, deal_id: None,
+                 creates_contacts: Callable[[str], Awaitable[bool]] = _creates_contacts) -> None:
         self._docs, self._links, self._connections = docs, links, connections
+        self._creates_contacts = creates_contacts
         self._failures, self._replay_link = failures, replay_link
         self._timezone_of, self._search = timezone_of, search
         self._deal_customer, self._sync = deal_customer, sync
@@ -79,9 +84,10 @@ class PanelReader:
             if refused is not None:
                 return refused
         if not target.contact_ids and not target.deal_docs:
+            note = customers.not_linked_note(resource, searched=target.searched,
+                                             creates=await self._creates_contacts(company_id))
             return panel.with_failures(panel.message(
-                "not-in-xero", f"Not in Xero yet: {NOUN[resource]}",
-                "No Xero contact is linked yet; the first draft made from a deal creates it.", settings_url,
+                "not-in-xero", f"Not in Xero yet: {NOUN[resource]}", note, settings_url,
                 organisation=shown.organisation), failures)
         if update:
             for contact_id in target.contact_ids:
@@ -93,18 +99,19 @@ class PanelReader:
 
     async def _look_in_xero(self, shown: Shown) -> tuple[Target, dict | None]:
         """A person or organisation not linked yet: its Xero contact, found by the safe rules and linked; or the
-        panel that says Xero has several that could be it (never a guess)."""
+        panel that says Xero has several that could be it (never a guess); or none, ``searched`` when Xero was
+        asked."""
         if self._search is None:
             return Target(), None
         name, match = await self._search.find(shown.company_id, shown.tenant_id, shown.resource, shown.object_id)
         if isinstance(match, Matched):
-            note = f"Linked to the Xero contact '{match.name}' ({_FOUND_BY.get(match.how, 'found in Xero')})."
+            note = f"Linked to the Xero contact '{match.name}' ({customers.found_by(match.how)})."
             return Target([match.contact_id], notes=[note]), None
         if isinstance(match, Ambiguous):
             return Target(), panel.message(
                 "which-contact", f"Which Xero contact is {NOUN[shown.resource]}?", customers.ambiguous_note(
                     name, match), shown.settings_url, organisation=shown.organisation)
-        return Target(), None
+        return Target(searched=match is not None), None
 
     async def _failed(self, company_id: str, deal_id: str) -> list[dict[str, Any]]:
         """The deal's failed triggers as panel objects, each with a Replay link for this deal."""

@@ -1,5 +1,6 @@
 """A company's settings as the gateway stored them (``company_settings``, written by the settings app), read only:
-its time zone for the panel's "overdue", and which deal fields get Xero's numbers."""
+its time zone for the panel's "overdue", whether drafts create missing Xero contacts (the panel's "Not in Xero yet"),
+and which deal fields get Xero's numbers."""
 
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -18,3 +19,8 @@ class MongoCompanySettings:
     async def timezone(self, company_id: str) -> str:
         settings = await self.of(company_id)
         return settings.timezone if settings else "UTC"
+
+    async def creates_contacts(self, company_id: str) -> bool:
+        """``customer.create_missing`` (on unless the company switched it off)."""
+        settings = await self.of(company_id)
+        return settings.customer.create_missing if settings else True
