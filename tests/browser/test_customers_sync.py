@@ -1,14 +1,22 @@
 """Customers & products from Pipedrive's host page: the admin switches on creating customers in Xero as soon as they
 are added and picks the tax number field by name; the customers linked by real drafts are listed, a customer Xero
-could not tell apart comes first with what to do, and the admin links it to the Xero contact found by a search.
+could not tell apart comes first with what to do, and the admin links it to the Xero contact found by a search: the
+contact that already stands for her organisation is shown so and refused, the one standing for nobody is linked.
 The settings and the link are put back at the end (the stack is shared with the other browser tests)."""
 
+import shutil
 from datetime import UTC, datetime
 
+import aiohttp
+import pytest
 from playwright.async_api import Page, expect
 from pymongo import AsyncMongoClient
 
+from pdx_common.connections import ConnectionStore
+from pdx_common.crypto import TokenCipher
 from pdx_common.xero_links import MongoXeroLinks
+from pdx_devstack.peek import sandbox_get
+from tests.browser.conftest import SCREENSHOTS, screenshot_folder
 from tests.browser.flows import (
     DRAFT_TIMEOUT_MS,
     NZ,
@@ -21,6 +29,28 @@ from tests.browser.host import go_to, open_app
 from tests.e2e.helpers import create_deal, eventually, move
 
 LENA = "pd-person-203"  # Lena Fischer of Brightside GmbH (pdx_sandbox.pipedrive.seed)
+OLD_LENA = "Lena Fischer (old)"  # a contact made in Xero by hand: it stands for nobody
+
+
+@pytest.fixture(autouse=True)
+def fresh_screenshots(request: pytest.FixtureRequest) -> None:
+    """An earlier run's pictures (a failed.png, an older wording) go first: the folder holds this run's only."""
+    shutil.rmtree(SCREENSHOTS / screenshot_folder(request.node.name), ignore_errors=True)
+
+
+async def contact_made_in_xero(stack, db, name: str) -> None:
+    """A contact someone added in Xero itself (once: Xero's names are unique), through Xero's API with the company's
+    own connection."""
+    contacts = await sandbox_get(stack.urls["xero"], f"/_sandbox/tenants/{NZ_TENANT_ID}/contacts")
+    if any(c.get("Name") == name and c.get("ContactStatus", "ACTIVE") == "ACTIVE" for c in contacts):
+        return
+    store = ConnectionStore(db, TokenCipher(stack.token_key))
+    token = store.decrypt(await store.get("xero", stack.seeded.company_id), "access_token")
+    async with aiohttp.ClientSession() as http, http.put(
+            f"{stack.urls['xero']}/api.xro/2.0/Contacts", json={"Contacts": [{"Name": name}]},
+            headers={"Authorization": f"Bearer {token}", "xero-tenant-id": NZ_TENANT_ID,
+                     "Accept": "application/json"}) as resp:
+        assert resp.status == 200, await resp.text()
 
 
 async def test_an_admin_sets_up_the_sync_and_links_the_right_xero_contact(stack, page: Page, screenshot) -> None:
@@ -37,6 +67,7 @@ async def test_an_admin_sets_up_the_sync_and_links_the_right_xero_contact(stack,
     db = client[stack.options.mongo_db]
     assert stack.seeded
     company = stack.seeded.company_id
+    await contact_made_in_xero(stack, db, OLD_LENA)
     # What the xero-writer records when a person's update finds two Xero contacts that could be her.
     await db.record_syncs.replace_one({"_id": MongoXeroLinks.key(company, NZ_TENANT_ID, "contact", LENA)}, {
         "company_id": company, "tenant_id": NZ_TENANT_ID, "kind": "contact", "key": LENA, "name": "Lena Fischer",
@@ -70,25 +101,43 @@ async def test_an_admin_sets_up_the_sync_and_links_the_right_xero_contact(stack,
         await app.get_by_label("Search Xero contacts").fill("Brightside")
         await app.get_by_role("button", name="Search").click()
         found = app.get_by_role("group", name="Xero contacts found for “Brightside”")
-        await expect(found).to_contain_text("Brightside GmbH")
+        # Her organisation's contact is shown as Organisation 103's.
+        await expect(found.locator(".field-radio", has_text="Brightside GmbH")).to_contain_text(
+            "Already Organisation 103 in Pipedrive")
         await app.get_by_role("button", name="Link this contact").click()  # nothing chosen: said beside the list
         await expect(app.locator("#f-xero_contact_id-error")).to_have_text(
             "⚠ Choose the Xero contact to link to Lena Fischer.")
         await expect(app.get_by_role("alert")).to_contain_text("Nothing was saved")
         await screenshot(page, "customers-link-nothing-chosen")
 
-        await app.get_by_role("group", name="Xero contacts found for “Brightside”").get_by_label(
-            "Brightside GmbH", exact=False).first.check()
+        await found.get_by_label("Brightside GmbH", exact=False).check()
+        await app.get_by_role("button", name="Link this contact").click()  # another record's contact: refused
+        await expect(app.locator("#f-xero_contact_id-error")).to_contain_text(
+            "Brightside GmbH already stands for Organisation 103 in Pipedrive")
+        await expect(app.locator("#f-xero_contact_id-error")).to_contain_text(
+            "Choose a contact that stands for nobody else")
+        await screenshot(page, "customers-link-refused")
+
+        await app.get_by_label("Search Xero contacts").fill("Lena")
+        await app.get_by_role("button", name="Search").click()
+        found = app.get_by_role("group", name="Xero contacts found for “Lena”")
+        await expect(found.locator(".field-radio", has_text=OLD_LENA)).to_be_visible()
+        await expect(found.locator(".field-radio", has_text=OLD_LENA)).not_to_contain_text("Already")
+        await app.get_by_role("group", name="Xero contacts found for “Lena”").get_by_label(
+            OLD_LENA, exact=False).check()
         await app.get_by_role("button", name="Link this contact").click()
         await expect(app.get_by_role("status")).to_contain_text(
-            "Lena Fischer is now linked to Brightside GmbH in Xero")
+            f"Lena Fischer is now linked to {OLD_LENA} in Xero. The app sends Lena Fischer's details from Pipedrive "
+            "to that contact within a minute")
         lena = table.locator(f"tr#c-{LENA}")
         await expect(lena).to_contain_text("Linked by an admin")
+        await expect(lena).to_contain_text(OLD_LENA)
         await expect(lena).not_to_contain_text("Needs you")
         await screenshot(page, "customers-linked")
     finally:
         await MongoXeroLinks(db).forget(company, NZ_TENANT_ID, "contact", LENA)
         await db.record_syncs.delete_one({"_id": MongoXeroLinks.key(company, NZ_TENANT_ID, "contact", LENA)})
+        await db.record_changes.delete_one({"_id": f"{company}:person:203"})  # the sync the link queued
         await client.close()
         await go_to(app, "Customers & products")
         await app.get_by_label("Create customers and products in Xero as soon as they are added in Pipedrive").uncheck()

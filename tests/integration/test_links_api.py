@@ -48,6 +48,8 @@ async def test_an_operator_links_the_right_xero_contact_and_automatic_matching_n
                                                   "name": "Kiwi Widgets Ltd", "person_id": "201", "linked_at": None,
                                                   "synced": {}, "last_sync": None}
     assert contact_reads(s) == [f"/api.xro/2.0/Contacts/{right}"]  # checked in the company's Xero first
+    queued = await s.db.record_changes.find_one({"_id": f"{s.company_id}:organization:101"})
+    assert queued is not None and queued["due_at"] <= datetime.now(UTC)  # its details sent now, as an edit's
     await links.put(s.company_id, s.tenant, "contact", "pd-org-101", wrong, how="matched")  # a later automatic match
     assert await links.get(s.company_id, s.tenant, "contact", "pd-org-101") == right
 

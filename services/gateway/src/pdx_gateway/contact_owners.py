@@ -41,16 +41,13 @@ class Owner:
         return f"{'Organisation' if match[2].lower() == 'org' else 'Person'} {match[3]} in Pipedrive"
 
     def refusal(self, contact_name: str, customer: str) -> tuple[str, str]:
-        """Why ``contact_name`` cannot be linked to ``customer``, and what to do instead."""
+        """Why the Xero contact ``contact_name`` cannot be linked to ``customer``, and what to do instead."""
+        fix = "Choose a contact that stands for nobody else, or add one in Xero and search again."
         if self.key is None:
-            return (f"{contact_name} is another Pipedrive company's customer in this Xero organisation: linked to "
-                    f"{customer}, this company's changes would overwrite that customer in Xero.",
-                    "Choose a contact that stands for nobody else, or add one in Xero and search again.")
-        return (f"{contact_name} already stands for {self.label}: linked to {customer} too, each one's changes "
-                "would overwrite the other's name, address and email in Xero.",
-                f"Choose a contact that stands for nobody else, or add one in Xero and search again. If "
-                f"{contact_name} is really {customer}'s, first link {self.label.removesuffix(' in Pipedrive')} to "
-                "another contact.")
+            return (f"The Xero contact {contact_name} is another Pipedrive company's customer: linked to {customer}, "
+                    "this company's changes would overwrite that customer in Xero.", fix)
+        return (f"The Xero contact {contact_name} already stands for {self.label}: linked to {customer} too, each "
+                "one's changes would overwrite the other's name, address and email in Xero.", fix)
 
 
 async def owners(db: AsyncDatabase, company_id: str, tenant_id: str, key: str,

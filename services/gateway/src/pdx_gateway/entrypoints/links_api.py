@@ -13,7 +13,8 @@
          organisation; an admin's link (``how: "manual"``) is never replaced by an automatic one. A contact that
          already stands for another Pipedrive record (linked to another customer of the company, or carrying another
          record's ContactNumber, ours or another company's: ``pdx_gateway.contact_owners``) is refused: 409
-         ``contact_taken`` with a fix
+         ``contact_taken`` with a fix. Once linked, the customer's details are queued for Xero (the mapper's
+         ``record_changes``, due now), as after an edit in Pipedrive
 ``DELETE /api/companies/{company_id}/links/contact/{key}``  forget the link: the next draft or sync matches afresh
 """
 
@@ -31,6 +32,7 @@ from pdx_common.json_body import read_json_object
 from pdx_common.xero import XeroClient
 from pdx_common.xero_links import MongoXeroLinks
 from pdx_gateway.adapters.mongo import MongoRecordSyncs
+from pdx_gateway.app_ui.customer_links import CustomerLinks
 from pdx_gateway.contact_owners import owners
 from pdx_gateway.entrypoints.linking import connector_for
 from pdx_gateway.errors import BadRequest, Conflict, NotFound
@@ -76,11 +78,12 @@ async def link_contact(request: web.Request) -> web.Response:
     taken = (await owners(request.config_dict[DB], company_id, tenant["tenant_id"], key,
                           [(str(contact["ContactID"]), contact.get("ContactNumber"))])).get(str(contact["ContactID"]))
     if taken is not None:
-        message, fix = taken.refusal(f"The Xero contact '{name}'", key)
+        message, fix = taken.refusal(f"'{name}'", key)
         raise ContactTaken(message, fix=fix, stands_for=taken.key or "another company")
     links = MongoXeroLinks(request.config_dict[DB])
     await links.put(company_id, tenant["tenant_id"], "contact", key, contact["ContactID"], how="manual",
                     name=str(contact.get("Name") or "") or None)
+    await CustomerLinks(request.config_dict[DB]).queue_sync(company_id, key)  # its details sent now, as an edit's
     link = await links.doc(company_id, tenant["tenant_id"], "contact", key)
     return _json({"company_id": company_id, "tenant_id": tenant["tenant_id"], "link": _view(link or {}, None)})
 
