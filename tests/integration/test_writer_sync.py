@@ -232,6 +232,50 @@ async def test_products_are_created_as_they_appear_or_linked_to_the_item_with_th
     assert (await rig.link("item", "WEB-AUDIT"))["how"] == "created"
 
 
+async def test_a_products_new_code_goes_to_its_item_and_no_second_item_is_made(rig: WriterRig) -> None:
+    writer = rig.writer()
+    await writer.execute_batch([rig.sync(items=(ItemSync(item=CONSULTING, prices={"NZD": Decimal("150")},
+                                                         create=True, product_id="1"),))])
+    item_id = rig.item("CONSULT-HR")["ItemID"]  # the sandbox's own item, found by its code and linked
+    assert (await rig.link("item", "CONSULT-HR"))["product_id"] == "1"
+    renamed = CONSULTING.model_copy(update={"code": "CONSULT-HOUR"})
+    mark = rig.mark()
+    await writer.execute_batch([rig.sync(items=(ItemSync(item=renamed, prices={"NZD": Decimal("150")}, create=True,
+                                                         product_id="1"),))])
+
+    assert [(r.method, r.json) for r in rig.state.requests[mark:] if r.path.endswith("/Items")] == [
+        ("POST", {"Items": [{"ItemID": item_id, "Code": "CONSULT-HOUR"}]})]
+    assert rig.item("CONSULT-HR") is None and rig.item("CONSULT-HOUR")["ItemID"] == item_id
+    assert await rig.link("item", "CONSULT-HR") is None
+    moved = await rig.link("item", "CONSULT-HOUR")
+    assert (moved["xero_id"], moved["product_id"], moved["how"]) == (item_id, "1", "matched")
+    done = await rig.record_sync("item", "CONSULT-HOUR")
+    assert (done["state"], done["message"], done["xero_id"]) == ("updated", "Updated in Xero: code.", item_id)
+    assert await rig.record_sync("item", "CONSULT-HR") is None  # listed once, by its code now
+
+    mark = rig.mark()
+    await writer.execute_batch([rig.sync(items=(ItemSync(item=renamed, prices={"NZD": Decimal("150")}, create=True,
+                                                         product_id="1"),))])
+    assert [r for r in rig.state.requests[mark:] if r.method != "GET"] == []
+    assert (await rig.record_sync("item", "CONSULT-HOUR"))["state"] == "unchanged"
+
+
+async def test_a_code_change_waiting_behind_the_old_code_is_one_update(rig: WriterRig) -> None:
+    await rig.writer().execute(rig.invoice())  # the draft links CONSULT-HR (by code: no product id yet)
+    writer = rig.writer()
+    await writer.execute_batch([rig.sync(items=(ItemSync(item=CONSULTING, product_id="1"),))])  # learns it
+    renamed = CONSULTING.model_copy(update={"code": "CONSULT-HOUR", "name": "Consulting (hour)"})
+    mark = rig.mark()
+    await writer.execute_batch([rig.sync(items=(ItemSync(item=CONSULTING, product_id="1"),)),
+                                rig.sync(items=(ItemSync(item=renamed, product_id="1"),))])
+
+    [update] = rig.calls("POST", "Items", mark)
+    assert update.json["Items"][0]["Code"] == "CONSULT-HOUR" and rig.calls("PUT", "Items", mark) == []
+    assert [i["Name"] for i in rig.state.items(NZ_TENANT_ID) if i["Code"].startswith("CONSULT")] == [
+        "Consulting (hour)"]
+    assert (await rig.record_sync("item", "CONSULT-HOUR"))["message"] == "Updated in Xero: name and code."
+
+
 # --- safe matching -----------------------------------------------------------------------------------------------
 JO = Contact(name="Jo Smith", contact_number="pd-person-31", email="jo@example.com", source="person",
              source_id="31")
@@ -277,6 +321,65 @@ async def test_an_ambiguous_customer_is_not_created_by_the_sync_either(rig: Writ
     assert problem["state"] == "ambiguous" and "'Joanna Smith' (jo@example.com)" in problem["message"]
     assert "link the right Xero contact to Jo Smith" in problem["fix"]
     assert await rig.link("contact", "pd-person-31") is None
+
+
+async def test_a_draft_whose_customer_is_not_in_xero_lists_it_where_it_can_be_linked(rig: WriterRig) -> None:
+    draft = rig.invoice("4501", contact=JO, create_contact=False, line_items=(HOSTING,))
+    await rig.writer().execute(draft)
+
+    [failed] = await rig.results()
+    assert failed["code"] == "contact_not_found"
+    listed = await rig.record_sync("contact", "pd-person-31")
+    assert (listed["state"], listed["name"], listed["message"]) == ("failed", "Jo Smith", failed["message"])
+    assert listed["fix"] == (
+        "In the app's settings (Pipedrive: Settings > Apps > Xero drafts), open Customers & products and link the "
+        "existing Xero contact to Jo Smith (or create the contact in Xero), then replay the deal.")
+
+
+async def test_a_draft_whose_customers_name_another_contact_has_lists_it_where_it_can_be_linked(
+        rig: WriterRig) -> None:
+    other = await rig.connect_another_company()
+    theirs = Contact(name=KOWHAI.name, contact_number="pd-org-5", source="organization", source_id="5")
+    await rig.writer().execute(rig.invoice("4502", company_id=other, contact=theirs, line_items=(HOSTING,)))
+    await rig.writer().execute(rig.invoice("4503", line_items=(HOSTING,)))  # the same name, another company's
+
+    failed = next(m for m in await rig.results() if m["deal_id"] == "4503")
+    assert (failed["type"], failed["code"]) == ("DocumentFailed", "duplicate_contact_name")
+    assert failed["fix"] == (
+        "Merge or rename the duplicate contact in Xero, or link the existing Xero contact under Customers & "
+        "products in the app's settings (Pipedrive: Settings > Apps > Xero drafts), then replay the deal.")
+    listed = await rig.record_sync("contact", "pd-org-12")
+    assert (listed["state"], listed["name"]) == ("failed", KOWHAI.name)
+    assert listed["message"].startswith("Another Xero contact already has this customer's name.")
+    assert listed["fix"].endswith(f"link the existing Xero contact to {KOWHAI.name} (or merge or rename the duplicate "
+                                  "contact in Xero), then replay the deal.")
+
+
+async def test_a_customer_found_in_xero_starts_from_what_its_contact_has(rig: WriterRig) -> None:
+    kept = {"AddressType": "STREET", "AddressLine1": "4 Harbour Lane", "City": "Richmond", "Region": "Tasman",
+            "PostalCode": "7020", "Country": "New Zealand"}
+    found = await rig.seed_contact(Name=KOWHAI.name, EmailAddress="ap@kowhai.co.nz", Addresses=[kept])
+    await rig.writer().execute(rig.invoice("4701", line_items=(HOSTING,)))  # the draft finds it by name
+    assert rig.invoices()[0]["Contact"]["ContactID"] == found["ContactID"]
+    assert (await rig.link("contact", "pd-org-12"))["synced"] == {"Name": KOWHAI.name,
+                                                                  "EmailAddress": "ap@kowhai.co.nz",
+                                                                  "Addresses": [kept]}
+    mark = rig.mark()
+    await rig.writer().execute_batch([rig.sync((org(street(4), tax_number="12-345-678"),))])
+
+    [update] = rig.state.requests[mark:]  # only what really differs: the name and address are Xero's already
+    assert update.json == {"Contacts": [{"ContactID": found["ContactID"], "TaxNumber": "12-345-678"}]}
+
+    tui = await rig.seed_contact(Name="Tui Brewing Co", Addresses=[{**kept, "AddressLine1": "9 Wharf Road"}])
+    mark = rig.mark()
+    await rig.writer().execute_batch([rig.sync((ContactSync(contact=Contact(
+        name="Tui Brewing Co", contact_number="pd-org-40", source="organization", source_id="40",
+        postal=street(9).model_copy(update={"line1": "9 Wharf Road"})), fields=ORG_FIELDS, create=True),))])
+    assert [r.method for r in rig.state.requests[mark:]] == ["GET"]  # found and linked by name: nothing to send
+    done = await rig.record_sync("contact", "pd-org-40")
+    assert (done["state"], done["xero_id"], done["message"]) == (
+        "unchanged", tui["ContactID"], "Linked to the Xero contact 'Tui Brewing Co' (it has the same name). "
+                                       "Already up to date in Xero: nothing was sent.")
 
 
 async def test_contact_numbers_stay_unique_when_two_companies_share_one_xero_organisation(rig: WriterRig) -> None:
@@ -371,6 +474,47 @@ async def test_a_persons_own_contact_gets_every_field_it_maps(rig: WriterRig) ->
 
 
 
+async def test_a_person_linked_to_an_organisations_contact_never_renames_it(rig: WriterRig) -> None:
+    contact_id = await customer_made_by_a_draft(rig)  # Organisation 12's contact
+    await MongoXeroLinks(rig.db).put(rig.company_id, NZ_TENANT_ID, "contact", "pd-person-7", contact_id,
+                                     how="manual", name=KOWHAI.name)  # an admin linked the person to it as well
+    moved = AROHA.model_copy(update={"email": "aroha@kowhai.nz", "tax_number": "98-765-432",
+                                     "postal": PostalAddress(line1="1 Queen Street", city="Auckland")})
+    mark = rig.mark()
+    await rig.writer().execute_batch([rig.sync((ContactSync(contact=moved, fields=PERSON_FIELDS),))])
+
+    [update] = rig.state.requests[mark:]
+    assert update.json == {"Contacts": [{"ContactID": contact_id, "EmailAddress": "aroha@kowhai.nz",
+                                         "Phones": [{"PhoneType": "DEFAULT", "PhoneNumber": AROHA.phone}]}]}
+    contact = contact_of(rig, contact_id)
+    assert (contact["Name"], contact.get("FirstName"), contact.get("TaxNumber")) == (KOWHAI.name, None, None)
+    assert street_of(contact)["AddressLine1"] == KOWHAI.address
+    done = await rig.record_sync("contact", "pd-person-7")
+    assert (done["state"], done["message"]) == (
+        "updated", "Updated in Xero: email address and phone. Only the email address and phone are sent: the Xero "
+                   "contact it is linked to also stands for an organisation.")
+
+    # the organisation's own change still names its contact
+    await rig.writer().execute_batch([rig.sync((org(street(6), name="Kowhai Design Group"),))])
+    assert contact_of(rig, contact_id)["Name"] == "Kowhai Design Group"
+    mark = rig.mark()
+    await rig.writer().execute_batch([rig.sync((ContactSync(contact=moved, fields=PERSON_FIELDS),))])
+    assert rig.state.requests[mark:] == [] and contact_of(rig, contact_id)["Name"] == "Kowhai Design Group"
+
+
+async def test_an_organisations_email_from_its_person_is_not_held_up_by_the_persons_other_values(
+        rig: WriterRig) -> None:
+    contact_id = await customer_made_by_a_draft(rig, KOWHAI.model_copy(update={"person_id": "7"}))
+    long_postcode = PostalAddress(line1="1 Queen Street", postal_code="1" * 60)
+    moved = AROHA.model_copy(update={"email": "aroha@kowhai.nz", "phone": KOWHAI.phone, "postal": long_postcode})
+    await rig.writer().execute_batch([rig.sync((ContactSync(contact=moved, fields=PERSON_FIELDS),))])
+
+    assert contact_of(rig, contact_id)["EmailAddress"] == "aroha@kowhai.nz"
+    done = await rig.record_sync("contact", "pd-org-12")
+    assert (done["state"], done["message"]) == (
+        "updated", "Updated in Xero: email address (from its contact person Aroha Ngata).")
+
+
 # --- when Xero cannot take it -----------------------------------------------------------------------------------
 async def test_a_contact_gone_from_xero_is_explained_and_its_link_forgotten(rig: WriterRig) -> None:
     await MongoXeroLinks(rig.db).put(rig.company_id, NZ_TENANT_ID, "contact", "pd-org-12",
@@ -378,10 +522,62 @@ async def test_a_contact_gone_from_xero_is_explained_and_its_link_forgotten(rig:
     await rig.writer().execute_batch([rig.sync((org(street(4)),))])
 
     gone = await rig.record_sync("contact", "pd-org-12")
-    assert (gone["state"], gone["xero_id"]) == ("failed", "00000000-0000-0000-0000-000000000012")
+    # nothing for anyone to do, so not listed as a problem ("Needs you") on the settings page
+    assert (gone["state"], gone["xero_id"]) == ("unchanged", "00000000-0000-0000-0000-000000000012")
     assert gone["message"].startswith(f"The Xero contact linked to '{KOWHAI.name}' is no longer in Xero.")
-    assert "finds or creates it again" in gone["fix"]
+    assert gone["fix"].startswith("Nothing to do: the link is forgotten") and "finds or creates it again" in gone["fix"]
     assert await rig.link("contact", "pd-org-12") is None
+
+
+async def test_a_contact_an_admin_linked_gone_from_xero_asks_them_to_link_another(rig: WriterRig) -> None:
+    gone_id = "00000000-0000-0000-0000-000000000013"
+    await MongoXeroLinks(rig.db).put(rig.company_id, NZ_TENANT_ID, "contact", "pd-org-12", gone_id, how="manual",
+                                     name="Kowhai (old)")
+    await rig.writer().execute_batch([rig.sync((org(street(4)),))])
+
+    gone = await rig.record_sync("contact", "pd-org-12")
+    assert (gone["state"], gone["xero_id"]) == ("failed", gone_id)
+    assert gone["message"] == f"The Xero contact an admin linked to '{KOWHAI.name}' is no longer in Xero."
+    assert gone["fix"] == (
+        "In the app's settings (Pipedrive: Settings > Apps > Xero drafts), open Customers & products and link "
+        f"another Xero contact to {KOWHAI.name} (Link a different Xero contact), then save a change to it in "
+        "Pipedrive (the next change is sent to the contact you linked).")
+    assert (await rig.link("contact", "pd-org-12"))["how"] == "manual"  # the admin's choice stays
+
+
+async def test_a_draft_for_a_customer_whose_linked_contact_is_gone_asks_to_link_another(rig: WriterRig) -> None:
+    gone_id = "00000000-0000-0000-0000-000000000014"
+    await MongoXeroLinks(rig.db).put(rig.company_id, NZ_TENANT_ID, "contact", "pd-org-12", gone_id, how="manual",
+                                     name="Kowhai (old)")
+    draft = rig.invoice("4601", line_items=(HOSTING,))
+    await rig.writer().execute(draft)
+
+    [failed] = await rig.results()
+    assert (failed["type"], failed["code"]) == ("DocumentFailed", "unknown_contact")
+    assert failed["message"] == f"The Xero contact an admin linked to '{KOWHAI.name}' is no longer in Xero."
+    assert failed["fix"].endswith(f"link another Xero contact to {KOWHAI.name} (Link a different Xero contact), "
+                                  "then replay the deal.")
+    listed = await rig.record_sync("contact", "pd-org-12")
+    assert (listed["state"], listed["message"], listed["fix"], listed["xero_id"]) == (
+        "failed", failed["message"], failed["fix"], gone_id)
+    assert (await rig.link("contact", "pd-org-12"))["xero_id"] == gone_id
+
+
+async def test_a_sync_arriving_while_xero_is_disconnected_notes_each_record_as_not_sent(rig: WriterRig) -> None:
+    await customer_made_by_a_draft(rig)
+    await rig.store.mark_broken("xero", rig.company_id, "the authorisation was revoked or expired")
+    mark = rig.mark()
+    await rig.writer().execute_batch([rig.sync((org(street(8)), org(street(1), contact_number="pd-org-99")),
+                                               (ItemSync(item=CONSULTING, create=True),))])
+
+    assert rig.state.requests[mark:] == []
+    for kind, key in (("contact", "pd-org-12"), ("item", "CONSULT-HR")):
+        noted = await rig.record_sync(kind, key)
+        assert (noted["state"], noted["message"]) == (
+            "failed", "Xero is disconnected (the authorisation was revoked or expired), so the change was not sent.")
+        assert noted["fix"] == ("Connect Xero again in the app's settings (Pipedrive: Settings > Apps > Xero drafts) "
+                                "under Connections; the next change saved in Pipedrive sends it to Xero again.")
+    assert await rig.record_sync("contact", "pd-org-99") is None  # not linked, not to be created: never sent anyway
 
 
 async def test_a_disconnected_organisation_notes_each_record_as_not_sent(rig: WriterRig) -> None:

@@ -43,6 +43,7 @@ from pdx_sandbox.clock import SandboxClock
 from pdx_sandbox.xero import NZ_TENANT_ID, XERO_STATE, XeroState, create_app
 from pdx_sandbox.xero.state import RecordedRequest
 from pdx_writer.adapters.ledger import MongoLedger
+from pdx_writer.adapters.links import WriterLinks
 from pdx_writer.adapters.record_syncs import MongoRecordSyncs
 from pdx_writer.handlers import DocumentWriter
 from pdx_writer.resolve import OrganisationFacts, Resolver
@@ -90,10 +91,14 @@ class WriterRig:
     def writer(self, *, ledger: MongoLedger | None = None, busy_wait: float = 0.05,
                publish_delay: float = 0.0) -> DocumentWriter:
         publisher = SlowPublisher(self.publisher, publish_delay) if publish_delay else self.publisher
-        return DocumentWriter(ledger or MongoLedger(self.db, 120.0), Resolver(MongoXeroLinks(self.db)),
+        return DocumentWriter(ledger or MongoLedger(self.db, 120.0), Resolver(WriterLinks(self.db)),
                               OrganisationFacts(), self.xero_for, publisher, "https://go.xero.com",
                               busy_wait=busy_wait, parking=MongoParkedCommands(self.db),
-                              record_syncs=MongoRecordSyncs(self.db))
+                              record_syncs=MongoRecordSyncs(self.db), tenant_of=self.tenant_of)
+
+    async def tenant_of(self, company_id: str) -> str | None:
+        doc = await self.store.get("xero", company_id)
+        return doc.get("tenant_id") if doc else None
 
     async def xero_for(self, company_id: str) -> tuple[XeroClient, str]:
         token = await self.tokens.token(company_id)

@@ -13,8 +13,8 @@ from pdx_common.parking import MongoParkedCommands
 from pdx_common.ratelimit import ScaledClock, XeroRateLimiter
 from pdx_common.service import KafkaPublisher, add_health_routes, broker_context, kafka_check
 from pdx_common.xero import XeroClient
-from pdx_common.xero_links import MongoXeroLinks
 from pdx_writer.adapters.ledger import MongoLedger
+from pdx_writer.adapters.links import WriterLinks
 from pdx_writer.adapters.record_syncs import MongoRecordSyncs
 from pdx_writer.entrypoints.commands import subscribe_commands
 from pdx_writer.handlers import DocumentWriter, Queued
@@ -68,12 +68,19 @@ def _resources(settings: WriterSettings, res: Resources, publisher: KafkaPublish
             doc = await store.get("xero", company_id)
             return bool(doc and doc.get("status") == "ok" and doc.get("tenant_id"))
 
+        async def tenant_of(company_id: str) -> str | None:
+            doc = await store.get("xero", company_id)
+            return doc.get("tenant_id") if doc else None
+
         ledger, parking = MongoLedger(db, settings.ledger_lease_seconds), MongoParkedCommands(db)
+        links = WriterLinks(db)
         await ledger.ensure_indexes()
         await parking.ensure_indexes()
-        res.writer = DocumentWriter(ledger, Resolver(MongoXeroLinks(db)),
+        await links.ensure_indexes()
+        res.writer = DocumentWriter(ledger, Resolver(links),
                                     OrganisationFacts(), xero_for, publisher, settings.xero_app_url,
-                                    parking=parking, connection_usable=usable, record_syncs=MongoRecordSyncs(db))
+                                    parking=parking, connection_usable=usable, record_syncs=MongoRecordSyncs(db),
+                                    tenant_of=tenant_of)
         yield
         await session.close()
         await client.close()

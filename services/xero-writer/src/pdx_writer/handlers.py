@@ -24,6 +24,7 @@ from pdx_common.http import ConnectionMissing
 from pdx_common.parking import MongoParkedCommands, resume_parked
 from pdx_common.xero import XeroClient, xero_json
 from pdx_writer.adapters.ledger import Claim, MongoLedger
+from pdx_writer.adapters.links import WriterLinks
 from pdx_writer.adapters.record_syncs import MongoRecordSyncs
 from pdx_writer.adapters.xero_splitting import Outcome, Refusal, request_key, send_split, sized_groups
 from pdx_writer.dispatch import BATCH_LIMIT
@@ -39,6 +40,8 @@ from pdx_writer.domain.explain import (
     Explanation,
     explain,
     explain_refusal,
+    linked_contact_gone,
+    listed_draft_problem,
     validation_messages,
 )
 from pdx_writer.domain.limits import MAX_REQUEST_BYTES, over_limits
@@ -75,6 +78,9 @@ class DocumentWriter:
     connection_usable: Callable[[str], Awaitable[bool]] | None = None
     request_bytes: int = MAX_REQUEST_BYTES  # the most one Xero request may carry
     record_syncs: MongoRecordSyncs | None = None  # where master-data sync notes each record's outcome
+    # The Xero organisation a company was connected to, even when the connection is not usable now (a sync that
+    # could not be sent is noted there); None: such syncs are only logged.
+    tenant_of: Callable[[str], Awaitable[str | None]] | None = None
 
     async def execute(self, command: Command) -> None:
         await self.execute_batch([command])
@@ -89,8 +95,11 @@ class DocumentWriter:
     def syncer(self) -> RecordSyncer:
         if self.record_syncs is None:
             raise RuntimeError("the writer was built without record_syncs, so it cannot sync customers and products")
-        return RecordSyncer(self.resolver.links, self.resolver, self.facts, self.xero_for, self.record_syncs,
-                            self.request_bytes)
+        links = self.resolver.links
+        if not isinstance(links, WriterLinks):
+            raise RuntimeError("the writer was built without WriterLinks, so it cannot sync customers and products")
+        return RecordSyncer(links, self.resolver, self.facts, self.xero_for, self.record_syncs, self.request_bytes,
+                            self.tenant_of)
 
     async def execute_batch(self, commands: list[Queued]) -> None:
         """Create the drafts of one company's waiting commands in as few Xero calls as possible (one PUT per 50).
@@ -160,7 +169,7 @@ class DocumentWriter:
         for command in list(batch.open):
             found = contacts[command.contact.contact_number]
             if isinstance(found, Explanation):
-                await self._note_ambiguous(tenant_id, command, found)
+                await self._note_customer(tenant_id, command, found)
                 await self._fail_explained(batch, command, found)
             elif batch.unclear(command) and await self._recovered(xero, tenant_id, command, found, ours):
                 batch.settle(command)
@@ -178,12 +187,23 @@ class DocumentWriter:
                                                                          strict=True)])
         await self._create(xero, tenant_id, batch, payloads)
 
-    async def _note_ambiguous(self, tenant_id: str, command: Command, exp: Explanation) -> None:
-        """A customer two Xero contacts could be is listed under Customers & products too, where it is linked."""
-        if exp.code == "ambiguous_contact" and self.record_syncs is not None:
-            await self.record_syncs.record(command.company_id, tenant_id, "contact", command.contact.contact_number,
-                                           name=command.contact.name, state="ambiguous", message=exp.message,
-                                           fix=exp.fix)
+    async def _note_customer(self, tenant_id: str, command: Command, exp: Explanation,
+                             xero_id: str | None = None) -> None:
+        """A draft's customer that linking answers is listed under Customers & products too, where it is linked:
+        one two Xero contacts could be (``ambiguous``), one Xero does not have while creating is off, one whose
+        name another Xero contact has, one whose linked contact is gone (``failed``)."""
+        if self.record_syncs is None:
+            return
+        name, number = command.contact.name, command.contact.contact_number
+        if exp.code == "ambiguous_contact":
+            noted, state = exp, "ambiguous"
+        elif exp.code == "unknown_contact":
+            noted, state = exp, "failed"  # already worded for the page (``linked_contact_gone``)
+        else:
+            noted, state = listed_draft_problem(exp, name), "failed"
+        if noted is not None:
+            await self.record_syncs.record(command.company_id, tenant_id, "contact", number, name=name,
+                                           state=state, message=noted.message, fix=noted.fix, xero_id=xero_id)
 
     async def _refusing(self, batch: "Batch", command: Command, check) -> Any:
         try:
@@ -229,9 +249,23 @@ class DocumentWriter:
             await self._record(command, tenant_id, outcome)
             batch.settle(command)
             return
+        if exp.code == "unknown_contact":
+            exp = await self._contact_gone(tenant_id, command, exp)
         # A contact or item we remembered may be gone from Xero: look it up afresh next time.
         await self.resolver.forget(xero.company_id, tenant_id, command, exp.code)
         await self._fail_explained(batch, command, exp)
+
+    async def _contact_gone(self, tenant_id: str, command: Command, exp: Explanation) -> Explanation:
+        """Xero no longer has the customer's contact. An admin's link stays (they chose it), so a replay would fail
+        the same way: they are asked to link another contact, and the customer is listed as a problem."""
+        number = command.contact.contact_number
+        link = await self.resolver.links.doc(command.company_id, tenant_id, "contact", number)
+        if link is None or link.get("how") != "manual":
+            return exp
+        gone = linked_contact_gone(command.contact.name, "replay the deal")
+        exp = Explanation(exp.code, gone.message, gone.fix)
+        await self._note_customer(tenant_id, command, exp, link.get("xero_id"))
+        return exp
 
     async def _fail_explained(self, batch: "Batch", command: Command, exp: Explanation) -> None:
         await self._fail(command, "xero", exp.code, exp.message, exp.fix)

@@ -23,7 +23,7 @@ from pdx_writer.domain.explain import (
     explain_refusal,
     validation_messages,
 )
-from pdx_writer.domain.sync import contact_values, item_as_synced, item_payload, new_item_values
+from pdx_writer.domain.sync import contact_as_synced, contact_values, item_as_synced, item_payload, new_item_values
 
 ORG_CACHE_SECONDS = 3600.0
 
@@ -132,11 +132,13 @@ class Resolver:
                 await self._follow_person(xero.company_id, tenant_id, contact, link)
         unknown = [contact for number, (contact, _) in wanted.items() if number not in found]
         missing = []
-        for contact, match in zip(unknown, await self.matches(xero, unknown), strict=True):
+        seen: dict[str, dict[str, Any]] = {}
+        for contact, match in zip(unknown, await self.matches(xero, unknown, seen), strict=True):
             number = contact.contact_number
             if isinstance(match, Matched):
                 found[number] = match.contact_id
-                await self.link(xero.company_id, tenant_id, contact, match.contact_id, "matched", match.name)
+                await self.link(xero.company_id, tenant_id, contact, match.contact_id, "matched", match.name,
+                                synced=contact_as_synced(seen.get(match.contact_id) or {}))
             elif isinstance(match, Ambiguous):
                 found[number] = ambiguous_contact(contact.name, len(match.candidates), match.names())
             elif wanted[number][1]:
@@ -155,19 +157,28 @@ class Resolver:
             await self._links.put(company_id, tenant_id, "contact", contact.contact_number, link["xero_id"],
                                   person_id=contact.person_id)
 
-    async def matches(self, xero: XeroClient, contacts: list[Contact]) -> list[Match]:
+    async def matches(self, xero: XeroClient, contacts: list[Contact],
+                      seen: dict[str, dict[str, Any]] | None = None) -> list[Match]:
         """Each customer's match among Xero's active contacts, from one look-up for all of them (split only when
-        the query would be too long for Xero)."""
+        the query would be too long for Xero). ``seen`` gets the contacts Xero answered, by ContactID."""
         if not contacts:
             return []
         pairs = [pair for contact in contacts for pair in lookups(contact, xero.company_id)]
         found = await find_any(xero.find_contacts, pairs)
+        if seen is not None:
+            seen.update({str(c.get("ContactID")): c for c in found})
         return [choose(contact, xero.company_id, found) for contact in contacts]
 
     async def link(self, company_id: str, tenant_id: str, contact: Contact, contact_id: str, how: How,
-                   name: str) -> None:
+                   name: str, synced: dict[str, Any] | None = None) -> None:
+        """Link the customer; ``synced``: what the contact found in Xero already has (``domain.sync.
+        contact_as_synced``), so the first sync sends only what differs. Not when an admin's link stays."""
         await self._links.put(company_id, tenant_id, "contact", contact.contact_number, contact_id, how=how,
                               person_id=contact.person_id, name=name)
+        if synced:
+            link = await self._links.doc(company_id, tenant_id, "contact", contact.contact_number)
+            if link is not None and link.get("xero_id") == contact_id:
+                await self._links.synced(company_id, tenant_id, "contact", contact.contact_number, synced)
 
     async def create_contacts(self, xero: XeroClient, tenant_id: str, contacts: list[Contact], batch: list[str],
                               explain_as: Callable[[Outcome, Contact], Explanation | None] | None = None,
@@ -197,10 +208,12 @@ class Resolver:
                                                   payloads(part)), settle)
         raced = [c for c in contacts if isinstance(found[c.contact_number], Explanation)
                  and found[c.contact_number].code == "duplicate_contact_name"]
-        for contact, match in zip(raced, await self.matches(xero, raced), strict=True):
+        seen: dict[str, dict[str, Any]] = {}
+        for contact, match in zip(raced, await self.matches(xero, raced, seen), strict=True):
             if isinstance(match, Matched):
                 found[contact.contact_number] = match.contact_id
-                await self.link(company_id, tenant_id, contact, match.contact_id, "matched", match.name)
+                await self.link(company_id, tenant_id, contact, match.contact_id, "matched", match.name,
+                                synced=contact_as_synced(seen.get(match.contact_id) or {}))
         return found
 
     async def forget(self, company_id: str, tenant_id: str, command: Any, code: str) -> None:

@@ -13,11 +13,18 @@ import structlog
 
 from pdx_common.contracts import ContactSync, ItemSync, SyncRecords
 from pdx_common.xero import XeroClient, xero_json
-from pdx_common.xero_links import MongoXeroLinks
+from pdx_writer.adapters.links import WriterLinks
 from pdx_writer.adapters.record_syncs import MongoRecordSyncs, State
 from pdx_writer.adapters.xero_splitting import Outcome, Refusal, request_key, send_split, sized_groups
 from pdx_writer.dispatch import BATCH_LIMIT
-from pdx_writer.domain.explain import Explanation, explain_record, explain_record_refusal, validation_messages
+from pdx_writer.domain.explain import (
+    AFTER_LINKING,
+    Explanation,
+    explain_record,
+    explain_record_refusal,
+    linked_contact_gone,
+    validation_messages,
+)
 from pdx_writer.domain.sync import (
     PERSON_FIELDS,
     SALES,
@@ -44,12 +51,19 @@ class Want:
     synced: dict[str, Any]
     via: str | None = None  # the contact person whose email and phone these are
     linked: str | None = None  # how it was just linked, in words
+    note: str | None = None  # why some of its fields were not sent (``domain.sync.SHARED``)
+    rekey_from: str | None = None  # an item: the code its link has, which the product no longer has
     changes: dict[str, Any] = field(default_factory=dict)
 
     def message(self) -> str:
         via = self.via if self.via and set(self.changes) <= set(PERSON_FIELDS) else None
-        text = updated_message(self.changes, via)
-        return f"{self.linked} {text}" if self.linked else text
+        return self._framed(updated_message(self.changes, via))
+
+    def unchanged_message(self) -> str:
+        return self._framed(UNCHANGED)
+
+    def _framed(self, text: str) -> str:
+        return " ".join(part for part in (self.linked, text, self.note) if part)
 
 
 @dataclass
@@ -91,8 +105,9 @@ class Run:
         log.info("record not synced", kind=kind, key=key, code=exp.code)
         await self.record(kind, key, name, state, exp.message, exp.fix, xero_id)
 
-    async def fail_rest(self, exp: Explanation, links: MongoXeroLinks) -> None:
-        """Xero went away mid-way: each record that would have been sent and has no outcome yet is noted."""
+    async def fail_rest(self, exp: Explanation, links: WriterLinks) -> None:
+        """Xero went away mid-way (or was not connected at all): each record that would have been sent and has no
+        outcome yet is noted."""
         for sync in self.contacts:
             number = sync.contact.contact_number
             if ("contact", number.lower()) not in self.done and (
@@ -101,11 +116,13 @@ class Run:
         for item in self.items:
             code = item.item.code
             if ("item", code.lower()) not in self.done and (
-                    item.create or await links.doc(self.company_id, self.tenant_id, "item", code)):
+                    item.create or await links.doc(self.company_id, self.tenant_id, "item", code)
+                    or (item.product_id and await links.item_of_product(self.company_id, self.tenant_id,
+                                                                        item.product_id))):
                 await self.failed("item", code, item.item.name, exp)
 
 
-async def send_updates(run: Run, collection: str, wants: dict[str, Want], links: MongoXeroLinks,
+async def send_updates(run: Run, collection: str, wants: dict[str, Want], links: WriterLinks,
                        forget_link: ForgetLink, request_bytes: int) -> None:
     """Every changed record of one kind in as few ``POST``s as Xero takes (50 each, 3.5 MB); the unchanged
     ones cost nothing."""
@@ -116,8 +133,7 @@ async def send_updates(run: Run, collection: str, wants: dict[str, Want], links:
         if want.changes:
             by_record.setdefault(want.xero_id, []).append(want)
         else:
-            await run.record(kind, want.key, want.name, "unchanged",
-                             f"{want.linked} {UNCHANGED}" if want.linked else UNCHANGED, xero_id=want.xero_id)
+            await run.record(kind, want.key, want.name, "unchanged", want.unchanged_message(), xero_id=want.xero_id)
     elements = [(group, _element(kind, xero_id, group)) for xero_id, group in by_record.items()]
     sizes = [len(xero_json(payload)) for _, payload in elements]
     room = request_bytes - len(xero_json({collection: []}))
@@ -138,17 +154,37 @@ async def send_updates(run: Run, collection: str, wants: dict[str, Want], links:
     for group in sized_groups(elements, sizes, BATCH_LIMIT, room):
         await send_split(send, group, key, settle)
 
-async def _settle(run: Run, kind: str, group: list[Want], outcome: Outcome, links: MongoXeroLinks,
+async def _settle(run: Run, kind: str, group: list[Want], outcome: Outcome, links: WriterLinks,
                   forget_link: ForgetLink) -> None:
     for want in group:
         exp = refused(outcome, kind, want.name)
         if exp is None:
-            await links.synced(run.company_id, run.tenant_id, kind, want.key, want.changes)
+            if want.rekey_from:  # Xero's item took the product's new code: its link follows
+                await links.rekey_item(run.company_id, run.tenant_id, want.rekey_from, want.key)
+                await run.outcomes.forget(run.company_id, run.tenant_id, kind, want.rekey_from)
+            written = {name: value for name, value in want.changes.items() if name != "Code"}
+            await links.synced(run.company_id, run.tenant_id, kind, want.key, written)
             await run.record(kind, want.key, want.name, "updated", want.message(), xero_id=want.xero_id)
             continue
         if exp.code == "xero_record_gone":
-            await forget_link(run.company_id, run.tenant_id, kind, want.key)
+            await _gone(run, kind, want, exp, links, forget_link)
+            continue
         await run.failed(kind, want.key, want.name, exp, want.xero_id)
+
+
+async def _gone(run: Run, kind: str, want: Want, exp: Explanation, links: WriterLinks,
+                forget_link: ForgetLink) -> None:
+    """The linked Xero record is gone. An admin's link stays (they chose it): they are asked to choose another.
+    Any other link is forgotten, and the next draft or change finds or creates the record again: nothing for
+    anyone to do, so it is noted as ``unchanged`` (nothing was written), not as a problem."""
+    linked_by = want.rekey_from or want.key
+    link = await links.doc(run.company_id, run.tenant_id, kind, linked_by)
+    if link is not None and link.get("how") == "manual":
+        await run.failed(kind, want.key, want.name, linked_contact_gone(want.name, AFTER_LINKING), want.xero_id)
+        return
+    await forget_link(run.company_id, run.tenant_id, kind, linked_by)
+    log.info("record not synced", kind=kind, key=want.key, code=exp.code)
+    await run.record(kind, want.key, want.name, "unchanged", exp.message, exp.fix, want.xero_id)
 
 
 def add_want(wants: dict[str, Want], want: Want) -> None:
@@ -160,6 +196,7 @@ def add_want(wants: dict[str, Want], want: Want) -> None:
     known.wanted.update(want.wanted)
     known.via = known.via or want.via
     known.linked = known.linked or want.linked
+    known.note = known.note or want.note
 
 
 def _element(kind: str, xero_id: str, group: list[Want]) -> dict[str, Any]:

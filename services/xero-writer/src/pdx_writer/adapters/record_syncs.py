@@ -34,3 +34,7 @@ class MongoRecordSyncs:
 
     async def get(self, company_id: str, tenant_id: str, kind: str, natural_key: str) -> dict[str, Any] | None:
         return await self._col.find_one({"_id": self.key(company_id, tenant_id, kind, natural_key)})
+
+    async def forget(self, company_id: str, tenant_id: str, kind: str, natural_key: str) -> None:
+        """A record that is now known by another key (a product whose code changed)."""
+        await self._col.delete_one({"_id": self.key(company_id, tenant_id, kind, natural_key)})

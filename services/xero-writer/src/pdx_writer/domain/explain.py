@@ -43,7 +43,8 @@ RULES: list[tuple[re.Pattern[str], str, str, str]] = [
      "Check the deal's organisation or person in Pipedrive, then replay the deal."),
     (re.compile(r"contact name .* already assigned", re.IGNORECASE), "duplicate_contact_name",
      "Another Xero contact already has this customer's name.",
-     "Merge or rename the duplicate contact in Xero, then replay the deal."),
+     "Merge or rename the duplicate contact in Xero, or link the existing Xero contact under Customers & products "
+     f"in {APP_SETTINGS}, then replay the deal."),
 ]
 
 
@@ -112,6 +113,35 @@ def ambiguous_contact(name: str, candidates: int, names: str, then: str = "repla
     return Explanation("ambiguous_contact", f"Xero has {candidates} contacts that could be '{name}': {names}.",
                        f"{IN_APP_SETTINGS}, open {CUSTOMERS} and link the right Xero contact to {name}, then "
                        f"{then}.")
+
+
+def listed_draft_problem(exp: Explanation, name: str) -> Explanation | None:
+    """How a draft's customer problem reads under Customers & products (where the customer is listed so it can be
+    linked), or None when linking is no answer to it.
+
+    >>> listed_draft_problem(Explanation("contact_not_found", "Xero has no contact for 'Acme'.", ""), "Acme").fix[-60:]
+    ' Acme (or create the contact in Xero), then replay the deal.'
+    """
+    if exp.code == "contact_not_found":
+        instead = "or create the contact in Xero"
+    elif exp.code == "duplicate_contact_name":
+        instead = "or merge or rename the duplicate contact in Xero"
+    else:
+        return None
+    return Explanation(exp.code, exp.message, f"{IN_APP_SETTINGS}, open {CUSTOMERS} and link the existing Xero "
+                       f"contact to {name} ({instead}), then replay the deal.")
+
+
+def linked_contact_gone(name: str, then: str) -> Explanation:
+    """The Xero contact an admin linked a customer to is gone from Xero: the link stays (they chose it), so they
+    choose another.
+
+    >>> linked_contact_gone("Acme Ltd", "replay the deal").message
+    "The Xero contact an admin linked to 'Acme Ltd' is no longer in Xero."
+    """
+    return Explanation("xero_record_gone", f"The Xero contact an admin linked to '{name}' is no longer in Xero.",
+                       f"{IN_APP_SETTINGS}, open {CUSTOMERS} and link another Xero contact to {name} (Link a "
+                       f"different Xero contact), then {then}.")
 
 
 def sync_not_connected(reason: str) -> Explanation:

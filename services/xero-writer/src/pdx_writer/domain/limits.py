@@ -6,7 +6,7 @@ maxLength), [notes] the project's API notes (../shared/specs/API-NOTES.md), [lim
 """
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 from pdx_common.contracts import Contact, CreateInvoice, CreateQuote, LineItem, NewItem, PostalAddress
@@ -74,27 +74,36 @@ def _contact_problems(command: Command) -> Iterator[Explanation]:
         yield _too_long(what, length, most, fix)
 
 
-def contact_fields_too_long(contact: Contact) -> Iterator[tuple[str, int, int, str]]:
-    """(what, its length, Xero's most, what to shorten) for each of the customer's values over Xero's limits."""
+def contact_fields_too_long(contact: Contact, fields: Iterable[str] | None = None
+                            ) -> Iterator[tuple[str, int, int, str]]:
+    """(what, its length, Xero's most, what to shorten) for each of the customer's values over Xero's limits; only
+    those of ``fields`` (Xero's names: ``Addresses`` covers every part of the address) when given."""
     postal = contact.postal or PostalAddress()
-    for label, value, most in (("name", contact.name, CONTACT_NAME), ("email address", contact.email, CONTACT_EMAIL),
-                               ("first name", contact.first_name, CONTACT_PERSON_NAME),
-                               ("last name", contact.last_name, CONTACT_PERSON_NAME),
-                               ("phone number", contact.phone, CONTACT_PHONE),
-                               ("street address", postal.line1, ADDRESS_LINE),
-                               ("address's area", postal.line2, ADDRESS_LINE),
-                               ("city", postal.city, ADDRESS_CITY), ("region", postal.region, ADDRESS_REGION),
-                               ("postal code", postal.postal_code, ADDRESS_POSTAL_CODE),
-                               ("country", postal.country, ADDRESS_COUNTRY),
-                               ("tax number", contact.tax_number, CONTACT_TAX_NUMBER)):
+    carried = None if fields is None else set(fields)
+    for field, label, value, most in (
+            ("Name", "name", contact.name, CONTACT_NAME),
+            ("EmailAddress", "email address", contact.email, CONTACT_EMAIL),
+            ("FirstName", "first name", contact.first_name, CONTACT_PERSON_NAME),
+            ("LastName", "last name", contact.last_name, CONTACT_PERSON_NAME),
+            ("Phones", "phone number", contact.phone, CONTACT_PHONE),
+            ("Addresses", "street address", postal.line1, ADDRESS_LINE),
+            ("Addresses", "address's area", postal.line2, ADDRESS_LINE),
+            ("Addresses", "city", postal.city, ADDRESS_CITY), ("Addresses", "region", postal.region, ADDRESS_REGION),
+            ("Addresses", "postal code", postal.postal_code, ADDRESS_POSTAL_CODE),
+            ("Addresses", "country", postal.country, ADDRESS_COUNTRY),
+            ("TaxNumber", "tax number", contact.tax_number, CONTACT_TAX_NUMBER)):
+        if carried is not None and field not in carried:
+            continue
         if value and len(value) > most:
             yield (f"The customer's {label} '{_start(value)}'", len(value), most,
                    f"Shorten the {contact.source}'s {label} in Pipedrive")
 
 
-def record_over_limits(contact: Contact | None = None, item: NewItem | None = None) -> Explanation | None:
-    """The first of Xero's limits a customer or product to sync breaks (nothing is sent for it), or None."""
-    found = list(contact_fields_too_long(contact)) if contact is not None else []
+def record_over_limits(contact: Contact | None = None, item: NewItem | None = None,
+                       fields: Iterable[str] | None = None) -> Explanation | None:
+    """The first of Xero's limits a customer or product to sync breaks (nothing is sent for it), or None. A
+    customer's ``fields``, when given, are the only ones checked (those it sends)."""
+    found = list(contact_fields_too_long(contact, fields)) if contact is not None else []
     if item is not None:
         found += _item_fields_too_long(item, "product")
     if not found:

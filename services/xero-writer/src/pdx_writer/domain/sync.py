@@ -25,7 +25,8 @@ SALES = ("UnitPrice", "AccountCode", "TaxType")  # an item's SalesDetails
 ITEM_FIELDS = ("Name", "Description", *SALES)
 _WORDS = {"Name": "name", "FirstName": "first name", "LastName": "last name", "EmailAddress": "email address",
           "Phones": "phone", "Addresses": "address", "TaxNumber": "tax number", "Description": "description",
-          "UnitPrice": "price", "AccountCode": "sales account", "TaxType": "tax rate"}
+          "UnitPrice": "price", "AccountCode": "sales account", "TaxType": "tax rate", "Code": "code"}
+_ADDRESS_PARTS = ("AddressLine1", "AddressLine2", "City", "Region", "PostalCode", "Country")
 
 
 def addresses(contact: Contact) -> list[dict[str, str]] | None:
@@ -50,6 +51,29 @@ def contact_values(contact: Contact, fields: Iterable[str] = CONTACT_FIELDS) -> 
         "EmailAddress": contact.email, "TaxNumber": contact.tax_number, "Addresses": addresses(contact),
         "Phones": [{"PhoneType": "DEFAULT", "PhoneNumber": contact.phone}] if contact.phone else None}
     return {field: values[field] for field in fields if values.get(field)}
+
+
+def contact_as_synced(contact: dict[str, Any]) -> dict[str, Any]:
+    """What a contact found in Xero already has, in the form ``synced`` keeps (so the first sync after linking it
+    sends only what really differs, not every mapped field).
+
+    >>> contact_as_synced({"Name": "Acme", "EmailAddress": "", "Phones": [{"PhoneType": "DEFAULT",
+    ...     "PhoneNumber": "555 0101", "PhoneAreaCode": ""}], "Addresses": [{"AddressType": "POBOX", "City": "X"}]})
+    {'Name': 'Acme', 'Phones': [{'PhoneType': 'DEFAULT', 'PhoneNumber': '555 0101'}]}
+    """
+    values: dict[str, Any] = {name: contact.get(name) for name in ("Name", "FirstName", "LastName", "EmailAddress",
+                                                                   "TaxNumber")}
+    street = next((a for a in contact.get("Addresses") or [] if a.get("AddressType") == "STREET"), None)
+    if street is not None:
+        parts = {part: street[part] for part in _ADDRESS_PARTS if street.get(part)}
+        values["Addresses"] = [{"AddressType": "STREET", **parts}] if parts else None
+    phone = next((p for p in contact.get("Phones") or [] if p.get("PhoneType") == "DEFAULT"), None)
+    if phone is not None and phone.get("PhoneNumber"):
+        # Only the number is written; an area or country code Xero keeps beside it makes the number differ.
+        extra = [phone.get("PhoneCountryCode"), phone.get("PhoneAreaCode")]
+        number = " ".join([*(part for part in extra if part), phone["PhoneNumber"]])
+        values["Phones"] = [{"PhoneType": "DEFAULT", "PhoneNumber": number}]
+    return {name: values[name] for name in CONTACT_FIELDS if values.get(name)}
 
 
 def amount(value: Decimal) -> str:
@@ -131,6 +155,9 @@ def updated_message(fields: Iterable[str], via: str | None = None) -> str:
 
 
 UNCHANGED = "Already up to date in Xero: nothing was sent."
+# A person linked to a Xero contact that an organisation is linked to as well: the organisation names it.
+SHARED = ("Only the email address and phone are sent: the Xero contact it is linked to also stands for an "
+          "organisation.")
 
 
 def created_message(kind: str) -> str:
