@@ -98,8 +98,8 @@ class FakeOutcomes:
         for note in notes:
             self.notes[(company_id, tenant_id, note.kind, note.key.lower())] = note
 
-    async def clear(self, company_id: str, kind: str, keys: list[str]) -> int:
-        gone = [k for k in self.notes if k[0] == company_id and k[2] == kind and k[3] in {x.lower() for x in keys}]
+    async def clear(self, company_id: str, tenant_id: str, kind: str, keys: list[str]) -> int:
+        gone = [k for k in self.notes if k[:3] == (company_id, tenant_id, kind) and k[3] in {x.lower() for x in keys}]
         for key in gone:
             del self.notes[key]
         return len(gone)

@@ -67,7 +67,7 @@ class Outcomes(Protocol):
 
     async def failed(self, company_id: str, tenant_id: str, notes: list[Note], now: datetime) -> None: ...
 
-    async def clear(self, company_id: str, kind: str, keys: list[str]) -> int: ...
+    async def clear(self, company_id: str, tenant_id: str, kind: str, keys: list[str]) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -145,12 +145,13 @@ class RecordSync:
             log.warning("record changes kept until the company's Pipedrive is connected again",
                         reason=missing.reason, records=waited, retry_in_seconds=wait.total_seconds())
             return
+        # Before the command: the writer's outcome of a record sent now must never be taken for an old note.
+        await self._note(company_id, batch)
         if batch.contacts or batch.items:
             command = SyncRecords(company_id=company_id, contacts=tuple(batch.contacts), items=tuple(batch.items))
             await self.publisher.publish(command, topics.XERO_COMMANDS, topics.company_key(company_id))
             log.info("records to sync published", command_id=command.id, contacts=len(command.contacts),
                      items=len(command.items))
-        await self._note(company_id, batch)
         now = self.clock()
         await self.changes.finish(lease_id, batch.done, now, self.options.delay)
         await self.changes.release(lease_id, [e["_id"] for e in batch.later], now + self.options.delay)
@@ -161,9 +162,7 @@ class RecordSync:
     async def _note(self, company_id: str, batch: _Batch) -> None:
         """Records that could not be sent, shown on the settings page (their entries are done: the fix says what
         to change in Pipedrive, whose webhook then brings them back); earlier notes of records sent now removed."""
-        for kind in ("contact", "item"):
-            await self.outcomes.clear(company_id, kind, [key for k, key in batch.sent if k == kind])
-        if not batch.notes:
+        if not batch.notes and not batch.sent:
             return
         tenant_id = await self.outcomes.tenant(company_id)
         if tenant_id is None:
@@ -171,6 +170,8 @@ class RecordSync:
                 log.warning("record not sent to Xero, and not shown in the settings: Xero is not connected",
                             kind=note.kind, key=note.key, reason=note.code, message=note.message)
             return
+        for kind in ("contact", "item"):
+            await self.outcomes.clear(company_id, tenant_id, kind, [key for k, key in batch.sent if k == kind])
         await self.outcomes.failed(company_id, tenant_id, batch.notes, self.clock())
         for note in batch.notes:
             log.info("record not sent to Xero, shown in the settings", kind=note.kind, key=note.key, reason=note.code)

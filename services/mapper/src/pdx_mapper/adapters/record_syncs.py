@@ -8,11 +8,12 @@ shape and key, so the page shows both alike and the writer's next outcome for th
      "message": "Pipedrive did not let the app read this organisation (403), ...", "fix": "...", "xero_id": None,
      "at": datetime}
 
-Keys: ``pd-org-12`` / ``pd-person-7`` for contacts; for items the product's code (as the writer keys them), or
-``pd-product-302`` when the product has none. ``name`` is None when Pipedrive would not show the record. ``code`` says
-which of the mapper's reasons it is: a note whose record is later read and sent is removed (``clear``), so a product
-given its code back no longer shows as failed. Notes belong to the company's Xero organisation of the moment (its
-connection's ``tenant_id``); without a Xero connection there is nowhere to show them (``tenant`` is None).
+Keys: ``pd-org-12`` / ``pd-person-7`` for contacts; ``pd-product-302`` for products (the writer keys items by their
+code, which a product noted here has not, or Pipedrive would not show). ``name`` is None when Pipedrive would not show
+the record. ``code`` says which of the mapper's reasons it is: a note whose record is later read and sent is removed
+(``clear``, before the command goes, so the writer's outcome is never removed), so a product given its code back no
+longer shows as failed. Notes belong to the company's Xero organisation of the moment (its connection's
+``tenant_id``); without a Xero connection there is nowhere to show them (``tenant`` is None).
 """
 
 from dataclasses import dataclass
@@ -65,13 +66,13 @@ class MongoRecordOutcomes:
                 "name": note.name, "state": "failed", "code": note.code, "message": note.message, "fix": note.fix,
                 "xero_id": None, "at": now}}, upsert=True)
 
-    async def clear(self, company_id: str, kind: Kind, keys: list[str]) -> int:
-        """The mapper's notes of these records are answered (the records were read and sent): removed, in every
-        organisation. The writer's outcomes are left alone."""
+    async def clear(self, company_id: str, tenant_id: str, kind: Kind, keys: list[str]) -> int:
+        """The mapper's notes of these records in the organisation are answered (the records were read and sent):
+        removed, by ``_id``. The writer's outcomes are left alone."""
         if not keys:
             return 0
-        result = await self._syncs.delete_many({"company_id": company_id, "kind": kind,
-                                                "key": {"$in": [k.lower() for k in keys]}, "code": {"$in": CODES}})
+        result = await self._syncs.delete_many({"_id": {"$in": [note_id(company_id, tenant_id, kind, k) for k in keys]},
+                                                "code": {"$in": CODES}})
         return result.deleted_count
 
     async def notes(self, company_id: str) -> list[dict[str, Any]]:
