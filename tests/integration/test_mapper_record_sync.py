@@ -343,18 +343,21 @@ async def test_a_linked_product_that_lost_its_code_is_explained_and_without_xero
     rig = await make_rig(CompanySettings(), CompanySettings())
     linked, unconnected = rig.companies
     await _connect_xero(rig.db, linked)
-    await rig.db.xero_links.insert_one({  # the item a draft made of the product, keyed by its code as it was
-        "_id": f"{linked.company_id}:tenant-int:item:widget-01", "company_id": linked.company_id,
-        "tenant_id": "tenant-int", "kind": "item", "key": "widget-01", "xero_id": "item-1", "name": "Widget",
-        "synced": {"Name": "Widget"}})
+    await rig.db.xero_links.insert_many([  # items keyed by their codes as they were
+        {"_id": f"{linked.company_id}:tenant-int:item:widget-01", "company_id": linked.company_id,
+         "tenant_id": "tenant-int", "kind": "item", "key": "widget-01", "xero_id": "item-1", "name": "Widget",
+         "synced": {"Name": "Widget"}},  # made by a draft: known by its name
+        {"_id": f"{linked.company_id}:tenant-int:item:sup-yr", "company_id": linked.company_id,
+         "tenant_id": "tenant-int", "kind": "item", "key": "sup-yr", "xero_id": "item-2", "name": "Old name",
+         "product_id": str(PRODUCT_SUPPORT)}])  # synced before: the writer marked its product
     for company in (linked, unconnected):
-        company.pd.change_record("product", PRODUCT_WIDGET, {"code": None})
-        company.pd.change_record("product", PRODUCT_CONSULT, {"code": None})  # never an item: only logged
-        await rig.changed(company, "product", PRODUCT_WIDGET)
-        await rig.changed(company, "product", PRODUCT_CONSULT)
+        for product_id in (PRODUCT_WIDGET, PRODUCT_SUPPORT, PRODUCT_CONSULT):  # consulting never was an item
+            company.pd.change_record("product", product_id, {"code": None})
+            await rig.changed(company, "product", product_id)
 
     for company in (linked, unconnected):
         assert await rig.synced(company) == []
-    keys = [doc["_id"] async for doc in rig.db.record_syncs.find(
-        {"company_id": {"$in": [linked.company_id, unconnected.company_id]}})]
-    assert keys == [f"{linked.company_id}:tenant-int:item:pd-product-{PRODUCT_WIDGET}"]
+    keys = sorted([doc["_id"] async for doc in rig.db.record_syncs.find(
+        {"company_id": {"$in": [linked.company_id, unconnected.company_id]}})])
+    assert keys == [f"{linked.company_id}:tenant-int:item:pd-product-{PRODUCT_WIDGET}",
+                    f"{linked.company_id}:tenant-int:item:pd-product-{PRODUCT_SUPPORT}"]

@@ -5,6 +5,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from pdx_common import topics
 from pdx_common.company_settings import CompanySettings
 from pdx_common.contracts import RecordChanged, SyncRecords
@@ -85,14 +87,14 @@ class FakeOutcomes:
 
     def __init__(self) -> None:
         self.tenants: dict[str, str] = {"7001": "tenant-1", "7002": "tenant-2"}
-        self.item_names: set[tuple[str, str, str]] = set()  # (company, tenant, name) of item links
+        self.item_links: set[tuple[str, str, str]] = set()  # (company, tenant, product id or name) of item links
         self.notes: dict[tuple[str, str, str, str], Note] = {}  # (company, tenant, kind, key lower)
 
     async def tenant(self, company_id: str) -> str | None:
         return self.tenants.get(company_id)
 
-    async def item_named(self, company_id: str, tenant_id: str, name: str) -> bool:
-        return (company_id, tenant_id, name) in self.item_names
+    async def item_linked(self, company_id: str, tenant_id: str, product_id: str, name: str | None) -> bool:
+        return bool({(company_id, tenant_id, product_id), (company_id, tenant_id, name)} & self.item_links)
 
     async def failed(self, company_id: str, tenant_id: str, notes: list[Note], now: datetime) -> None:
         for note in notes:
@@ -333,10 +335,11 @@ async def test_a_product_without_a_code_is_noted_when_products_are_created_on_ad
     assert list(sync.outcomes.notes) == [("7001", "tenant-1", "item", "pd-product-304")]
 
 
-async def test_a_linked_product_that_lost_its_code_is_noted_and_the_note_goes_once_it_has_one_again():
+@pytest.mark.parametrize("link", ["302", "Widget"], ids=["linked by the sync (product id)", "by a draft (name)"])
+async def test_a_linked_product_that_lost_its_code_is_noted_and_the_note_goes_once_it_has_one_again(link):
     records = {("7001", "product", "302"): product(302, code=None)}
     sync, changes, _, publisher, clock = rig(records)
-    sync.outcomes.item_names.add(("7001", "tenant-1", "Widget"))  # its Xero item, linked under its old code
+    sync.outcomes.item_links.add(("7001", "tenant-1", link))  # its Xero item, linked under its old code
     await sync.note(event("7001", "product", 302))
     clock.now += DELAY
     await sync.run_round()

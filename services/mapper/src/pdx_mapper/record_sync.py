@@ -63,7 +63,7 @@ class Outcomes(Protocol):
 
     async def tenant(self, company_id: str) -> str | None: ...
 
-    async def item_named(self, company_id: str, tenant_id: str, name: str) -> bool: ...
+    async def item_linked(self, company_id: str, tenant_id: str, product_id: str, name: str | None) -> bool: ...
 
     async def failed(self, company_id: str, tenant_id: str, notes: list[Note], now: datetime) -> None: ...
 
@@ -261,12 +261,12 @@ class RecordSync:
     async def _an_item_without_code(self, company_id: str, product: dict[str, Any],
                                     settings: CompanySettings) -> bool:
         """A code-less product that should be a Xero item: created as soon as it is added, or one whose item is
-        linked (its code was removed; item links know codes, so the item is found by the name it was synced with)."""
+        linked (its code was removed)."""
         if settings.sync.create_on_add:
             return True
-        name = records.item_text(product)["name"]
-        tenant_id = await self.outcomes.tenant(company_id) if name else None
-        return tenant_id is not None and await self.outcomes.item_named(company_id, tenant_id, name)
+        tenant_id = await self.outcomes.tenant(company_id)
+        return tenant_id is not None and await self.outcomes.item_linked(
+            company_id, tenant_id, str(product.get("id")), records.item_text(product)["name"])
 
 
 @dataclass(frozen=True)

@@ -52,11 +52,15 @@ class MongoRecordOutcomes:
             return None
         return str(doc["tenant_id"])
 
-    async def item_named(self, company_id: str, tenant_id: str, name: str) -> bool:
-        """Whether an item link of the organisation carries this name (as linked, or as last synced): the best sign a
-        product whose code is gone still has its Xero item, since item links are keyed by the code alone."""
+    async def item_linked(self, company_id: str, tenant_id: str, product_id: str, name: str | None) -> bool:
+        """Whether the product has a Xero item linked in the organisation: the link the writer marked with its
+        ``product_id``, else (a link a draft made, keyed by the code alone) one carrying its name as linked or as
+        last synced."""
+        ways: list[dict[str, Any]] = [{"product_id": product_id}]
+        if name:
+            ways += [{"name": name}, {"synced.Name": name}]
         found = await self._links.find_one({"company_id": company_id, "tenant_id": tenant_id, "kind": "item",
-                                            "$or": [{"name": name}, {"synced.Name": name}]}, {"_id": 1})
+                                            "$or": ways}, {"_id": 1})
         return found is not None
 
     async def failed(self, company_id: str, tenant_id: str, notes: list[Note], now: datetime) -> None:
