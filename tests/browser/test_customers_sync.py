@@ -15,7 +15,7 @@ from pymongo import AsyncMongoClient
 from pdx_common.connections import ConnectionStore
 from pdx_common.crypto import TokenCipher
 from pdx_common.xero_links import MongoXeroLinks
-from pdx_devstack.peek import sandbox_get
+from pdx_devstack.peek import sandbox_get, sandbox_post
 from tests.browser.conftest import SCREENSHOTS, screenshot_folder
 from tests.browser.flows import (
     DRAFT_TIMEOUT_MS,
@@ -116,6 +116,7 @@ async def test_an_admin_sets_up_the_sync_and_links_the_right_xero_contact(stack,
             "Brightside GmbH already stands for Organisation 103 in Pipedrive")
         await expect(app.locator("#f-xero_contact_id-error")).to_contain_text(
             "Choose a contact that stands for nobody else")
+        await expect(found.get_by_label("Brightside GmbH", exact=False)).to_be_checked()  # the choice kept
         await screenshot(page, "customers-link-refused")
 
         await app.get_by_label("Search Xero contacts").fill("Lena")
@@ -144,3 +145,44 @@ async def test_an_admin_sets_up_the_sync_and_links_the_right_xero_contact(stack,
         await app.get_by_label("Tax number").select_option(label="None: send no tax number")
         await app.get_by_role("button", name="Save").click()
         await expect(app.get_by_role("status")).to_have_text("✓ Saved.")
+
+
+async def test_an_admin_sees_that_pipedrive_is_not_sending_changes_and_tries_again(stack, page: Page,
+                                                                                   screenshot) -> None:
+    """A company installed before people, organisations and products had webhooks: the page says Pipedrive is not
+    sending their changes; Try again fails once (Pipedrive refuses), says why, then works."""
+    assert stack.seeded
+    company = stack.seeded.company_id
+    client = AsyncMongoClient(stack.infra.mongo_url, tz_aware=True)
+    db = client[stack.options.mongo_db]
+    await db.companies.update_one({"_id": company}, {"$unset": {
+        "webhook_ids.person": "", "webhook_ids.organization": "", "webhook_ids.product": "", "webhooks_state": ""}})
+    await sandbox_post(stack.urls["pipedrive"], "/_sandbox/faults", {
+        "status": 403, "paths": ["/api/v1/webhooks"], "methods": ["POST"], "count": 1})
+    try:
+        app = await open_app(page, stack)
+        await go_to(app, "Customers & products")
+        warning = app.locator("#webhooks-warning")
+        await expect(warning).to_contain_text(
+            "Pipedrive is not sending this app changes of people, organisations and products, so Xero is not updated "
+            "when they change. Reconnect Pipedrive under Connections, or press Try again.")
+        await screenshot(page, "customers-not-sending")
+
+        await warning.get_by_role("button", name="Try again").click()
+        await expect(app.get_by_role("alert")).to_contain_text(
+            "Pipedrive still does not send changes of people, organisations and products: Pipedrive refused the "
+            "app's request to add them (403).")
+        await expect(warning).to_contain_text("(Pipedrive refused the app's request to add them (403), ")
+        await screenshot(page, "customers-try-again-refused")
+
+        await warning.get_by_role("button", name="Try again").click()
+        await expect(app.get_by_role("status")).to_have_text(
+            "✓ Pipedrive now sends this app changes of people, organisations and products.")
+        await expect(app.locator("#webhooks-warning")).to_have_count(0)
+        await screenshot(page, "customers-sending-again")
+        doc = await db.companies.find_one({"_id": company})
+        assert {"deal", "person", "organization", "product"} <= doc["webhook_ids"].keys()
+    finally:
+        async with aiohttp.ClientSession() as http, http.delete(f"{stack.urls['pipedrive']}/_sandbox/faults"):
+            pass
+        await client.close()

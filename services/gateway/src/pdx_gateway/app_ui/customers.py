@@ -124,7 +124,7 @@ async def link(request: web.Request) -> web.StreamResponse:
             errors["xero_contact_id"] = " ".join(taken.refusal(contact.name, row.label))
     if errors:
         return await _page(request, document, version, status=400, opened=key, term=term, found=found,
-                           errors=errors)
+                           errors=errors, chosen=chosen)
     await customers.links.put(session.company_id, tenant_id, "contact", key, contact.id, how="manual",
                               name=contact.name)
     await customers.queue_sync(session.company_id, key)
@@ -219,7 +219,8 @@ def _tax_picker(fields: Source, current: str | None) -> dict[str, Any]:
 async def _page(request: web.Request, document: dict[str, Any], version: int, *, fields: Source | None = None,
                 errors: dict[str, str] | None = None, conflict: bool = False, status: int = 200,
                 notice: str | None = None, opened: str = "", term: str | None = None,
-                found: list[Contact] | None = None, problem: tuple[str, str] | None = None) -> web.Response:
+                found: list[Contact] | None = None, problem: tuple[str, str] | None = None,
+                chosen: str = "") -> web.Response:
     session = app_session(request)
     source = choices(request, session.company_id)
     fields = fields or await _tax_fields(request)
@@ -260,7 +261,7 @@ async def _page(request: web.Request, document: dict[str, Any], version: int, *,
         "problems": sum(1 for r in rows if r.problem),
         "product_problems": [{**p, "when": when(p["at"], zone)} for p in products],
         "open_row": open_row, "link_errors": link_errors, "term": term or "", "found": found,
-        "searched": found is not None,
+        "searched": found is not None, "chosen": chosen,
         "problem": {"message": problem[0], "fix": problem[1]} if problem else None,
     }, status=status)
 
