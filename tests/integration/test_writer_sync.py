@@ -308,6 +308,7 @@ async def test_an_ambiguous_customer_fails_the_draft_until_an_admin_links_one(ri
     assert "open Customers & products and link the right Xero contact to Jo Smith, then replay the deal." in \
         failed["fix"]
     assert (created["type"], created["command_id"]) == ("DocumentCreated", replay.id)
+    assert await rig.record_sync("contact", "pd-person-31") is None  # answered: listed by its link now
 
 
 async def test_an_ambiguous_customer_is_not_created_by_the_sync_either(rig: WriterRig) -> None:
@@ -334,6 +335,12 @@ async def test_a_draft_whose_customer_is_not_in_xero_lists_it_where_it_can_be_li
     assert listed["fix"] == (
         "In the app's settings (Pipedrive: Settings > Apps > Xero drafts), open Customers & products and link the "
         "existing Xero contact to Jo Smith (or create the contact in Xero), then replay the deal.")
+
+    jo = await rig.seed_contact(Name="Jo Smith", EmailAddress="jo@example.com")  # the fix: created in Xero
+    await rig.writer().execute(rig.invoice("4501", contact=JO, create_contact=False, line_items=(HOSTING,)))
+    assert [i["Contact"]["ContactID"] for i in rig.invoices()] == [jo["ContactID"]]
+    assert await rig.record_sync("contact", "pd-person-31") is None  # answered: listed by its link now
+    assert (await rig.link("contact", "pd-person-31"))["how"] == "matched"
 
 
 async def test_a_draft_whose_customers_name_another_contact_has_lists_it_where_it_can_be_linked(

@@ -18,7 +18,14 @@ from pdx_writer.adapters.xero_splitting import Refusal, find_split, request_key,
 from pdx_writer.domain.documents import contact_payload, document_payload, line_payload
 from pdx_writer.domain.explain import explain_refusal
 from pdx_writer.domain.limits import MAX_LINE_ITEMS, over_limits, record_over_limits
-from pdx_writer.domain.sync import changed, contact_update, contact_values, item_payload, item_values
+from pdx_writer.domain.sync import (
+    changed,
+    contact_as_synced,
+    contact_update,
+    contact_values,
+    item_payload,
+    item_values,
+)
 from pdx_writer.resolve import _item_payload
 from tests.conftest import SPECS
 
@@ -256,6 +263,41 @@ def test_records_over_xeros_limits_are_explained_for_the_settings_page() -> None
     at_most = STRUCTURED.model_copy(update={"postal": PostalAddress(line1="l" * 500, postal_code="7" * 50,
                                                                     country="c" * 50), "tax_number": "9" * 50})
     assert record_over_limits(contact=at_most) is None
+
+
+def test_only_the_fields_sent_are_held_to_xeros_limits() -> None:
+    person = STRUCTURED.model_copy(update={"email": "aroha@kowhai.nz", "phone": "+64 21 555 0199",
+                                           "postal": PostalAddress(line1="1 Queen Street", postal_code="7" * 51)})
+    assert record_over_limits(contact=person, fields=("EmailAddress", "Phones")) is None  # what an org carries
+    too_long = record_over_limits(contact=person, fields=("EmailAddress", "Phones", "Addresses"))
+    assert too_long is not None and "postal code" in too_long.message and "at most 50" in too_long.message
+    assert record_over_limits(contact=person) is not None  # a new contact gets every value
+
+
+def test_a_contact_found_in_xero_is_remembered_as_the_sync_would_write_it() -> None:
+    found = {"ContactID": "c-1", "Name": "Kowhai Design Ltd", "FirstName": "", "EmailAddress": "ap@kowhai.co.nz",
+             "TaxNumber": "123-456-789", "ContactStatus": "ACTIVE",
+             "Addresses": [{"AddressType": "POBOX", "City": "Auckland"},
+                           {"AddressType": "STREET", "AddressLine1": "4 Harbour Lane", "AddressLine2": "",
+                            "City": "Richmond", "PostalCode": "7020"}],
+             "Phones": [{"PhoneType": "MOBILE", "PhoneNumber": "021 555"},
+                        {"PhoneType": "DEFAULT", "PhoneNumber": "555 0101", "PhoneAreaCode": "9",
+                         "PhoneCountryCode": "64"}]}
+    has = contact_as_synced(found)
+    assert has == {"Name": "Kowhai Design Ltd", "EmailAddress": "ap@kowhai.co.nz", "TaxNumber": "123-456-789",
+                   "Addresses": [{"AddressType": "STREET", "AddressLine1": "4 Harbour Lane", "City": "Richmond",
+                                  "PostalCode": "7020"}],
+                   "Phones": [{"PhoneType": "DEFAULT", "PhoneNumber": "64 9 555 0101"}]}
+    same = STRUCTURED.model_copy(update={"name": "Kowhai Design Ltd", "tax_number": "123-456-789", "postal":
+                                         PostalAddress(line1="4 Harbour Lane", city="Richmond", postal_code="7020")})
+    assert changed(contact_values(same, ("Name", "Addresses", "TaxNumber")), has) == {}
+
+
+def test_a_new_code_goes_in_the_items_update() -> None:
+    values = {"Name": "Consulting hour", "Code": "CONSULT-HOUR"}
+    element = item_payload("CONSULT-HOUR", values, changed(values, {"Name": "Consulting hour"}), item_id="i-1")
+    assert element == {"ItemID": "i-1", "Code": "CONSULT-HOUR"}
+    assert spec_errors("Items", as_sent({"Items": [element]})) == []
 
 
 @pytest.mark.parametrize("kind", ["invoice", "quote"])

@@ -166,6 +166,9 @@ class DocumentWriter:
                                                    asking)
         ours = await self._our_invoices(xero, [contacts[c.contact.contact_number] for c in batch.open
                                                if batch.unclear(c) and isinstance(c, CreateInvoice)])
+        if self.record_syncs is not None:  # customers found now: a problem an earlier draft noted is answered
+            await self.record_syncs.clear_draft_notes(xero.company_id, tenant_id, "contact", sorted(
+                number for number, found in contacts.items() if isinstance(found, str)))
         for command in list(batch.open):
             found = contacts[command.contact.contact_number]
             if isinstance(found, Explanation):
@@ -203,7 +206,8 @@ class DocumentWriter:
             noted, state = listed_draft_problem(exp, name), "failed"
         if noted is not None:
             await self.record_syncs.record(command.company_id, tenant_id, "contact", number, name=name,
-                                           state=state, message=noted.message, fix=noted.fix, xero_id=xero_id)
+                                           state=state, message=noted.message, fix=noted.fix, xero_id=xero_id,
+                                           origin="draft")
 
     async def _refusing(self, batch: "Batch", command: Command, check) -> Any:
         try:
