@@ -22,13 +22,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Message(BaseModel):
+class CompanyMessage(BaseModel):
+    """What every message carries: its id (for deduplication), when, its schema version and its company."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(default_factory=new_id)
     occurred_at: datetime = Field(default_factory=utcnow)
     schema_version: int = SCHEMA_VERSION
     company_id: str = Field(min_length=1)
+
+
+class Message(CompanyMessage):
+    """A message about one deal."""
+
     deal_id: str = Field(min_length=1)
 
 
@@ -285,18 +292,12 @@ class DeadLettered(Message):
     attempts: int
 
 
-class RecordChanged(BaseModel):
+class RecordChanged(CompanyMessage):
     """A Pipedrive person, organisation or product webhook (v2), accepted by the gateway (topic ``RECORD_EVENTS``,
     keyed by company). Thin on purpose: the mapper reads the record as Pipedrive has it when it syncs, so arrival
     order means nothing. ``event_id`` is Pipedrive's ``meta.id``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     type: Literal["RecordChanged"] = "RecordChanged"
-    id: str = Field(default_factory=new_id)
-    occurred_at: datetime = Field(default_factory=utcnow)
-    schema_version: int = SCHEMA_VERSION
-    company_id: str = Field(min_length=1)
     entity: Literal["person", "organization", "product"]
     entity_id: str = Field(min_length=1)
     action: Literal["create", "change", "delete"]
@@ -339,18 +340,12 @@ class ItemSync(BaseModel):
     product_id: str | None = None
 
 
-class SyncRecords(BaseModel):
+class SyncRecords(CompanyMessage):
     """Master-data sync for one company (topic ``XERO_COMMANDS``, keyed by company like the drafts, so the writer
     shares the organisation's budget fairly between them): up to 50 contacts and 50 items, coalesced by the mapper.
     ``deleted``: records Pipedrive deleted meanwhile (nothing is archived in Xero; the writer only notes it)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     type: Literal["SyncRecords"] = "SyncRecords"
-    id: str = Field(default_factory=new_id)
-    occurred_at: datetime = Field(default_factory=utcnow)
-    schema_version: int = SCHEMA_VERSION
-    company_id: str = Field(min_length=1)
     contacts: tuple[ContactSync, ...] = Field(default=(), max_length=50)
     items: tuple[ItemSync, ...] = Field(default=(), max_length=50)
 
