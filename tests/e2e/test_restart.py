@@ -71,13 +71,14 @@ async def test_stop_and_start_on_the_same_data_folder_keeps_the_company(data_dir
     try:
         assert not second.installed_now, "the company was installed a second time"
         assert second.seeded == first.seeded and second.urls["pipedrive"] == first.urls["pipedrive"]
-        # Nothing installed twice: no new OAuth grant in either sandbox, one webhook subscription.
+        # Nothing installed twice: no new OAuth grant in either sandbox, one webhook subscription per object.
         assert await sandbox_get(second.urls["pipedrive"], "/_sandbox/requests", {"path_prefix": "/oauth"}) == []
         assert await sandbox_get(second.urls["xero"], "/_sandbox/requests",
                                  {"path_prefix": "/identity/connect/authorize"}) == []
         hooks = await sandbox_get(second.urls["pipedrive"], "/_sandbox/webhooks")
-        assert [h["subscription_url"] for h in hooks] == [
-            f"{second.urls['gateway']}/webhooks/pipedrive/{second.seeded.company_id}"]
+        assert sorted(h["event_object"] for h in hooks) == ["deal", "organization", "person", "product"]
+        assert {h["subscription_url"] for h in hooks} == {
+            f"{second.urls['gateway']}/webhooks/pipedrive/{second.seeded.company_id}"}
         assert await settings(second) == saved_settings
         # The deal made before the restart becomes a draft after it; the earlier draft is still the only one.
         await move(second, before["id"], "Won")
