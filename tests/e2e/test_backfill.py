@@ -24,19 +24,21 @@ XERO_MINUTE = 60.0  # seconds of the Xero sandbox's clock; the stack runs it at 
 
 async def _webhook(stack: Stack, http: aiohttp.ClientSession, pd_url: str, token: str, company_id: str,
                    db) -> int:
-    """The deal webhook, registered as an install registers it: fresh Basic credentials stored first."""
+    """The webhooks (deal, person, organisation, product), registered as an install registers them: fresh Basic
+    credentials stored first. The deal webhook's id."""
     user, password = f"pd-{company_id}", secrets.token_urlsafe(24)
     credentials = MongoWebhookCredentials(db)
     await credentials.set(company_id, user, password)
-    body = {"subscription_url": f"{stack.urls['gateway']}/webhooks/pipedrive/{company_id}", "event_action": "*",
-            "event_object": "deal", "name": "Xero drafts", "version": "2.0", "http_auth_user": user,
-            "http_auth_password": password}
-    async with http.post(f"{pd_url}/api/v1/webhooks", json=body,
-                         headers={"Authorization": f"Bearer {token}"}) as resp:
-        assert resp.status in (200, 201), await resp.text()
-        hook = (await resp.json())["data"]
-    await credentials.remember_webhook(company_id, hook["id"])
-    return hook["id"]
+    for entity in ("deal", "person", "organization", "product"):
+        body = {"subscription_url": f"{stack.urls['gateway']}/webhooks/pipedrive/{company_id}", "event_action": "*",
+                "event_object": entity, "name": f"Xero sync ({entity})", "version": "2.0", "http_auth_user": user,
+                "http_auth_password": password}
+        async with http.post(f"{pd_url}/api/v1/webhooks", json=body,
+                             headers={"Authorization": f"Bearer {token}"}) as resp:
+            assert resp.status in (200, 201), await resp.text()
+            hook = (await resp.json())["data"]
+        await credentials.remember_webhook(company_id, hook["id"], entity)
+    return (await credentials.webhook_ids(company_id))["deal"]
 
 
 async def test_backfill_of_200_deals_keeps_another_companys_live_deal_on_time(stack: Stack, tmp_path: Path) -> None:
