@@ -23,6 +23,10 @@ class WriterLinks(MongoXeroLinks):
         await self._col.create_index([("company_id", ASCENDING), ("tenant_id", ASCENDING), ("product_id", ASCENDING)],
                                      name="company_tenant_product_id",
                                      partialFilterExpression={"product_id": {"$exists": True}})
+        # Who already stands for a Xero contact, in any company sharing the organisation (the settings app's check
+        # before an admin links a contact).
+        await self._col.create_index([("tenant_id", ASCENDING), ("kind", ASCENDING), ("xero_id", ASCENDING)],
+                                     name="tenant_kind_xero_id")
 
     async def organisation_contacts(self, company_id: str, tenant_id: str, xero_ids: list[str]) -> set[str]:
         """Which of these Xero contacts a Pipedrive organisation of the company is linked to."""
