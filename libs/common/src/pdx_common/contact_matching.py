@@ -21,12 +21,14 @@ from typing import Any
 
 from pdx_common.contracts import Contact
 
-_OURS = re.compile(r"^pd(\d*)-(org|person)-(\d+)$", re.IGNORECASE)
+# A number we write: "pd7001-org-12" (since numbers name the company) or "pd-org-12" (before); groups: company
+# (empty before), "org" or "person", the record's id.
+OUR_NUMBER = re.compile(r"^pd(\d*)-(org|person)-(\d+)$", re.IGNORECASE)
 
 
 def xero_contact_number(company_id: str, contact_number: str) -> str:
     """The ContactNumber we write to Xero: ``pd-org-12`` of company 7001 is ``pd7001-org-12`` (at most 50)."""
-    match = _OURS.match(contact_number)
+    match = OUR_NUMBER.match(contact_number)
     if match is None:
         return contact_number[:50]
     return f"pd{company_id}-{match.group(2).lower()}-{match.group(3)}"[:50]
@@ -62,7 +64,7 @@ Match = Matched | Ambiguous | NoMatch
 def lookups(contact: Contact, company_id: str) -> list[tuple[str, str]]:
     """(field, value) pairs to ask Xero about (``where`` Field=="value", OR-ed or one query each)."""
     pairs = [("ContactNumber", xero_contact_number(company_id, contact.contact_number))]
-    if _OURS.match(contact.contact_number) and contact.contact_number.lower() != pairs[0][1].lower():
+    if OUR_NUMBER.match(contact.contact_number) and contact.contact_number.lower() != pairs[0][1].lower():
         pairs.append(("ContactNumber", contact.contact_number))
     if contact.name.strip():
         pairs.append(("Name", contact.name.strip()))
@@ -87,7 +89,7 @@ def choose(contact: Contact, company_id: str, found: list[dict[str, Any]]) -> Ma
     candidates: dict[str, tuple[dict[str, Any], str]] = {}
     for c in active.values():
         number = _fold(c.get("ContactNumber"))
-        if _OURS.match(number) and number not in (ours, legacy):
+        if OUR_NUMBER.match(number) and number not in (ours, legacy):
             continue  # another Pipedrive record's contact (of this company or another)
         same_name = bool(name) and _fold(c.get("Name")) == name
         same_email = bool(email) and _fold(c.get("EmailAddress")) == email

@@ -14,16 +14,12 @@ A contact stands for another record when
 -> ``{"<ContactID>": Owner(key="pd-org-103")}`` (contacts standing for nobody else are left out)
 """
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from pdx_common.contact_matching import xero_contact_number
-
-# As pdx_common.contact_matching's: "pd7001-org-12" (ours since numbers name the company), "pd-org-12" (before).
-OURS = re.compile(r"^pd(\d*)-(org|person)-(\d+)$", re.IGNORECASE)
+from pdx_common.contact_matching import OUR_NUMBER, xero_contact_number
 
 
 @dataclass(frozen=True)
@@ -35,7 +31,7 @@ class Owner:
         """What it stands for, in words: "Organisation 103 in Pipedrive", "another Pipedrive company's customer"."""
         if self.key is None:
             return "another Pipedrive company's customer"
-        match = OURS.match(self.key)
+        match = OUR_NUMBER.match(self.key)
         if match is None:
             return self.key
         return f"{'Organisation' if match[2].lower() == 'org' else 'Person'} {match[3]} in Pipedrive"
@@ -80,7 +76,7 @@ async def owners(db: AsyncDatabase, company_id: str, tenant_id: str, key: str,
 
 
 def _by_number(company_id: str, mine: str, number: str) -> Owner | None:
-    match = OURS.match(number)
+    match = OUR_NUMBER.match(number)
     if match is None or not match[1] or number.casefold() == mine:
         return None
     if match[1] != company_id:

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from pdx_common.xero_links import MongoXeroLinks
+
 _REPLAY = re.compile("replay", re.IGNORECASE)  # a draft's problem: its fix ends "..., then replay the deal"
 
 
@@ -27,7 +29,7 @@ class MongoRecordSyncs:
 
     @staticmethod
     def key(company_id: str, tenant_id: str, natural_key: str) -> str:
-        return f"{company_id}:{tenant_id}:contact:{natural_key.lower()}"
+        return MongoXeroLinks.key(company_id, tenant_id, "contact", natural_key)  # the link's _id, as the writer
 
     async def ambiguous(self, company_id: str, tenant_id: str, natural_key: str, *, name: str, message: str,
                         fix: str) -> None:

@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from pdx_common.xero_links import MongoXeroLinks
+
 Kind = Literal["contact", "item"]
 CODES = ("pipedrive_refused", "no_name", "no_code")  # the mapper's reasons, never the writer's
 
@@ -37,7 +39,7 @@ class Note:
 
 
 def note_id(company_id: str, tenant_id: str, kind: str, key: str) -> str:
-    return f"{company_id}:{tenant_id}:{kind}:{key.lower()}"
+    return MongoXeroLinks.key(company_id, tenant_id, kind, key)  # the record's link's _id, as the writer keys it
 
 
 class MongoRecordOutcomes:

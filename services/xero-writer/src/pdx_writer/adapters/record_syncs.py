@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from pdx_common.xero_links import MongoXeroLinks
+
 State = Literal["updated", "created", "unchanged", "failed", "ambiguous"]
 
 
@@ -26,9 +28,7 @@ class MongoRecordSyncs:
     def __init__(self, db: AsyncDatabase) -> None:
         self._col = db.record_syncs
 
-    @staticmethod
-    def key(company_id: str, tenant_id: str, kind: str, natural_key: str) -> str:
-        return f"{company_id}:{tenant_id}:{kind}:{natural_key.lower()}"
+    key = staticmethod(MongoXeroLinks.key)  # the same _id as the record's link, so the page joins them
 
     async def record(self, company_id: str, tenant_id: str, kind: str, natural_key: str, *, name: str,
                      state: State, message: str, fix: str = "", xero_id: str | None = None,
